@@ -1,0 +1,178 @@
+"""The rootlesskit child: a fork of the parent that enters the new namespaces and runs the command.
+
+Upstream re-executes /proc/self/exe because Go cannot fork; we fork, so the child executes the same
+installed file (AppArmor path profiles apply) and skips a second interpreter start.
+
+Shape with --pidns: unshare(CLONE_NEWPID) only affects children, so the forked child forks once
+more and that grandchild is PID 1 of the new namespace; it is the one named in `child_pid` and the
+one signals are relayed to, as upstream. The intermediate only relays the grandchild's end.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from rootlesskit_py import native
+from rootlesskit_py.child.command import run_command
+from rootlesskit_py.child.copyup import copy_up
+from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.messages import Channel
+from rootlesskit_py.network import NetworkDriver
+from rootlesskit_py.util import log
+from rootlesskit_py.util.gocompat import strerror
+from rootlesskit_py.util.signals import FORWARDED_SIGNALS
+
+_PROPAGATION = {
+    "private": native.MS_PRIVATE,
+    "rprivate": native.MS_PRIVATE | native.MS_REC,
+    "shared": native.MS_SHARED,
+    "rshared": native.MS_SHARED | native.MS_REC,
+    "slave": native.MS_SLAVE,
+    "rslave": native.MS_SLAVE | native.MS_REC,
+}
+
+
+def namespace_flags(opts: dict, network: NetworkDriver) -> int:
+    flags = native.CLONE_NEWUSER | native.CLONE_NEWNS
+    for option, flag in (("pidns", native.CLONE_NEWPID), ("cgroupns", native.CLONE_NEWCGROUP),
+                         ("utsns", native.CLONE_NEWUTS), ("ipcns", native.CLONE_NEWIPC)):
+        if opts[option]:
+            flags |= flag
+    if network.creates_netns and not opts["detach-netns"]:
+        flags |= native.CLONE_NEWNET
+    return flags
+
+
+class ChildSpec:
+    """Everything the parent decided that the child needs (shared by fork, never serialised)."""
+
+    def __init__(self, opts: dict, command: list[str], state_dir: str, network: NetworkDriver,
+                 channel: Channel) -> None:
+        self.opts = opts
+        self.command = command
+        self.state_dir = state_dir
+        self.network = network
+        self.channel = channel
+        self.parent_pid = os.getpid()
+        self.parent_euid = os.geteuid()
+        self.parent_egid = os.getegid()
+        # systemd socket activation aimed at us: the command must see LISTEN_PID = its own pid
+        self.socket_activation = os.environ.get("LISTEN_PID") == str(self.parent_pid)
+
+
+def child_main(spec: ChildSpec) -> None:
+    """Entry point right after fork; never returns."""
+    _run_and_exit(_enter_namespaces, spec, check_parent=True)
+
+
+def _run_and_exit(body, spec: ChildSpec, check_parent: bool = False) -> None:
+    """Run one process's part and _exit with its code; errors print in the child's format."""
+    log.configure("child ")
+    code = 1
+    try:
+        native.set_pdeathsig(signal.SIGKILL)
+        if check_parent and os.getppid() != spec.parent_pid:  # died before pdeathsig was armed
+            os._exit(1)
+        code = body(spec)
+    except RootlessKitError as e:
+        log.fatal(e.message)
+        code = e.code
+    except BaseException as e:  # never let a child unwind into the parent's code
+        log.fatal(f"{type(e).__name__}: {e}")
+    finally:
+        os._exit(code)
+
+
+def _enter_namespaces(spec: ChildSpec) -> int:
+    opts, channel = spec.opts, spec.channel
+    channel.as_child()
+    try:
+        native.unshare(namespace_flags(opts, spec.network))
+    except OSError as e:
+        channel.send("unshare-failed", f"{e.errno} {strerror(e)}")
+        return 1
+    # After a setcap'd parent, this process is not dumpable and /proc/<pid> is root's, which
+    # newuidmap refuses; being dumpable again is harmless because nothing privileged is left.
+    native.prctl(native.PR_SET_DUMPABLE, 1)
+    channel.send("userns")
+    kind, payload = channel.recv()
+    if kind != "idmap-done":
+        return 1  # the parent failed and prints why
+    if not opts["pidns"]:
+        channel.send("child-pid", str(os.getpid()))
+        return _prepare_and_run(spec)
+    pid = os.fork()
+    if pid == 0:
+        _run_and_exit(_prepare_and_run, spec)
+    channel.send("child-pid", str(pid))  # inside the new PID namespace it only knows itself as 1
+    channel.close()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):  # die the same way, so the parent reports the same thing
+        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 255
+
+
+def _prepare_and_run(spec: ChildSpec) -> int:
+    opts = spec.opts
+    reaper = _reaper_mode(opts)
+    if opts["copy-up-mode"] != "tmpfs+symlink":
+        raise RootlessKitError(f"unknown copy-up mode: {opts['copy-up-mode']}")
+    if opts["pidns"]:
+        _mount_proc()
+    propagation = opts["propagation"]
+    if propagation in _PROPAGATION:
+        if "shared" in propagation and opts["copy-up"]:
+            raise RootlessKitError(f"propagation {propagation} does not support copy-up driver tmpfs+symlink")
+        try:
+            native.mount("none", "/", None, _PROPAGATION[propagation])
+        except OSError as e:
+            raise RootlessKitError(f"failed to share mount point: /: {strerror(e)}") from None
+    copy_up(opts["copy-up"])
+    spec.network.setup_child()
+    env = dict(os.environ)
+    env["ROOTLESSKIT_STATE_DIR"] = spec.state_dir
+    env["ROOTLESSKIT_PARENT_EUID"] = str(spec.parent_euid)
+    env["ROOTLESSKIT_PARENT_EGID"] = str(spec.parent_egid)
+    # From "ready" on, the parent may relay signals to us: hold them pending until run_command has
+    # a command to relay them to (upstream loses or dies of a signal sent that early).
+    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
+    spec.channel.send("ready")
+    spec.channel.close()
+    run_command(spec.command, env, reaper, _listen_fds(env), spec.socket_activation)
+    return 0
+
+
+def _reaper_mode(opts: dict) -> bool:
+    mode = opts["reaper"]
+    if mode == "auto":
+        return bool(opts["pidns"])
+    if mode == "true":
+        if not opts["pidns"]:
+            raise RootlessKitError("reaper requires --pidns")
+        return True
+    if mode == "false":
+        return False
+    raise RootlessKitError(f"unknown reaper mode: {mode}")
+
+
+def _mount_proc() -> None:
+    flags = native.MS_NOSUID | native.MS_NODEV | native.MS_NOEXEC
+    try:
+        native.mount("proc", "/proc", "proc", flags)
+    except OSError as e:
+        log.warn(f"failed to mount procfs, falling back to read-only mount: {strerror(e)}")
+        try:
+            native.mount("proc", "/proc", "proc", flags | native.MS_RDONLY)
+        except OSError as e2:
+            log.warn(f"failed to mount procfs: {strerror(e2)}")
+
+
+def _listen_fds(env: dict[str, str]) -> list[int]:
+    """Socket-activation fds (LISTEN_FDS) stay open at 3.. for the command."""
+    try:
+        count = int(env.get("LISTEN_FDS", ""))
+    except ValueError:
+        return []
+    return list(range(3, 3 + count)) if count > 0 else []

@@ -1,0 +1,127 @@
+"""System calls Python 3.11 lacks (unshare, setns, mount, prctl, pivot_root), behind one module.
+
+The C lives in native/ and is compiled by cffi into `_native`. A shipped binary must be one regular
+file (setcap and AppArmor path profiles apply to it), so build.py embeds the compiled extension
+modules in the binary as bytes (`_embedded.BLOBS`) and this module loads them from a memfd; a
+development checkout imports the `.so` that build.py placed next to this file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Namespace flags (linux/sched.h)
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# Mount flags (linux/mount.h)
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MNT_DETACH = 2
+
+# prctl options (linux/prctl.h)
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _load_embedded(blobs: dict[str, bytes]) -> None:
+    """Import extension modules from in-memory bytes.
+
+    Each blob is written to its own memfd and kept open until all are imported, because glibc's
+    dlopen treats a path it has seen (a reused /proc/self/fd/N) as the library already loaded.
+    """
+    import _imp
+    from importlib.machinery import ModuleSpec
+
+    fds = []
+    try:
+        for name, blob in blobs.items():
+            fd = os.memfd_create(name, os.MFD_CLOEXEC)
+            fds.append(fd)
+            os.write(fd, blob)
+            spec = ModuleSpec(name, None, origin=f"/proc/self/fd/{fd}")
+            module = _imp.create_dynamic(spec)
+            sys.modules[name] = module
+            _imp.exec_dynamic(module)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _import_native():
+    try:
+        from rootlesskit_py.native import _embedded
+    except ImportError:
+        from rootlesskit_py.native import _native
+        return _native
+    _load_embedded(_embedded.BLOBS)
+    return sys.modules["rootlesskit_py.native._native"]
+
+
+_module = _import_native()
+_lib = _module.lib
+_NULL = _module.ffi.NULL
+
+
+def _check(ret: int, path: str | None = None) -> int:
+    """Turn the C side's -errno convention into OSError (with the path, as os functions do)."""
+    if ret < 0:
+        if path is None:
+            raise OSError(-ret, os.strerror(-ret))
+        raise OSError(-ret, os.strerror(-ret), path)
+    return ret
+
+
+def unshare(flags: int) -> None:
+    """unshare(2): move this process into new namespaces."""
+    _check(_lib.rk_unshare(flags))
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    """setns(2): join the namespace behind `fd`."""
+    _check(_lib.rk_setns(fd, nstype))
+
+
+def _c(value: str | None):
+    return value.encode() if value is not None else _NULL
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+    """mount(2); raises OSError naming the target."""
+    _check(_lib.rk_mount(_c(source), target.encode(), _c(fstype), flags, _c(data)), target)
+
+
+def umount(target: str, flags: int = 0) -> None:
+    """umount2(2)."""
+    _check(_lib.rk_umount2(target.encode(), flags), target)
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    """prctl(2) with integer arguments."""
+    return _check(_lib.rk_prctl(option, arg2, arg3, arg4, arg5))
+
+
+def set_pdeathsig(sig: int) -> None:
+    """Have the kernel send `sig` to this process when its parent dies."""
+    prctl(PR_SET_PDEATHSIG, sig)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    """pivot_root(2)."""
+    _check(_lib.rk_pivot_root(new_root.encode(), put_old.encode()), new_root)

@@ -1,0 +1,14 @@
+"""`--net=host`: the command shares the host's network namespace."""
+
+from __future__ import annotations
+
+from rootlesskit_py.network import NetworkDriver
+from rootlesskit_py.network.common import reject_namespace_options
+
+
+class HostDriver(NetworkDriver):
+    name = "host"
+    creates_netns = False
+
+    def validate(self) -> None:
+        reject_namespace_options(self.opts, self.name)

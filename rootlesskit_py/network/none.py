@@ -1,0 +1,19 @@
+"""`--net=none`: a new network namespace holding only a loopback interface."""
+
+from __future__ import annotations
+
+from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.network import NetworkDriver
+from rootlesskit_py.network.common import bring_loopback_up, reject_namespace_options
+
+
+class NoneDriver(NetworkDriver):
+    name = "none"
+
+    def validate(self) -> None:
+        reject_namespace_options(self.opts, self.name)
+        if self.opts["port-driver"] not in ("none", "builtin"):
+            raise RootlessKitError('network "none" requires either port driver "none" or "builtin"')
+
+    def setup_child(self) -> None:
+        bring_loopback_up()

@@ -1,0 +1,162 @@
+"""The rootlesskit parent: validates flags, owns the state dir, starts the child, relays its end."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+
+from rootlesskit_py import port
+from rootlesskit_py.child.run import ChildSpec, child_main
+from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.messages import Channel
+from rootlesskit_py.network import NetworkDriver, get_driver
+from rootlesskit_py.parent import idmap, preflight
+from rootlesskit_py.parent.statedir import StateDir
+from rootlesskit_py.util import log
+from rootlesskit_py.util.signals import describe_status, exit_code_of, forward_signals
+
+MAX_MTU = 65521
+
+
+def run(opts: dict, command: list[str]) -> int:
+    """Run `command` in new namespaces; returns the exit code (raises RootlessKitError on failure)."""
+    if opts["evacuate-cgroup2"]:
+        if not opts["cgroupns"]:
+            raise RootlessKitError("evacuate-cgroup2 requires --cgroupns")
+        if not opts["pidns"]:
+            raise RootlessKitError("evacuate-cgroup2 requires --pidns")
+    # Upstream creates (and wipes) the state dir before any other check; unlike upstream we also
+    # remove it again when a later check fails, so bad flags leave nothing behind.
+    state = StateDir.create(opts["state-dir"])
+    try:
+        network = validate(opts)
+        if os.geteuid() == 0:
+            log.warn("Running RootlessKit as the root user is unsupported.")
+        preflight.check_userns_sysctls()
+        preflight.check_propagation(opts["propagation"])
+        state.lock()
+        return _supervise(opts, command, state, network)
+    finally:
+        state.cleanup()
+
+
+def validate(opts: dict) -> NetworkDriver:
+    """The parent's flag checks after the state dir, in upstream's order (§1.4a items 3-10)."""
+    mtu = opts["mtu"]
+    if mtu < 0 or mtu > MAX_MTU:
+        raise RootlessKitError(f"mtu must be <= {MAX_MTU}, got {mtu}")
+    if opts["cidr"]:
+        _validate_cidr(opts["cidr"])
+    if "/" in opts["ifname"]:
+        raise RootlessKitError('ifname must not contain "/"')
+    net = opts["net"]
+    if opts["ipv6"]:
+        log.warn("ipv6 is experimental")
+        if net not in ("pasta", "slirp4netns"):
+            log.warn(f"--ipv6 is discarded for --net={net}")
+    if net not in ("host", "none") and not opts["disable-host-loopback"]:
+        log.warn(
+            "specifying --disable-host-loopback is highly recommended to prohibit connecting to 127.0.0.1:* "
+            "on the host namespace (requires pasta, slirp4netns, or VPNKit)"
+        )
+    network = get_driver(opts)
+    network.validate()
+    port.validate(opts)
+    return network
+
+
+def _validate_cidr(cidr: str) -> None:
+    import ipaddress
+
+    try:
+        iface = ipaddress.ip_interface(cidr)
+        if "/" not in cidr:
+            raise ValueError(cidr)
+    except ValueError:
+        raise RootlessKitError(f"invalid CIDR address: {cidr}") from None
+    if iface.ip != iface.network.network_address:
+        raise RootlessKitError("cidr must be like 10.0.2.0/24, not like 10.0.2.100/24")
+
+
+class _Child:
+    """The forked child as the parent sees it: pid to wait for, pid to signal (PID 1 with --pidns)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.signal_target = pid
+        self.status: int | None = None
+
+    def wait(self) -> int:
+        if self.status is None:
+            _, self.status = os.waitpid(self.pid, 0)
+        return self.status
+
+    def kill(self) -> None:
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.wait()
+
+
+def _supervise(opts: dict, command: list[str], state: StateDir, network: NetworkDriver) -> int:
+    channel = Channel()
+    spec = ChildSpec(opts, command, state.path, network, channel)
+    pid = os.fork()
+    if pid == 0:
+        child_main(spec)
+    channel.as_parent()
+    child = _Child(pid)
+    # Relay from the moment the child exists: a signal sent while the parent still had default
+    # dispositions would kill it (or raise KeyboardInterrupt) and strand the child's set-up.
+    forward_signals(lambda: child.signal_target)
+    try:
+        _start_child(opts, child, channel, state, network)
+        status = child.wait()
+    except BaseException:
+        child.kill()
+        raise
+    finally:
+        channel.close()
+        network.cleanup()
+    description = describe_status(status)
+    if description is not None:
+        raise RootlessKitError(f"child exited: {description}", exit_code_of(status))
+    return 0
+
+
+def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir, network: NetworkDriver) -> None:
+    """The handshake: namespaces made -> id maps written -> network set up -> child ready."""
+    kind, payload = channel.recv()
+    if kind == "unshare-failed":
+        err, _, text = payload.partition(" ")
+        if int(err) in (errno.EACCES, errno.EPERM):
+            preflight.apparmor_hint(os.readlink("/proc/self/exe"))
+        raise RootlessKitError(f"failed to start the child: {text}")
+    if kind != "userns":
+        raise _child_died(child)
+    uid, gid, username = idmap.lookup_user()
+    idmap.write_id_maps(child.pid, uid, gid, username, opts["subid-source"])
+    channel.send("idmap-done")
+    if opts["evacuate-cgroup2"]:
+        from rootlesskit_py.parent import cgroup
+
+        cgroup.evacuate(opts["evacuate-cgroup2"])
+    while True:
+        kind, payload = channel.recv()
+        if kind == "child-pid":
+            child.signal_target = int(payload)
+            network.setup_parent(child.signal_target, state.path)
+        elif kind == "ready":
+            break
+        else:
+            raise _child_died(child)
+    state.write_child_pid(child.signal_target)
+
+
+def _child_died(child: _Child) -> RootlessKitError:
+    """The child closed the channel early: it printed its own error; report how it ended."""
+    status = child.wait()
+    return RootlessKitError(f"child exited: {describe_status(status) or 'exit status 0'}", exit_code_of(status))

@@ -1,0 +1,133 @@
+"""Shared fixtures: which implementation to run, the Go reference, and the root helper.
+
+Every integration test runs twice, against the compiled binary (the product) and the Python entry
+point, as an unprivileged user. A missing prerequisite fails the test with the command that fixes
+it; nothing here skips.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+BIN_DIR = pathlib.Path(os.environ.get("RKPY_BIN_DIR", REPO / "dist" / "bin"))
+GO_ROOTLESSKIT = "/usr/bin/rootlesskit"
+ROOT_HELPER = "/usr/local/libexec/rootlesskit-py-test-roothelper"
+SETUP_HINT = "run the README's test command as root once (sudo tests/run) to prepare this machine"
+
+
+def _require(condition: bool, what: str) -> None:
+    if not condition:
+        pytest.fail(f"test prerequisite missing: {what}; {SETUP_HINT}", pytrace=False)
+
+
+class Impl:
+    """One implementation of the five programs: the argv prefix that runs program `name`."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def argv(self, name: str = "rootlesskit") -> list[str]:
+        if self.kind == "binary":
+            return [str(BIN_DIR / name)]
+        if self.kind == "go":
+            return [shutil.which(name) or f"/usr/bin/{name}"]
+        return [sys.executable, "-m", "rootlesskit_py.cli", name]
+
+    def __repr__(self) -> str:
+        return self.kind
+
+
+def run(argv: list[str], timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    """Run a command to completion and capture text output (cwd: the repo, for the Python entry point)."""
+    kwargs.setdefault("cwd", REPO)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def rootless_prerequisites() -> None:
+    _require(os.geteuid() != 0, "the rootless tests must run as an unprivileged user, not root")
+    _require(shutil.which("newuidmap") is not None, "newuidmap (apt-get install uidmap)")
+    user = pwd_name()
+    with open("/etc/subuid") as f:
+        _require(any(line.split(":")[0] in (user, str(os.getuid())) for line in f), f"/etc/subuid range for {user}")
+
+
+def pwd_name() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+# Every process a test starts inherits this marker, so leftovers can be found even after they were
+# re-parented away from pytest (the "no stray processes" rule).
+LEAK_MARKER = f"RKPY_TEST_SESSION={os.getpid()}"
+os.environ["RKPY_TEST_SESSION"] = str(os.getpid())
+
+
+def _marked_processes() -> list[tuple[int, str]]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if LEAK_MARKER.encode() + b"\0" not in f.read() + b"\0":
+                    continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                found.append((int(entry), f.read().replace(b"\0", b" ").decode(errors="replace").strip()))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes():
+    """Fail a test that leaves any process of its own running (after a short grace period)."""
+    yield
+    deadline = time.monotonic() + 3
+    while (left := _marked_processes()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if left:
+        for pid, _ in left:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        pytest.fail(f"processes left running: {left}")
+
+
+@pytest.fixture(params=["binary", "python"])
+def impl(request) -> Impl:
+    """Our implementation, as compiled binary and as Python entry point."""
+    if request.param == "binary":
+        _require((BIN_DIR / "rootlesskit").is_file(), f"compiled binaries in {BIN_DIR} (python3 build.py)")
+    return Impl(request.param)
+
+
+@pytest.fixture
+def go() -> Impl:
+    """Debian's Go RootlessKit, the reference we compare against."""
+    _require(os.path.exists(GO_ROOTLESSKIT), "Go reference /usr/bin/rootlesskit (apt-get install rootlesskit)")
+    return Impl("go")
+
+
+@pytest.fixture
+def root_helper():
+    """Run one root-side step through the sudoers rule tests/run installs."""
+    _require(os.path.exists(ROOT_HELPER), f"root helper {ROOT_HELPER}")
+
+    def call(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        result = run(["sudo", "-n", ROOT_HELPER, *args], timeout=timeout)
+        if check and result.returncode != 0:
+            pytest.fail(f"root helper {args} failed: {result.stderr}")
+        return result
+
+    return call

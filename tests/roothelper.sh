@@ -1,0 +1,40 @@
+#!/bin/sh
+# Root-side steps of the rootless test suite, run by the test user through one sudoers rule that
+# tests/run installs. Each subcommand does one narrowly scoped thing on the host.
+set -eu
+TEST_USER="${SUDO_USER:?run through sudo}"
+case "${1:-}" in
+  mount-tmpfs)   # DIR: mount a tmpfs on a directory the test user owns (to observe propagation)
+    [ "$(stat -c %U "$2")" = "$TEST_USER" ] || { echo "not owned by $TEST_USER: $2" >&2; exit 1; }
+    mount -t tmpfs -o size=1m rkpytest "$2" ;;
+  umount)        # DIR: undo mount-tmpfs
+    [ "$(stat -c %U "$2")" = "$TEST_USER" ] || [ "$(findmnt -no SOURCE "$2")" = rkpytest ]
+    umount "$2" ;;
+  setcap-copy)   # SRC DST: copy a binary to DST (a new root-owned file) and give it cap_net_bind_service
+    install -o root -g root -m 0755 "$2" "$3"
+    setcap cap_net_bind_service=ep "$3" ;;
+  remove)        # FILE: remove a file made by setcap-copy
+    rm -f "$2" ;;
+  with-sysctl)   # KEY VALUE CMD...: run CMD as the test user with a sysctl changed, then restore it
+    key=$2 value=$3; shift 3
+    old=$(sysctl -n "$key")
+    trap 'sysctl -q -w "$key=$old"' EXIT
+    sysctl -q -w "$key=$value"
+    runuser -u "$TEST_USER" -- "$@" ;;
+  as-user-without-subids)  # CMD...: run CMD as rkpytest-nosubid, a user with no /etc/subuid entry
+    runuser -u rkpytest-nosubid -- "$@" ;;
+  cgroup-delegate)  # PID: create <cgroup2>/rkpytest owned by the test user and move PID into it
+    base=$(findmnt -t cgroup2 -no TARGET | head -n1)
+    mkdir -p "$base/rkpytest"
+    chown -R "$TEST_USER" "$base/rkpytest"
+    echo "$2" > "$base/rkpytest/cgroup.procs"
+    echo "$base/rkpytest" ;;
+  cgroup-release)   # move everything out of <cgroup2>/rkpytest and remove it
+    base=$(findmnt -t cgroup2 -no TARGET | head -n1)
+    find "$base/rkpytest" -depth -type d | while read -r d; do
+      for p in $(cat "$d/cgroup.procs"); do echo "$p" > "$base/cgroup.procs" 2>/dev/null || true; done
+      rmdir "$d"
+    done ;;
+  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|with-sysctl|as-user-without-subids|cgroup-delegate|cgroup-release" >&2
+     exit 2 ;;
+esac
