@@ -113,6 +113,13 @@ def impl(request) -> Impl:
 
 
 @pytest.fixture
+def binary() -> Impl:
+    """The compiled binary alone, for tests about the shipped file (capabilities, other users, sysctls)."""
+    _require((BIN_DIR / "rootlesskit").is_file(), f"compiled binaries in {BIN_DIR} (python3 build.py)")
+    return Impl("binary")
+
+
+@pytest.fixture
 def go() -> Impl:
     """Debian's Go RootlessKit, the reference we compare against."""
     _require(os.path.exists(GO_ROOTLESSKIT), "Go reference /usr/bin/rootlesskit (apt-get install rootlesskit)")

@@ -11,18 +11,18 @@ case "${1:-}" in
     [ "$(stat -c %U "$2")" = "$TEST_USER" ] || [ "$(findmnt -no SOURCE "$2")" = rkpytest ]
     umount "$2" ;;
   setcap-copy)   # SRC DST: copy a binary to DST (a new root-owned file) and give it cap_net_bind_service
-    install -o root -g root -m 0755 "$2" "$3"
+    install -D -o root -g root -m 0755 "$2" "$3"
     setcap cap_net_bind_service=ep "$3" ;;
   remove)        # FILE: remove a file made by setcap-copy
     rm -f "$2" ;;
-  with-sysctl)   # KEY VALUE CMD...: run CMD as the test user with a sysctl changed, then restore it
-    key=$2 value=$3; shift 3
-    old=$(sysctl -n "$key")
-    trap 'sysctl -q -w "$key=$old"' EXIT
-    sysctl -q -w "$key=$value"
-    runuser -u "$TEST_USER" -- "$@" ;;
-  as-user-without-subids)  # CMD...: run CMD as rkpytest-nosubid, a user with no /etc/subuid entry
-    runuser -u rkpytest-nosubid -- "$@" ;;
+  as-user-without-subids)  # BIN ARGS...: run a world-readable copy of BIN as rkpytest-nosubid (no /etc/subuid entry)
+    shift
+    tmp=$(mktemp -d /tmp/rkpy-nosubid.XXXXXX)
+    trap 'rm -rf "$tmp"' EXIT
+    chmod 0755 "$tmp"
+    install -m 0755 "$1" "$tmp/rootlesskit"
+    shift
+    runuser -u rkpytest-nosubid -- "$tmp/rootlesskit" "$@" ;;
   cgroup-delegate)  # PID: create <cgroup2>/rkpytest owned by the test user and move PID into it
     base=$(findmnt -t cgroup2 -no TARGET | head -n1)
     mkdir -p "$base/rkpytest"
@@ -35,6 +35,6 @@ case "${1:-}" in
       for p in $(cat "$d/cgroup.procs"); do echo "$p" > "$base/cgroup.procs" 2>/dev/null || true; done
       rmdir "$d"
     done ;;
-  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|with-sysctl|as-user-without-subids|cgroup-delegate|cgroup-release" >&2
+  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release" >&2
      exit 2 ;;
 esac

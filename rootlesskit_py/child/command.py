@@ -8,15 +8,14 @@ import signal
 from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util.gocompat import GoError, look_path, strerror
-from rootlesskit_py.util.signals import (FORWARDED_SIGNALS, describe_status, exit_code_of, forward_signals,
-                                         reset_signals)
+from rootlesskit_py.util.signals import describe_status, exit_code_of, relay_until_exit, reset_signals
 
 
 def run_command(argv: list[str], env: dict[str, str], reaper: bool, keep_fds: list[int],
                 socket_activation: bool = False) -> None:
     """Start `argv`, relay signals to it, wait; raise RootlessKitError unless it exits 0.
 
-    The caller has blocked FORWARDED_SIGNALS; they are unblocked once the relay is in place.
+    Relayed signals are blocked (inherited from the parent); they wait for relay_until_exit.
 
     With the reaper we are PID 1 of a PID namespace: the command gets its own session (as upstream)
     and every orphan that lands on us is reaped until the command itself ends.
@@ -36,15 +35,7 @@ def run_command(argv: list[str], env: dict[str, str], reaper: bool, keep_fds: li
     if failure:
         os.waitpid(pid, 0)
         raise RootlessKitError(f"{shown}: fork/exec {path}: {failure.decode()}")
-    forward_signals(lambda: pid)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
-    if reaper:
-        while True:
-            reaped, status = os.wait()
-            if reaped == pid:
-                break
-    else:
-        _, status = os.waitpid(pid, 0)
+    status = relay_until_exit(pid, lambda: pid, reap_all=reaper)
     description = describe_status(status, core_suffix=not reaper)
     if description is not None:
         raise RootlessKitError(f"{shown}: {description}", exit_code_of(status))

@@ -21,7 +21,6 @@ from rootlesskit_py.messages import Channel
 from rootlesskit_py.network import NetworkDriver
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import strerror
-from rootlesskit_py.util.signals import FORWARDED_SIGNALS
 
 _PROPAGATION = {
     "private": native.MS_PRIVATE,
@@ -135,9 +134,8 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     env["ROOTLESSKIT_STATE_DIR"] = spec.state_dir
     env["ROOTLESSKIT_PARENT_EUID"] = str(spec.parent_euid)
     env["ROOTLESSKIT_PARENT_EGID"] = str(spec.parent_egid)
-    # From "ready" on, the parent may relay signals to us: hold them pending until run_command has
-    # a command to relay them to (upstream loses or dies of a signal sent that early).
-    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
+    # Relayed signals are blocked since before the fork (parent.run): one sent from "ready" on waits
+    # until run_command has a command to relay it to, where upstream loses it or dies of it.
     spec.channel.send("ready")
     spec.channel.close()
     run_command(spec.command, env, reaper, _listen_fds(env), spec.socket_activation)

@@ -10,6 +10,7 @@ import os
 
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util import log
+from rootlesskit_py.util.gocompat import strerror
 
 
 def _cgroup2_mountpoints(mountinfo: str) -> list[str]:
@@ -52,13 +53,13 @@ def evacuate(name: str, mountinfo: str = "/proc/self/mountinfo", proc_cgroup: st
         try:
             with open(os.path.join(new, "cgroup.procs"), "w") as f:
                 f.write(pid)
-        except OSError:
-            log.warn(f'failed to move process {pid} to cgroup "{new}"')
+        except OSError as e:
+            log.warn(f'failed to move process {pid} to cgroup "{new}": {strerror(e)}')
     with open(os.path.join(old, "cgroup.controllers")) as f:
         controllers = f.read().split()
     for controller in controllers:
         try:
             with open(os.path.join(old, "cgroup.subtree_control"), "w") as f:
                 f.write("+" + controller)
-        except OSError:
-            log.warn(f'failed to enable controller "{controller}"')
+        except OSError as e:
+            log.warn(f'failed to enable controller "{controller}": {strerror(e)}')

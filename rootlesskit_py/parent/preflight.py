@@ -82,10 +82,8 @@ def apparmor_hint(exe: str, proc_sys: str = PROC_SYS) -> None:
         f'cat <<EOT | sudo tee "/etc/apparmor.d/{profile}"\n'
         "abi <abi/4.0>,\n"
         "include <tunables/global>\n\n"
-        f'profile {profile} {exe} flags=(unconfined) {{\n'
-        "  userns,\n\n"
-        f"  # Site-specific additions and overrides. See local/README for details.\n"
-        f"  include if exists <local/{profile}>\n"
+        f"profile {profile} {exe} flags=(unconfined) {{\n"
+        "  userns,\n"
         "}\n"
         "EOT\n"
         "sudo systemctl restart apparmor.service\n"

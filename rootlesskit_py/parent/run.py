@@ -14,7 +14,7 @@ from rootlesskit_py.network import NetworkDriver, get_driver
 from rootlesskit_py.parent import idmap, preflight
 from rootlesskit_py.parent.statedir import StateDir
 from rootlesskit_py.util import log
-from rootlesskit_py.util.signals import describe_status, exit_code_of, forward_signals
+from rootlesskit_py.util.signals import block_relayed_signals, describe_status, exit_code_of, relay_until_exit
 
 MAX_MTU = 65521
 
@@ -104,17 +104,17 @@ class _Child:
 def _supervise(opts: dict, command: list[str], state: StateDir, network: NetworkDriver) -> int:
     channel = Channel()
     spec = ChildSpec(opts, command, state.path, network, channel)
+    # From here on, signals for the command are held pending (the child inherits the mask) and
+    # relayed once the child is ready, instead of killing a half-set-up parent or child.
+    block_relayed_signals()
     pid = os.fork()
     if pid == 0:
         child_main(spec)
     channel.as_parent()
     child = _Child(pid)
-    # Relay from the moment the child exists: a signal sent while the parent still had default
-    # dispositions would kill it (or raise KeyboardInterrupt) and strand the child's set-up.
-    forward_signals(lambda: child.signal_target)
     try:
         _start_child(opts, child, channel, state, network)
-        status = child.wait()
+        status = child.status = relay_until_exit(child.pid, lambda: child.signal_target)
     except BaseException:
         child.kill()
         raise
@@ -139,11 +139,11 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir, n
         raise _child_died(child)
     uid, gid, username = idmap.lookup_user()
     idmap.write_id_maps(child.pid, uid, gid, username, opts["subid-source"])
-    channel.send("idmap-done")
-    if opts["evacuate-cgroup2"]:
+    if opts["evacuate-cgroup2"]:  # while the child waits: whatever it forks later starts in the new group
         from rootlesskit_py.parent import cgroup
 
         cgroup.evacuate(opts["evacuate-cgroup2"])
+    channel.send("idmap-done")
     while True:
         kind, payload = channel.recv()
         if kind == "child-pid":

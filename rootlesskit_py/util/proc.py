@@ -15,7 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-# Python starts with SIGPIPE and SIGXFSZ ignored and exec keeps that; helpers get them back at default.
+# Python starts with SIGPIPE and SIGXFSZ ignored and exec keeps that; helpers get them back at default
+# (and an empty signal mask: the caller may hold relayed signals blocked).
 _PY_IGNORED_SIGNALS = (13, 25)
 
 
@@ -37,7 +38,7 @@ def spawn(path: str, argv: Sequence[str], combined: bool) -> tuple[int, int, int
             (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
             (os.POSIX_SPAWN_DUP2, out_fd, 1),
             (os.POSIX_SPAWN_DUP2, err_fd, 2),
-        ], setsigdef=_PY_IGNORED_SIGNALS)
+        ], setsigdef=_PY_IGNORED_SIGNALS, setsigmask=[])
     except OSError as e:
         close_outputs(out_fd, err_fd)
         return f"fork/exec {path}: {strerror(e)}"

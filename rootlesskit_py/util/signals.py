@@ -1,4 +1,4 @@
-"""Signal forwarding and Go-compatible descriptions of how a process ended.
+"""Signal relaying and Go-compatible descriptions of how a process ended.
 
 Scripts grep rootlesskit's output for Go's wording (`signal: user defined signal 1`), so the names
 below follow Go's syscall signal table rather than Python's or strsignal(3).
@@ -29,6 +29,7 @@ GO_SIGNAL_NAMES = {
 # Never forwarded: CHLD, PIPE and URG concern the receiving process itself; KILL and STOP can't be caught.
 _NOT_FORWARDED = {signal.SIGCHLD, signal.SIGPIPE, signal.SIGURG, signal.SIGKILL, signal.SIGSTOP}
 FORWARDED_SIGNALS = [s for s in range(1, 32) if s not in _NOT_FORWARDED] + list(range(34, 65))
+_WAITED = FORWARDED_SIGNALS + [signal.SIGCHLD]
 
 
 def signal_name(signum: int) -> str:
@@ -53,22 +54,49 @@ def exit_code_of(status: int) -> int:
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 255
 
 
-def forward_signals(target_pid: Callable[[], int]) -> None:
-    """Relay every catchable signal (but CHLD, PIPE, URG) to the process `target_pid()` names."""
+def block_relayed_signals() -> None:
+    """Hold every relayed signal (and SIGCHLD) pending until relay_until_exit takes them.
 
-    def relay(signum: int, _frame: object) -> None:
-        pid = target_pid()
+    Call before forking the process signals will be relayed to; it inherits the mask, so nothing
+    sent early is lost or acted on before its target exists. Taking signals synchronously with
+    sigwaitinfo, rather than in handlers, matters in compiled code: a Python-level handler only runs
+    when something checks for it, and a signal landing just before a blocking waitpid() would
+    otherwise sit unhandled for as long as the wait lasts.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, _WAITED)
+
+
+def relay_until_exit(pid: int, target: Callable[[], int], reap_all: bool = False) -> int:
+    """Relay signals to `target()` until `pid` ends; return its wait status.
+
+    With `reap_all` (PID 1 of a namespace) every other child that ends is reaped too.
+    """
+    while True:
+        status = _reap(pid, reap_all)
+        if status is not None:
+            return status
+        signum = signal.sigwaitinfo(_WAITED).si_signo
+        if signum == signal.SIGCHLD:
+            continue
+        to = target()
         try:
-            os.kill(pid, signum)
-            log.debug(f"forwarded signal {signum} to pid {pid}")
+            os.kill(to, signum)
+            log.debug(f"forwarded signal {signum} to pid {to}")
         except OSError as e:
-            log.debug(f"failed to forward signal {signum} to pid {pid}: {e}")
+            log.debug(f"failed to forward signal {signum} to pid {to}: {e}")
 
-    for signum in FORWARDED_SIGNALS:
+
+def _reap(pid: int, reap_all: bool) -> int | None:
+    """The status of `pid` if it has ended (reaping the others too with reap_all), else None."""
+    while True:
         try:
-            signal.signal(signum, relay)
-        except (OSError, ValueError):
-            pass  # signals reserved by the C library (32, 33) can't be caught
+            reaped, status = os.waitpid(-1 if reap_all else pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if reaped == pid:
+            return status
+        if reaped == 0 or not reap_all:
+            return None
 
 
 def reset_signals() -> None:

@@ -74,7 +74,13 @@ def test_signals_sent_to_rootlesskit_reach_the_command(impl, tmp_path, sig):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     assert proc.stdout.readline() == "ready\n"
     os.kill(proc.pid, getattr(signal, "SIG" + sig))
-    out, err = proc.communicate(timeout=20)
+    try:
+        out, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        states = {p: _signal_state(p) for p in [proc.pid, *_descendants(proc.pid)]}
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"SIG{sig} was not relayed; signal state {states}; rootlesskit --debug said:\n{err}")
     assert f"got-{sig}" in out, err
     assert proc.returncode == 7
 
@@ -186,6 +192,14 @@ def _signal_until_exit(proc: subprocess.Popen, pid: int, signum: int, timeout: f
         except subprocess.TimeoutExpired:
             continue
     raise AssertionError(f"{proc.args} did not end on signal {signum}")
+
+
+def _signal_state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return " ".join(l.strip() for l in f if l.startswith(("Name", "SigPnd", "ShdPnd", "SigBlk", "SigCgt")))
+    except OSError as e:
+        return str(e)
 
 
 def _descendants(pid: int) -> list[int]:

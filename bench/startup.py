@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Start-up, memory and size of rootlesskit-py's compiled binary next to Go RootlessKit, in one run.
+
+    runuser -u rkpytest -- python3 bench/startup.py [--runs N] [--markdown] [--ours PATH] [--go PATH]
+
+Why this shape:
+  * Both binaries are measured in the same run, interleaved pair by pair (ours, Go, then Go, ours, ...),
+    so CPU frequency, page cache and load drift hit both alike; the ratio ours/Go is the figure that
+    matters (the issue's bound: start-up at most 1.5x Go, target 1.0x), not the absolute times.
+  * Processes are started with os.posix_spawn and reaped with os.wait4: the harness overhead is small
+    and identical for both, and wait4 hands back ru_maxrss for free.
+  * It must run as an unprivileged user with /etc/subuid and /etc/subgid entries: as root,
+    rootlesskit skips newuidmap/newgidmap and measures a path nobody uses.
+Python 3 standard library only, so it runs with the system python3 of any test machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import os
+import pathlib
+import platform
+import pwd
+import re
+import statistics
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+TIMED = [("--version", ["--version"]),  # no namespace at all: pure start-up of the executable
+         ("true", ["true"]),  # the full path: userns, newuidmap/newgidmap, fork, exec
+         ("--pidns true", ["--pidns", "true"]),
+         ("--copy-up=/etc true", ["--copy-up=/etc", "true"])]
+GO_TOOLS = ["rootlesskit", "rootlessctl", "rootlesskit-docker-proxy"]
+OUR_TOOLS = GO_TOOLS + ["dockerd-rootless.sh", "dockerd-rootless-setuptool.sh"]
+SAMPLE_EVERY = 0.020  # seconds between /proc samples while `rootlesskit sleep 2` runs
+
+
+class Runner:
+    """Spawns one command the same way for both binaries: stdin/stdout /dev/null, stderr to a file."""
+
+    def __init__(self) -> None:
+        fd, self.stderr_path = tempfile.mkstemp(prefix="rk-bench-stderr-")
+        os.close(fd)
+
+    def spawn(self, argv: list[str]) -> int:
+        actions = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                   (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                   (os.POSIX_SPAWN_OPEN, 2, self.stderr_path, os.O_WRONLY | os.O_TRUNC, 0)]
+        return os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+
+    def check(self, argv: list[str], status: int) -> None:
+        """Exit non-zero with the binary's stderr if it failed: a failed run's time means nothing."""
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            sys.stderr.write(f"FAILED (exit {code}): {' '.join(argv)}\n"
+                             f"{pathlib.Path(self.stderr_path).read_text(errors='replace')}")
+            sys.exit(1)
+
+    def timed(self, argv: list[str]) -> tuple[int, int]:
+        """(wall time in ns, ru_maxrss in KiB) of one run, spawn to reap."""
+        t0 = time.perf_counter_ns()
+        pid = self.spawn(argv)
+        _, status, usage = os.wait4(pid, 0)
+        t1 = time.perf_counter_ns()
+        self.check(argv, status)
+        return t1 - t0, usage.ru_maxrss
+
+
+def bench_time(runner: Runner, exes: dict[str, str], args: list[str], runs: int, warmup: int) -> dict:
+    """Paired, interleaved runs; the order alternates each pair so neither side always goes first."""
+    times: dict[str, list[int]] = {k: [] for k in exes}
+    rss: dict[str, list[int]] = {k: [] for k in exes}
+    for i in range(warmup + runs):
+        for side in (list(exes) if i % 2 == 0 else list(exes)[::-1]):
+            ns, maxrss = runner.timed([exes[side], *args])
+            if i >= warmup:
+                times[side].append(ns)
+                rss[side].append(maxrss)
+    return {side: {"median": statistics.median(times[side]), "p10": pct(times[side], 0),
+                   "p90": pct(times[side], 8), "maxrss": statistics.median(rss[side])} for side in exes}
+
+
+def pct(values: list[int], index: int) -> float:
+    """Deciles: index 0 is p10, 8 is p90."""
+    return statistics.quantiles(values, n=10, method="inclusive")[index]
+
+
+def proc_tree(top: int) -> list[int]:
+    """`top` and its descendants, from /proc/*/stat (/proc/PID/task/*/children is often not built in)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [top]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def read_kib(path: str, key: str) -> int | None:
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except OSError:  # gone, or (smaps_rollup) not readable
+        return None
+    return None
+
+
+def bench_memory(runner: Runner, exe: str, seconds: int = 2) -> dict:
+    """Peak summed VmRSS (and Pss) of rootlesskit's own processes while `rootlesskit sleep N` runs.
+
+    The `sleep` command itself is excluded (by its Name, so a forked rootlesskit child still counts
+    until it execs). VmRSS counts pages shared between processes once per process, which penalises
+    two processes of the same executable; Pss splits shared pages and is the fairer sum, so both are given.
+    """
+    argv = [exe, "sleep", str(seconds)]
+    pid = runner.spawn(argv)
+    peak_rss = peak_pss = peak_procs = 0
+    while True:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            break
+        rss = pss = procs = 0
+        for p in proc_tree(pid):
+            kib = read_kib(f"/proc/{p}/status", "VmRSS:")  # None: gone, or a zombie
+            try:
+                name = pathlib.Path(f"/proc/{p}/comm").read_text().strip()
+            except OSError:
+                continue
+            if kib is None or name == "sleep":
+                continue
+            rss += kib
+            pss += read_kib(f"/proc/{p}/smaps_rollup", "Pss:") or 0
+            procs += 1
+        peak_rss, peak_pss, peak_procs = max(peak_rss, rss), max(peak_pss, pss), max(peak_procs, procs)
+        time.sleep(SAMPLE_EVERY)
+    runner.check(argv, status)
+    return {"rss": peak_rss, "pss": peak_pss, "procs": peak_procs, "maxrss": usage.ru_maxrss}
+
+
+def sizes(exe: str, names: list[str]) -> tuple[int, int, int]:
+    """(size of exe, total size of the tools found beside it counting each inode once, number of inodes)."""
+    seen: dict[tuple[int, int], int] = {}
+    for name in names:
+        try:
+            st = os.stat(pathlib.Path(exe).parent / name)
+        except FileNotFoundError:
+            continue
+        seen[(st.st_dev, st.st_ino)] = st.st_size
+    return os.stat(exe).st_size, sum(seen.values()), len(seen)
+
+
+def go_toolchain(exe: str) -> str:
+    """The Go release an executable was built with, read from its embedded build info."""
+    data = pathlib.Path(exe).read_bytes()
+    found = re.search(rb"\xff Go buildinf:.{2,40}?(go1\.[\w.]+)", data, re.S) or re.search(rb"go1\.\d+(?:\.\d+)?", data)
+    return found.group(found.lastindex or 0).decode() if found else "unknown Go"
+
+
+def version_line(runner: Runner, exe: str) -> str:
+    pid = os.posix_spawn(exe, [exe, "--version"], os.environ,
+                         file_actions=[(os.POSIX_SPAWN_OPEN, 1, runner.stderr_path, os.O_WRONLY | os.O_TRUNC, 0)])
+    os.waitpid(pid, 0)
+    return pathlib.Path(runner.stderr_path).read_text().strip().splitlines()[0]
+
+
+def fmt_ms(ns: float) -> str:
+    ms = ns / 1e6
+    return f"{ms:.1f}" if ms >= 10 else f"{ms:.2f}"
+
+
+def fmt_mib(kib: float) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+def fmt_mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def rows(timings: dict, memory: dict, size: dict) -> list[tuple[str, str, str, str]]:
+    out = []
+    for label, result in timings.items():
+        o, g = result["ours"], result["go"]
+        cell = lambda r: f"{fmt_ms(r['median'])} ms ({fmt_ms(r['p10'])}–{fmt_ms(r['p90'])})"
+        out.append((f"`rootlesskit {label}` wall, median (p10–p90)", cell(o), cell(g), f"{o['median'] / g['median']:.2f}x"))
+    for label in ("--version", "true"):
+        o, g = timings[label]["ours"]["maxrss"], timings[label]["go"]["maxrss"]
+        out.append((f"max RSS, `rootlesskit {label}` (wait4 ru_maxrss, median)", fmt_mib(o), fmt_mib(g), f"{o / g:.2f}x"))
+    o, g = memory["ours"], memory["go"]
+    out.append(("peak Σ VmRSS of rootlesskit processes during `rootlesskit sleep 2`",
+                f"{fmt_mib(o['rss'])} ({o['procs']} procs)", f"{fmt_mib(g['rss'])} ({g['procs']} procs)",
+                f"{o['rss'] / g['rss']:.2f}x"))
+    if o["pss"] and g["pss"]:
+        out.append(("peak Σ Pss, same processes", fmt_mib(o["pss"]), fmt_mib(g["pss"]), f"{o['pss'] / g['pss']:.2f}x"))
+    o, g = size["ours"], size["go"]
+    out.append(("size of `rootlesskit`", fmt_mb(o[0]), fmt_mb(g[0]), f"{o[0] / g[0]:.2f}x"))
+    out.append(("size of all tools (each inode once)", f"{fmt_mb(o[1])} ({o[2]} file(s), {len(OUR_TOOLS)} names)",
+                f"{fmt_mb(g[1])} ({g[2]} binaries)", f"{o[1] / g[1]:.2f}x"))
+    return out
+
+
+def print_table(table: list[tuple[str, str, str, str]], markdown: bool) -> None:
+    header = ("Measurement", "ours (rootlesskit-py)", "Go (rootlesskit 1.1.0)", "ours/Go")
+    if markdown:
+        print("| " + " | ".join(header) + " |\n|---|---:|---:|---:|")
+        for row in table:
+            print("| " + " | ".join(row) + " |")
+        return
+    widths = [max(len(r[i]) for r in [header, *table]) for i in range(4)]
+    for row in [header, *table]:
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+
+
+def environment(runner: Runner, args: argparse.Namespace, load_before: str) -> list[str]:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    user = pwd.getpwuid(os.getuid()).pw_name
+    return [f"- command: `{' '.join([sys.executable, *sys.argv])}` (as user `{user}`, uid {os.getuid()})",
+            f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
+            f"- kernel: {platform.release()}; CPU: {cpu} ({os.cpu_count()} cpus); "
+            f"load average before/after: {load_before} / {loadavg()}",
+            f"- ours: `{args.ours}` (`{version_line(runner, args.ours)}`)",
+            f"- Go: `{args.go}` (`{version_line(runner, args.go)}`, built with {go_toolchain(args.go)})",
+            f"- {args.runs} paired interleaved runs per command after {args.warmup} warm-up runs each; "
+            f"memory sampled from /proc every {SAMPLE_EVERY * 1000:.0f} ms"]
+
+
+def loadavg() -> str:
+    return " ".join(pathlib.Path("/proc/loadavg").read_text().split()[:3])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ours", default=str(REPO / "dist" / "bin" / "rootlesskit"))
+    parser.add_argument("--go", default="/usr/bin/rootlesskit")
+    parser.add_argument("--runs", type=int, default=60, help="measured pairs per command (default 60)")
+    parser.add_argument("--warmup", type=int, default=5, help="unmeasured pairs per command first (default 5)")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table for BENCHMARKS.md")
+    args = parser.parse_args()
+    if os.geteuid() == 0:
+        sys.exit("bench/startup.py: refusing to run as root: rootlesskit as root skips newuidmap/newgidmap, "
+                 "which is not the rootless path being measured.\nRun it as an unprivileged user with "
+                 "/etc/subuid and /etc/subgid entries, e.g.: runuser -u rkpytest -- python3 bench/startup.py")
+    if args.runs < 2:
+        sys.exit("--runs must be at least 2")
+    for exe in (args.ours, args.go):
+        if not os.access(exe, os.X_OK):
+            sys.exit(f"bench/startup.py: {exe} is not an executable file readable by this user")
+    exes = {"ours": args.ours, "go": args.go}
+    runner = Runner()
+    load_before = loadavg()
+    gc.disable()  # no collector pauses inside the timed loops
+    try:
+        timings = {}
+        for label, cmd_args in TIMED:
+            print(f"timing rootlesskit {label} ...", file=sys.stderr, flush=True)
+            timings[label] = bench_time(runner, exes, cmd_args, args.runs, args.warmup)
+        print("sampling memory of rootlesskit sleep 2 ...", file=sys.stderr, flush=True)
+        memory = {side: bench_memory(runner, exe) for side, exe in exes.items()}
+        size = {"ours": sizes(args.ours, OUR_TOOLS), "go": sizes(args.go, GO_TOOLS)}
+        if args.markdown:
+            print("\n".join(environment(runner, args, load_before)) + "\n")
+        print_table(rows(timings, memory, size), args.markdown)
+    finally:
+        os.unlink(runner.stderr_path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Sub-id sources, file capabilities, sysctl hints, and removing subordinate-owned trees."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from conftest import BIN_DIR, GO_ROOTLESSKIT, REPO, run
+
+CAPS_DIR = "/usr/local/libexec/rootlesskit-py-test-caps"
+
+
+@pytest.mark.parametrize("source", ["static", "dynamic", "auto"])
+def test_subid_sources_give_the_same_maps_as_go(impl, go, source):
+    argv = [f"--subid-source={source}", "cat", "/proc/self/uid_map", "/proc/self/gid_map"]
+    ours, ref = run(impl.argv() + argv), run(go.argv() + argv)
+    assert ours.returncode == ref.returncode == 0, ours.stderr
+    assert ours.stdout == ref.stdout
+
+
+def test_unknown_subid_source(impl, go):
+    ours, ref = run(impl.argv() + ["--subid-source=bogus", "true"]), run(go.argv() + ["--subid-source=bogus", "true"])
+    assert ours.returncode == ref.returncode == 1
+    message = ('[rootlesskit:parent] error: failed to setup UID/GID map: failed to compute uid/gid map: '
+               'unknown subid source "bogus"')
+    assert message in ours.stderr and message in ref.stderr
+
+
+def test_user_without_subordinate_ids(binary, go, root_helper):
+    ours = root_helper("as-user-without-subids", *binary.argv(), "--subid-source=static", "true", check=False)
+    ref = root_helper("as-user-without-subids", GO_ROOTLESSKIT, "--subid-source=static", "true", check=False)
+    assert ours.returncode == ref.returncode == 1
+    uid = subprocess.run(["id", "-u", "rkpytest-nosubid"], capture_output=True, text=True).stdout.strip()
+    message = (f"failed to setup UID/GID map: failed to compute uid/gid map: "
+               f'No subuid ranges found for user {uid} ("rkpytest-nosubid")')
+    assert message in ours.stderr and message in ref.stderr
+    assert "[rootlesskit:parent] error: " + message in ours.stderr
+
+
+def test_rm_rf_removes_trees_owned_by_subordinate_ids(impl, tmp_path):
+    """The documented uninstall step: `rootlesskit rm -rf ~/.local/share/docker`."""
+    tree = tmp_path / "data"
+    made = run(impl.argv() + ["sh", "-c", f"mkdir -p {tree}/a/b && touch {tree}/a/b/f && chown -R 1000:1000 {tree}/a"])
+    assert made.returncode == 0, made.stderr
+    assert os.stat(tree / "a").st_uid != os.getuid()  # owned by a subordinate uid on the host
+    assert run(["rm", "-rf", str(tree)]).returncode != 0
+    removed = run(impl.argv() + ["rm", "-rf", str(tree)])
+    assert removed.returncode == 0, removed.stderr
+    assert not tree.exists()
+
+
+@pytest.fixture
+def setcap_rootlesskit(root_helper):
+    """A root-owned copy of the compiled binary with `setcap cap_net_bind_service=ep`."""
+    target = f"{CAPS_DIR}/rootlesskit"
+    root_helper("setcap-copy", str(BIN_DIR / "rootlesskit"), target)
+    yield target
+    root_helper("remove", target)
+
+
+def test_file_capability_reaches_the_parent_but_not_the_command(setcap_rootlesskit, tmp_path):
+    """After the documented setcap, the process that will bind host ports holds CAP_NET_BIND_SERVICE;
+    the command (in the host network namespace here) must not be able to use it."""
+    state = tmp_path / "st"
+    bind80 = ("import socket\ns = socket.socket()\ntry:\n    s.bind(('127.0.0.1', 80))\n    print('bound')\n"
+              "except OSError as e:\n    print('refused', e.errno)")
+    proc = subprocess.Popen([setcap_rootlesskit, f"--state-dir={state}", "sh", "-c",
+                             f'{REPO}/.venv/bin/python -c "{bind80}"; cat'],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        line = proc.stdout.readline()
+        with open(f"/proc/{proc.pid}/status") as f:
+            capeff = int(next(l for l in f if l.startswith("CapEff:")).split()[1], 16)
+        # only executing the setcap'd file itself grants this (a onefile bootstrap's payload would lack it)
+        assert capeff & (1 << 10), "the rootlesskit parent lost cap_net_bind_service"
+        assert line.strip() == "refused 13", line  # EACCES: the capability did not leak to the command
+    finally:
+        out, err = proc.communicate("", timeout=20)
+    assert proc.returncode == 0, err
+
+
+def _with_max_user_namespaces(value: int, argv: list[str]):
+    """Run argv where the user-namespace limit is `value`: the limit is per user namespace, so an
+    outer namespace of our own (unshare -Ur) can lower it without root."""
+    return run(["unshare", "-Ur", "sh", "-c", f'echo {value} > /proc/sys/user/max_user_namespaces && exec "$@"',
+                "sh", *argv, "true"])
+
+
+def test_max_user_namespaces_zero_hint(impl, go):
+    ours, ref = _with_max_user_namespaces(0, impl.argv()), _with_max_user_namespaces(0, go.argv())
+    hint = "/proc/sys/user/max_user_namespaces needs to be set to non-zero."
+    assert ours.returncode == ref.returncode == 1
+    assert hint in ours.stderr and hint in ref.stderr
+    assert "[rootlesskit:parent] error: failed to start the child: no space left on device" in ours.stderr
+
+
+def test_low_max_user_namespaces_warns(impl, go):
+    warning = "/proc/sys/user/max_user_namespaces=1000 may be low. Consider setting to >= 1024."
+    for which in (impl, go):
+        assert warning in _with_max_user_namespaces(1000, which.argv()).stderr
