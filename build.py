@@ -137,23 +137,45 @@ def static_lib_dir() -> pathlib.Path:
     return libdir
 
 
+# Modules the standard library imports optionally (inside try/except) whose C parts would be
+# separate .so files beside the executable: left out, so the lone executable never half-works.
+NOT_SHIPPED = ["bz2", "lzma", "hashlib", "decimal", "_pydecimal", "contextvars", "typing",
+               "_typing",
+               "_cffi_backend", "rootlesskit_py.native._native", "cffi", "pytest", "unittest", "pydoc"]
+
+# Nuitka freezes every `encodings` module (the locale could name any of them), and with them the C
+# parts of the CJK codecs. Not shipped: only a legacy non-UTF-8 CJK locale (EUC-JP, GBK, Big5, ...)
+# would need them, and the README tells those users to run with LANG=C.UTF-8.
+LEGACY_CJK_CODECS = {"_codecs_cn.so", "_codecs_hk.so", "_codecs_iso2022.so", "_codecs_jp.so",
+                            "_codecs_kr.so", "_codecs_tw.so", "_multibytecodec.so"}
+
+
 def nuitka(python: pathlib.Path, src: pathlib.Path) -> pathlib.Path:
+    """Compile the staged sources; skipped when nothing that goes into the executable changed."""
     out = BUILD / "nuitka"
-    env = {**os.environ, "LDFLAGS": f"-L{static_lib_dir()}"}
-    run([python, "-m", "nuitka", "--standalone", "--static-libpython=yes", "--deployment", "--quiet",
-         "--assume-yes-for-downloads", "--python-flag=no_site", "--python-flag=no_docstrings",
-         "--include-package=rootlesskit_py",
-         "--nofollow-import-to=_cffi_backend", "--nofollow-import-to=rootlesskit_py.native._native",
-         "--nofollow-import-to=cffi",
-         "--nofollow-import-to=pytest", "--nofollow-import-to=unittest", "--nofollow-import-to=pydoc",
-         f"--output-dir={out}", "--output-filename=rootlesskit-py", src / "rootlesskit_main.py"],
-        cwd=src, env=env)
-    dist = out / "rootlesskit_main.dist"
-    exe = dist / "rootlesskit-py"
+    exe = out / "rootlesskit_main.dist" / "rootlesskit-py"
+    cmd = [str(python), "-m", "nuitka", "--standalone", "--static-libpython=yes", "--deployment", "--quiet",
+           "--assume-yes-for-downloads", "--python-flag=no_site", "--python-flag=no_docstrings",
+           "--include-package=rootlesskit_py", *[f"--nofollow-import-to={m}" for m in NOT_SHIPPED],
+           f"--output-dir={out}", "--output-filename=rootlesskit-py", str(src / "rootlesskit_main.py")]
+    digest = hashlib.sha256("\0".join(cmd + REQUIREMENTS).encode())
+    for path in sorted(src.rglob("*.py")):
+        digest.update(str(path.relative_to(src)).encode() + b"\0" + path.read_bytes())
+    stamp = out / ".inputs-sha256"
+    if exe.exists() and stamp.exists() and stamp.read_text() == digest.hexdigest():
+        print(f"{exe}: up to date")
+        return exe
+    if exe.parent.exists():
+        shutil.rmtree(exe.parent)  # Nuitka leaves files of earlier builds in place
+    run(cmd, cwd=src, env={**os.environ, "LDFLAGS": f"-L{static_lib_dir()}"})
+    extra = sorted(p.name for p in exe.parent.iterdir() if p != exe and p.name not in LEGACY_CJK_CODECS)
+    if extra:
+        sys.exit(f"files beside the executable would not ship with it: {extra}; add their importers to NOT_SHIPPED")
     needed = subprocess.run(["patchelf", "--print-needed", exe], check=True, capture_output=True, text=True).stdout.split()
     unexpected = [lib for lib in needed if not lib.startswith(("libc.so", "libm.so", "libz.so", "ld-linux"))]
     if unexpected:
         sys.exit(f"the executable needs shared libraries a bare glibc system may lack: {unexpected}")
+    stamp.write_text(digest.hexdigest())
     return exe
 
 

@@ -15,9 +15,19 @@ PROGRAMS = {
 }
 
 
+def invoked_as() -> str:
+    """argv[0] as given to execve: a compiled binary's sys.argv[0] is the resolved file, which
+    loses the name of a symlink (upstream, and scripts, go by the name used)."""
+    try:
+        with open("/proc/self/cmdline", "rb") as f:
+            return os.fsdecode(f.read().split(b"\0", 1)[0]) or sys.argv[0]
+    except OSError:
+        return sys.argv[0]
+
+
 def main() -> None:
     """Run the program named by argv[0]; `rootlesskit-py NAME ARGS...` selects one explicitly."""
-    name = os.path.basename(sys.argv[0])
+    name = os.path.basename(invoked_as())
     argv = sys.argv[1:]
     if name not in PROGRAMS and argv and argv[0] in PROGRAMS:
         name, argv = argv[0], argv[1:]
