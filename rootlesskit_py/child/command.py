@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
 from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError

@@ -7,10 +7,10 @@ symlink per original entry, so files can be added or replaced without touching t
 from __future__ import annotations
 
 import os
-import tempfile
 
 from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.util.fs import make_temp_dir
 from rootlesskit_py.util.gocompat import strerror
 
 
@@ -18,7 +18,7 @@ def copy_up(dirs: list[str]) -> None:
     """Copy up each directory in order; an error leaves the ones before it copied up (as upstream)."""
     if not dirs:
         return
-    scratch = tempfile.mkdtemp(prefix="rootlesskit-b", dir="/tmp")
+    scratch = make_temp_dir("rootlesskit-b", "/tmp")
     try:
         for d in dirs:
             _copy_up_one(d.rstrip("/") or "/", scratch)
@@ -37,7 +37,7 @@ def _copy_up_one(d: str, scratch: str) -> None:
         native.mount("none", d, "tmpfs")
     except OSError as e:
         raise RootlessKitError(f"failed to mount tmpfs on {d}: {strerror(e)}") from None
-    ro_dir = tempfile.mkdtemp(prefix=".ro", dir=d)
+    ro_dir = make_temp_dir(".ro", d)
     try:
         native.mount(scratch, ro_dir, None, native.MS_MOVE)
     except OSError as e:

@@ -11,7 +11,7 @@ one signals are relayed to, as upstream. The intermediate only relays the grandc
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
 from rootlesskit_py import native
 from rootlesskit_py.child.command import run_command

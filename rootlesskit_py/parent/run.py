@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
+import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
 from rootlesskit_py import port
 from rootlesskit_py.child.run import ChildSpec, child_main

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
-import tempfile
 
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util.gocompat import path_error
 from rootlesskit_py.util import log
+from rootlesskit_py.util.fs import make_temp_dir, remove_tree
 
 
 class StateDir:
@@ -33,7 +32,7 @@ class StateDir:
         """Create (and for an explicit path, wipe) the directory; errors as upstream words them."""
         try:
             if not requested:
-                return cls(tempfile.mkdtemp(prefix="rootlesskit"))
+                return cls(make_temp_dir("rootlesskit"))
             path = os.path.abspath(requested)
             os.makedirs(path, mode=0o755, exist_ok=True)
             state = cls(path)
@@ -51,7 +50,7 @@ class StateDir:
                 victim = os.path.join(self.path, entry)
                 try:
                     if os.path.isdir(victim) and not os.path.islink(victim):
-                        shutil.rmtree(victim)
+                        remove_tree(victim)
                     else:
                         os.unlink(victim)
                 except OSError as e:
@@ -101,5 +100,8 @@ class StateDir:
 
     def cleanup(self) -> None:
         self.unlock()
-        shutil.rmtree(self.path, ignore_errors=True)
+        try:
+            remove_tree(self.path)
+        except OSError as e:
+            log.warn(f"failed to remove the state directory {self.path}: {e}")
 

@@ -7,7 +7,7 @@ below follow Go's syscall signal table rather than Python's or strsignal(3).
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
 from rootlesskit_py.util import log
 
