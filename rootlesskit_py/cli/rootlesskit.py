@@ -7,6 +7,7 @@ import sys
 from rootlesskit_py.cli.rootlesskit_flags import ROOTLESSKIT_APP, ROOTLESSKIT_FLAGS
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util import flags, log
+from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.version import VERSION
 
 
@@ -45,9 +46,9 @@ def semver_component(which: str) -> int:
     """`--print-semver major|minor|patch`."""
     parts = {"major": 0, "minor": 1, "patch": 2}
     if which not in parts:
-        raise RootlessKitError(f'expected --print-semver=(major|minor|patch), got {log.go_quote(which)}')
+        raise RootlessKitError(f'expected --print-semver=(major|minor|patch), got {go_quote(which)}')
     core = VERSION.split("+")[0].split("-")[0].split(".")
     try:
         return int(core[parts[which]])
     except (IndexError, ValueError):
-        raise RootlessKitError(f"failed to parse version {log.go_quote(VERSION)}: invalid semantic version") from None
+        raise RootlessKitError(f"failed to parse version {go_quote(VERSION)}: invalid semantic version") from None

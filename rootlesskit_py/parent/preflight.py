@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from rootlesskit_py.util import log
+from rootlesskit_py.util.gocompat import go_quote
 
 PROC_SYS = "/proc/sys"
 
@@ -25,24 +26,27 @@ def _read_int(path: str) -> tuple[int | None, str]:
         return None, raw
 
 
+def _clone_complaint(path: str, value: int) -> str | None:
+    return f"{path} needs to be set to 1." if value == 0 else None
+
+
+def _max_namespaces_complaint(path: str, value: int) -> str | None:
+    if value == 0:
+        return f"{path} needs to be set to non-zero."
+    return f"{path}={value} may be low. Consider setting to >= 1024." if value < 1024 else None
+
+
 def check_userns_sysctls(proc_sys: str = PROC_SYS) -> None:
     """Warn about sysctls that make user namespaces fail (the child start would error out later)."""
-    clone = os.path.join(proc_sys, "kernel/unprivileged_userns_clone")
-    if os.path.exists(clone):
-        value, raw = _read_int(clone)
-        if value is None:
-            log.warn(f"Failed to parse {clone} ({log.go_quote(raw)})")
-        elif value == 0:
-            log.warn(f"{clone} needs to be set to 1.")
-    max_ns = os.path.join(proc_sys, "user/max_user_namespaces")
-    if os.path.exists(max_ns):
-        value, raw = _read_int(max_ns)
-        if value is None:
-            log.warn(f"Failed to parse {max_ns} ({log.go_quote(raw)})")
-        elif value == 0:
-            log.warn(f"{max_ns} needs to be set to non-zero.")
-        elif value < 1024:
-            log.warn(f"{max_ns}={value} may be low. Consider setting to >= 1024.")
+    for name, complaint in (("kernel/unprivileged_userns_clone", _clone_complaint),
+                            ("user/max_user_namespaces", _max_namespaces_complaint)):
+        path = os.path.join(proc_sys, name)
+        if not os.path.exists(path):
+            continue  # unprivileged_userns_clone exists on Debian kernels only
+        value, raw = _read_int(path)
+        message = f"Failed to parse {path} ({go_quote(raw)})" if value is None else complaint(path, value)
+        if message:
+            log.warn(message)
 
 
 def check_propagation(propagation: str, mountinfo: str = "/proc/self/mountinfo") -> None:
