@@ -95,7 +95,7 @@ def _enter_namespaces(spec: ChildSpec) -> int:
     # newuidmap refuses; being dumpable again is harmless because nothing privileged is left.
     native.prctl(native.PR_SET_DUMPABLE, 1)
     channel.send("userns")
-    kind, payload = channel.recv()
+    kind, _ = channel.recv()
     if kind != "idmap-done":
         return 1  # the parent failed and prints why
     if not opts["pidns"]:
@@ -108,8 +108,11 @@ def _enter_namespaces(spec: ChildSpec) -> int:
     channel.close()
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):  # die the same way, so the parent reports the same thing
-        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
-        os.kill(os.getpid(), os.WTERMSIG(status))
+        signum = os.WTERMSIG(status)
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):  # the only two that can't be caught or blocked
+            signal.signal(signum, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])  # relayed signals are blocked here
+        os.kill(os.getpid(), signum)
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 255
 
 

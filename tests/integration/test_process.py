@@ -222,3 +222,19 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_pid_one_killed_by_a_signal_is_reported_as_that_signal(impl, tmp_path):
+    """With --pidns the process in child_pid is PID 1 of the namespace; if it is killed, the parent
+    must report the signal, as upstream does for its child."""
+    state = tmp_path / "st"
+    proc = subprocess.Popen(impl.argv() + ["--pidns", f"--state-dir={state}", "sleep", "infinity"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        os.kill(int(_wait_for_file(state / "child_pid")), signal.SIGKILL)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == 255
+    assert "[rootlesskit:parent] error: child exited: signal: killed" in err
