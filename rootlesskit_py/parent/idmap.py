@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # `typing` costs ~13 ms to import; only type checkers need it
 SUBUID_FILE = "/etc/subuid"
 SUBGID_FILE = "/etc/subgid"
 NSSWITCH_FILE = "/etc/nsswitch.conf"
+_COMPUTE_FAILED = "failed to setup UID/GID map: failed to compute uid/gid map: "
 
 # Go's unicode.IsSpace, used by strings.TrimSpace/Fields (Python's str.split() also splits on \x1c-\x1f).
 _WS = " \t\n\v\f\r\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B)))
@@ -261,7 +262,7 @@ def write_id_maps(child_pid: int, uid: int, gid: int, username: str, subid_sourc
     try:
         subuid, subgid = get_subid_ranges(uid, username, subid_source, warn=warn)
     except RootlessKitError as e:
-        raise RootlessKitError(f"failed to setup UID/GID map: failed to compute uid/gid map: {e}") from None
+        raise RootlessKitError(f"{_COMPUTE_FAILED}{e}") from None
     pid_s = str(child_pid)
     # The two helpers write independent files, so they run at once; errors are reported uid first.
     jobs = []
@@ -276,3 +277,12 @@ def write_id_maps(child_pid: int, uid: int, gid: int, username: str, subid_sourc
         if err is not None:
             raise RootlessKitError(
                 f"failed to setup UID/GID map: {tool} {pid_s} [{' '.join(args)}] failed: {decode(out)}: {err}")
+
+
+def map_invoking_user(child_pid: int, subid_source: str) -> None:
+    """write_id_maps for the user running us; like upstream, a failed user lookup is a map error."""
+    try:
+        uid, gid, username = lookup_user()
+    except RootlessKitError as e:
+        raise RootlessKitError(f"{_COMPUTE_FAILED}{e}") from None
+    write_id_maps(child_pid, uid, gid, username, subid_source)

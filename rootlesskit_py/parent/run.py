@@ -137,8 +137,7 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir, n
         raise RootlessKitError(f"failed to start the child: {text}")
     if kind != "userns":
         raise _child_died(child)
-    uid, gid, username = idmap.lookup_user()
-    idmap.write_id_maps(child.pid, uid, gid, username, opts["subid-source"])
+    idmap.map_invoking_user(child.pid, opts["subid-source"])
     if opts["evacuate-cgroup2"]:  # while the child waits: whatever it forks later starts in the new group
         from rootlesskit_py.parent import cgroup
 

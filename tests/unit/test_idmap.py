@@ -337,3 +337,18 @@ def test_dynamic_fatal_uid_failure_hides_gid_query_warnings(fake_getsubids):
     msg = raises(idmap.get_subid_ranges_dynamic, 1000, "alice", warnings.append)
     assert msg.startswith("subid-source:dynamic: failed to get subuids by the username")
     assert warnings == []
+
+
+def test_user_without_passwd_entry_is_a_map_error(monkeypatch):
+    """A uid with no passwd entry (and no $USER/$HOME) fails the map step with upstream's wording."""
+    import pwd
+
+    def no_entry(uid):
+        raise KeyError(uid)
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    monkeypatch.delenv("USER", raising=False)
+    monkeypatch.delenv("HOME", raising=False)
+    assert raises(idmap.map_invoking_user, 1, "static") == (
+        "failed to setup UID/GID map: failed to compute uid/gid map: "
+        "user: Current requires cgo or $USER, $HOME set in environment")
