@@ -268,7 +268,7 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table for BENCHMARKS.md")
     args = parser.parse_args()
     if os.geteuid() == 0:
-        sys.exit("bench/startup.py: refusing to run as root: rootlesskit as root skips newuidmap/newgidmap, "
+        sys.exit("bench/startup.py: refusing to run as root: as root, user namespaces need no subordinate ids, "
                  "which is not the rootless path being measured.\nRun it as an unprivileged user with "
                  "/etc/subuid and /etc/subgid entries, e.g.: runuser -u rkpytest -- python3 bench/startup.py")
     if args.runs < 2:
