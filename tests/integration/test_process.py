@@ -83,6 +83,9 @@ def test_signals_sent_to_rootlesskit_reach_the_command(impl, tmp_path, sig):
         pytest.fail(f"SIG{sig} was not relayed; signal state {states}; rootlesskit --debug said:\n{err}")
     assert f"got-{sig}" in out, err
     assert proc.returncode == 7
+    signum = getattr(signal, "SIG" + sig)
+    assert f"[rootlesskit:parent] forwarded signal {signum} to pid" in err  # --debug shows the relay
+    assert f"[rootlesskit:child ] forwarded signal {signum} to pid" in err
 
 
 def test_command_not_found(impl, go):
