@@ -19,6 +19,7 @@ from rootlesskit_py.child.copyup import copy_up
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import Channel
 from rootlesskit_py.network import NetworkDriver
+from rootlesskit_py.network.common import NetworkConfig, remount_sysfs
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import strerror
 
@@ -98,6 +99,7 @@ def _enter_namespaces(spec: ChildSpec) -> int:
     kind, _ = channel.recv()
     if kind != "idmap-done":
         return 1  # the parent failed and prints why
+    spec.network.prepare_child()
     if not opts["pidns"]:
         channel.send("child-pid", str(os.getpid()))
         return _prepare_and_run(spec)
@@ -132,7 +134,13 @@ def _prepare_and_run(spec: ChildSpec) -> int:
         except OSError as e:
             raise RootlessKitError(f"failed to share mount point: /: {strerror(e)}") from None
     copy_up(opts["copy-up"])
-    spec.network.setup_child()
+    if spec.network.fresh_sysfs and not opts["detach-netns"]:
+        remount_sysfs()
+    kind, payload = spec.channel.recv()  # the parent's half of the network driver is done
+    if kind != "network":
+        return 1  # the parent failed and prints why
+    etc_copied_up = "/etc" in (d.rstrip("/") for d in opts["copy-up"])
+    spec.network.setup_child(NetworkConfig.decode(payload) if payload else None, spec.state_dir, etc_copied_up)
     env = dict(os.environ)
     env["ROOTLESSKIT_STATE_DIR"] = spec.state_dir
     env["ROOTLESSKIT_PARENT_EUID"] = str(spec.parent_euid)

@@ -49,11 +49,13 @@ See https://rootlesscontaine.rs/getting-started/common/ .
 """
 
 
+LXC_USER_NIC_PATHS = ("/usr/libexec/lxc/lxc-user-nic", "/usr/lib/" + os.uname().machine + "-linux-gnu/lxc/lxc-user-nic",
+                      "/usr/lib/lxc/lxc-user-nic")
+
+
 def lxc_user_nic_binary_default() -> str:
     """The first existing of upstream's three lxc-user-nic locations (Debian/Fedora, Ubuntu, Arch), else ""."""
-    for path in ("/usr/libexec/lxc/lxc-user-nic",
-                 "/usr/lib/" + os.uname().machine + "-linux-gnu/lxc/lxc-user-nic",
-                 "/usr/lib/lxc/lxc-user-nic"):
+    for path in LXC_USER_NIC_PATHS:
         try:
             os.stat(path)
         except OSError:

@@ -1,21 +1,31 @@
 """Network drivers: the interface every `--net` value implements, and the registry of them.
 
-A driver has a parent half (runs in the host namespaces once the child's user namespace exists,
-e.g. starting slirp4netns) and a child half (runs inside the namespaces before the command).
+A driver has a parent half (host side, once the child's namespaces exist, e.g. starting
+slirp4netns) and a child half (inside the namespaces, before the command runs):
+
+    child:  prepare_child()          e.g. create the tap the helper attaches to
+    parent: setup_parent(pid, state)  -> NetworkConfig sent to the child (or None)
+    child:  setup_child(config, ...)  addresses, routes, resolv.conf, hosts
+    parent: cleanup()                 stop the helper
 """
 
 from __future__ import annotations
 
 from rootlesskit_py.errors import RootlessKitError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from rootlesskit_py.network.common import NetworkConfig
+
 KNOWN_DRIVERS = ("host", "none", "pasta", "slirp4netns", "vpnkit", "lxc-user-nic", "gvisor-tap-vsock")
 
 
 class NetworkDriver:
-    """Base class: `name`, whether the child gets a network namespace, and the two set-up halves."""
+    """Base class; the defaults fit a driver with nothing to do in one of the halves."""
 
     name = ""
     creates_netns = True
+    fresh_sysfs = False  # upstream remounts /sys for every driver but host and none
 
     def __init__(self, opts: dict) -> None:
         self.opts = opts
@@ -23,11 +33,31 @@ class NetworkDriver:
     def validate(self) -> None:
         """Parent-side flag checks, run before anything is started (upstream's order)."""
 
-    def setup_parent(self, child_pid: int, state_dir: str) -> None:
-        """Host-side set-up once the child's namespaces exist."""
+    def prepare_child(self) -> None:
+        """Inside the new namespaces, before the parent's half runs."""
 
-    def setup_child(self) -> None:
+    def setup_parent(self, child_pid: int, state_dir: str) -> "NetworkConfig | None":
+        """Host-side set-up once the child's namespaces exist; what the child must configure."""
+        return None
+
+    def setup_child(self, config: "NetworkConfig | None", state_dir: str, etc_copied_up: bool) -> None:
         """Inside the namespaces, before the command runs."""
+
+    def helpers(self) -> dict[int, str]:
+        """pid -> name of helper processes the parent must watch (their death cuts the network)."""
+        return {}
+
+    def helper_exited(self, pid: int, status: int) -> None:
+        """A helper from helpers() ended while the command runs: say so; the command keeps running."""
+        from rootlesskit_py.util import log
+        from rootlesskit_py.util.signals import describe_status
+
+        log.error(f"{self.helpers().get(pid, pid)} exited ({describe_status(status) or 'exit status 0'}): the "
+                  f"namespace has no network connectivity any more; restart rootlesskit to get it back")
+        self.forget_helper(pid)
+
+    def forget_helper(self, pid: int) -> None:
+        """Drop a helper that has been reaped, so cleanup() does not signal a recycled pid."""
 
     def cleanup(self) -> None:
         """Stop whatever setup_parent started."""
@@ -36,17 +66,7 @@ class NetworkDriver:
 def get_driver(opts: dict) -> NetworkDriver:
     """The driver for `--net`; errors as upstream words them."""
     name = opts["net"]
-    if name == "host":
-        from rootlesskit_py.network.host import HostDriver
-
-        return HostDriver(opts)
-    if name == "none":
-        from rootlesskit_py.network.none import NoneDriver
-
-        return NoneDriver(opts)
-    if name in KNOWN_DRIVERS:
-        raise RootlessKitError(
-            f"network driver {name!r} is not implemented yet in this build of rootlesskit-py; "
-            "use --net=host or --net=none"
-        )
-    raise RootlessKitError(f"unknown network mode: {name}")
+    if name not in KNOWN_DRIVERS:
+        raise RootlessKitError(f"unknown network mode: {name}")
+    module = __import__(f"rootlesskit_py.network.{name.replace('-', '_')}", fromlist=["Driver"])
+    return module.Driver(opts)

@@ -1,17 +1,73 @@
-"""Helpers shared by network drivers."""
+"""What every driver with a network namespace shares: the interface set-up, DNS and hosts files,
+and the fresh sysfs, done inside the namespaces as upstream's child does (COMPAT §5.4, §5.5)."""
 
 from __future__ import annotations
 
-import fcntl
-import socket
-import struct
+import _socket
+import os
 
+from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.network.netlink import Netlink
 from rootlesskit_py.util import log
+from rootlesskit_py.util.fs import make_temp_dir
+from rootlesskit_py.util.gocompat import GoError, look_path, strerror
 
-_SIOCGIFFLAGS = 0x8913
-_SIOCSIFFLAGS = 0x8914
-_IFF_UP = 0x1
+ETC_RESOLV_CONF_WARNING = (
+    "Mounting /etc/resolv.conf without copying-up /etc. Note that /etc/resolv.conf in the namespace will be "
+    "unmounted when it is recreated on the host. Unless /etc/resolv.conf is statically configured, copying-up "
+    "/etc is highly recommended. Please refer to RootlessKit documentation for further information."
+)
+
+
+class NetworkConfig:
+    """What the parent's half of a driver tells the child: the device and its addresses.
+
+    Sent as one line of `key=value` words (the channel's format) rather than JSON: importing json
+    pulls in `re`, a cost every start would pay.
+    """
+
+    __slots__ = ("dev", "ip", "prefix", "gateway", "dns", "mtu")
+
+    def __init__(self, dev: str = "", ip: str = "", prefix: int = 0, gateway: str = "",
+                 dns: list[str] | None = None, mtu: int = 0) -> None:
+        self.dev, self.ip, self.prefix, self.gateway, self.mtu = dev, ip, prefix, gateway, mtu
+        self.dns = dns or []
+
+    def encode(self) -> str:
+        return f"dev={self.dev} ip={self.ip} prefix={self.prefix} gateway={self.gateway} " \
+               f"dns={','.join(self.dns)} mtu={self.mtu}"
+
+    @classmethod
+    def decode(cls, text: str) -> "NetworkConfig":
+        fields = dict(word.split("=", 1) for word in text.split())
+        return cls(fields["dev"], fields["ip"], int(fields["prefix"]), fields["gateway"],
+                   [d for d in fields["dns"].split(",") if d], int(fields["mtu"]))
+
+
+def ipv4_plus(cidr: str, n: int) -> tuple[str, int]:
+    """The address `n` above a network's own (10.0.2.0/24 + 100 = 10.0.2.100) and the prefix length."""
+    network, _, prefix = cidr.partition("/")
+    try:
+        value = int.from_bytes(_socket.inet_aton(network), "big") + n
+    except OSError:
+        raise RootlessKitError(f"expected IPv4 address, got {network}") from None
+    if value >= 1 << 32:
+        raise RootlessKitError(f"{network} + {n} overflows")
+    return _socket.inet_ntoa(value.to_bytes(4, "big")), int(prefix)
+
+
+def look_up_binary(name: str) -> str:
+    """PATH lookup of a helper with Go's error text (`exec: "pasta": executable file not found in $PATH`)."""
+    try:
+        return look_path(name)
+    except GoError as e:
+        raise RootlessKitError(str(e)) from None
+
+
+def not_implemented(driver: str) -> RootlessKitError:
+    return RootlessKitError(f'network driver "{driver}" is not implemented yet in rootlesskit-py; '
+                            "use --net=slirp4netns, --net=none or --net=host")
 
 
 def reject_namespace_options(opts: dict, net: str) -> None:
@@ -25,8 +81,85 @@ def reject_namespace_options(opts: dict, net: str) -> None:
 
 
 def bring_loopback_up() -> None:
-    """`ip link set lo up` by ioctl; the kernel then assigns 127.0.0.1/8 and ::1 itself."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        request = struct.pack("16sh", b"lo", 0)
-        flags = struct.unpack("16sh", fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | _IFF_UP))
+    """`ip link set lo up`; the kernel then assigns 127.0.0.1/8 and ::1 itself."""
+    with Netlink() as netlink:
+        netlink.set_link("lo")
+
+
+def configure_namespace(config: NetworkConfig, state_dir: str, etc_copied_up: bool) -> None:
+    """Inside the new network namespace: hosts and resolv.conf, lo, the device, /etc bind mounts."""
+    hosts = _write_state_file(state_dir, "hosts", _hosts_content())
+    resolv_conf = _write_state_file(state_dir, "resolv.conf", "".join(f"nameserver {d}\n" for d in config.dns))
+    with Netlink() as netlink:
+        try:
+            netlink.set_link("lo")
+            netlink.set_link(config.dev, mtu=config.mtu)
+            netlink.add_address(config.dev, config.ip, config.prefix)
+            netlink.add_default_route(config.dev, config.gateway)
+        except OSError as e:
+            raise RootlessKitError(f"configuring {config.dev}: {e.strerror}") from None
+    _mount_over_etc(resolv_conf, hosts, etc_copied_up)
+
+
+def _hosts_content() -> str:
+    try:
+        with open("/etc/hosts") as f:
+            original = f.read()
+    except OSError:
+        original = ""
+    hostname = os.uname().nodename
+    return f"{original}\n127.0.0.1 {hostname}\n::1 {hostname}\n"
+
+
+def _write_state_file(state_dir: str, name: str, content: str) -> str:
+    path = os.path.join(state_dir, name)
+    try:
+        with open(path, "w") as f:
+            f.write(content)
+        os.chmod(path, 0o644)
+    except OSError as e:
+        raise RootlessKitError(f"writing {path}: {strerror(e)}") from None
+    return path
+
+
+def _mount_over_etc(resolv_conf: str, hosts: str, etc_copied_up: bool) -> None:
+    """Our resolv.conf and hosts appear at /etc; with /etc copied up they replace its symlinks."""
+    if etc_copied_up:
+        for name in ("/etc/resolv.conf", "/etc/hosts"):
+            if os.path.lexists(name):
+                os.unlink(name)
+            with open(name, "w"):
+                pass
+            os.chmod(name, 0o644)
+    else:
+        log.warn(ETC_RESOLV_CONF_WARNING)
+    for source, target in ((resolv_conf, "/etc/resolv.conf"), (hosts, "/etc/hosts")):
+        try:
+            native.mount(source, target, None, native.MS_BIND)
+        except OSError as e:
+            raise RootlessKitError(f"failed to create bind mount {target} for {source}: {strerror(e)}") from None
+
+
+def remount_sysfs() -> None:
+    """A sysfs of our own network namespace at /sys, keeping the cgroup mount that lives below it."""
+    cgroup_dir = "/sys/fs/cgroup"
+    saved = make_temp_dir("rksys", "/tmp")
+    try:
+        try:
+            native.mount(cgroup_dir, saved, None, native.MS_BIND | native.MS_REC)
+        except OSError as e:
+            raise RootlessKitError(f"failed to create bind mount on {cgroup_dir}: {strerror(e)}") from None
+        try:
+            native.mount("none", "/sys", "sysfs")
+        except OSError as e:
+            log.warn(f"failed to mount sysfs, falling back to read-only mount: {strerror(e)}")
+            try:
+                native.mount("none", "/sys", "sysfs", native.MS_RDONLY)
+            except OSError as e2:
+                log.warn(f"failed to mount sysfs: {strerror(e2)}")
+        try:
+            native.mount(saved, cgroup_dir, None, native.MS_MOVE)
+        except OSError as e:
+            raise RootlessKitError(f"failed to move mount point from {saved} to {cgroup_dir}: {strerror(e)}") from None
+    finally:
+        os.rmdir(saved)

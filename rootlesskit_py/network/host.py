@@ -6,7 +6,7 @@ from rootlesskit_py.network import NetworkDriver
 from rootlesskit_py.network.common import reject_namespace_options
 
 
-class HostDriver(NetworkDriver):
+class Driver(NetworkDriver):
     name = "host"
     creates_netns = False
 

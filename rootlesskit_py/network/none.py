@@ -7,7 +7,7 @@ from rootlesskit_py.network import NetworkDriver
 from rootlesskit_py.network.common import bring_loopback_up, reject_namespace_options
 
 
-class NoneDriver(NetworkDriver):
+class Driver(NetworkDriver):
     name = "none"
 
     def validate(self) -> None:
@@ -15,5 +15,5 @@ class NoneDriver(NetworkDriver):
         if self.opts["port-driver"] not in ("none", "builtin"):
             raise RootlessKitError('network "none" requires either port driver "none" or "builtin"')
 
-    def setup_child(self) -> None:
+    def setup_child(self, config, state_dir: str, etc_copied_up: bool) -> None:
         bring_loopback_up()

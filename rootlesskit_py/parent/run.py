@@ -114,7 +114,8 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
     child = _Child(pid)
     try:
         _start_child(opts, child, channel, state, network)
-        status = child.status = relay_until_exit(child.pid, lambda: child.signal_target)
+        watch = {pid: network.helper_exited for pid in network.helpers()}
+        status = child.status = relay_until_exit(child.pid, lambda: child.signal_target, watch=watch)
     except BaseException:
         child.kill()
         raise
@@ -147,7 +148,8 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir, n
         kind, payload = channel.recv()
         if kind == "child-pid":
             child.signal_target = int(payload)
-            network.setup_parent(child.signal_target, state.path)
+            config = network.setup_parent(child.signal_target, state.path)
+            channel.send("network", config.encode() if config else "")
         elif kind == "ready":
             break
         else:

@@ -53,6 +53,10 @@ def warn(msg: str) -> None:
     _emit("warning", msg)
 
 
+def error(msg: str) -> None:
+    _emit("error", msg)
+
+
 def fatal(msg: str) -> None:
     """The last line of a failing program, exactly as upstream prints it."""
     os.write(2, f"[rootlesskit:{_state['role']}] error: {msg}\n".encode(errors="replace"))

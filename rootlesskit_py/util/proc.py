@@ -6,10 +6,12 @@ on every start): nothing has to be read while a helper runs, so several can run 
 
 from __future__ import annotations
 
+import _signal
 import os
 
+from rootlesskit_py import native
 from rootlesskit_py.util.gocompat import strerror
-from rootlesskit_py.util.signals import describe_status
+from rootlesskit_py.util.signals import describe_status, reset_signals
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,3 +69,46 @@ def finish(job: tuple[int, int, int] | str) -> tuple[str | None, bytes, bytes]:
 
 def run(path: str, argv: Sequence[str], combined: bool) -> tuple[str | None, bytes, bytes]:
     return finish(spawn(path, argv, combined))
+
+
+def fork_exec(path: str, argv: Sequence[str], env: dict[str, str], *, fds: dict[int, int] | None = None,
+              keep_fds: Sequence[int] = (), setsid: bool = False, quiet: bool = False,
+              set_listen_pid: bool = False) -> int:
+    """Start a long-lived process that dies with us (pdeathsig SIGKILL) and starts with default
+    signal handling; returns its pid, or raises OSError if exec failed.
+
+    `fds` maps target fd -> our fd (slirp4netns's ready pipe at 3); `keep_fds` stay open at their
+    numbers (socket activation); `quiet` points stdout/stderr at /dev/null; `set_listen_pid` sets
+    LISTEN_PID to the new process's own pid, as systemd does for the process it activates.
+    """
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            native.set_pdeathsig(_signal.SIGKILL)
+            if setsid:
+                os.setsid()
+            if quiet:
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, 1)
+                os.dup2(null, 2)
+            for target, source in (fds or {}).items():
+                os.dup2(source, target)  # dup2 leaves the copy inheritable
+            for fd in keep_fds:
+                os.set_inheritable(fd, True)
+            if set_listen_pid:
+                env = {**env, "LISTEN_PID": str(os.getpid())}
+            reset_signals()
+            os.execve(path, list(argv), env)
+        except OSError as e:
+            os.write(err_w, str(e.errno).encode())
+        finally:
+            os._exit(127)
+    os.close(err_w)
+    failure = os.read(err_r, 64)
+    os.close(err_r)
+    if failure:
+        os.waitpid(pid, 0)
+        errno = int(failure)
+        raise OSError(errno, os.strerror(errno), path)
+    return pid

@@ -66,12 +66,19 @@ def block_relayed_signals() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, _WAITED)
 
 
-def relay_until_exit(pid: int, target: Callable[[], int], reap_all: bool = False) -> int:
+def relay_until_exit(pid: int, target: Callable[[], int], reap_all: bool = False,
+                     watch: dict[int, Callable[[int, int], None]] | None = None) -> int:
     """Relay signals to `target()` until `pid` ends; return its wait status.
 
-    With `reap_all` (PID 1 of a namespace) every other child that ends is reaped too.
+    With `reap_all` (PID 1 of a namespace) every other child that ends is reaped too. `watch` maps
+    other children (network helpers) to a callback(pid, status) called if they end first.
     """
+    watch = dict(watch or {})
     while True:
+        for other in list(watch):
+            reaped, other_status = os.waitpid(other, os.WNOHANG)
+            if reaped:
+                watch.pop(other)(other, other_status)
         status = _reap(pid, reap_all)
         if status is not None:
             return status

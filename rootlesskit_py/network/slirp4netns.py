@@ -1,0 +1,157 @@
+"""`--net=slirp4netns`: user-mode networking by slirp4netns (v0.4.0 or later)."""
+
+from __future__ import annotations
+
+import os
+import select
+
+from rootlesskit_py import native
+from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.network import NetworkDriver
+from rootlesskit_py.network.common import (NetworkConfig, configure_namespace, ipv4_plus, look_up_binary)
+from rootlesskit_py.network.netlink import create_tap
+from rootlesskit_py.util import log
+from rootlesskit_py.util.gocompat import go_quote
+from rootlesskit_py.util.proc import decode, fork_exec, run
+from rootlesskit_py.util.signals import describe_status
+
+DEFAULT_MTU = 65520
+DEFAULT_CIDR = "10.0.2.0/24"
+_PR_GET_SECCOMP, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 21, 22, 2
+
+
+def kernel_supports_seccomp() -> bool:
+    """Both prctl calls are known to the kernel (EINVAL means seccomp is compiled out)."""
+    for option, arg in ((_PR_GET_SECCOMP, 0), (_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER)):
+        try:
+            native.prctl(option, arg)
+        except OSError as e:
+            if e.errno == 22:
+                return False
+    return True
+
+
+class Driver(NetworkDriver):
+    name = "slirp4netns"
+    fresh_sysfs = True
+
+    def __init__(self, opts: dict) -> None:
+        super().__init__(opts)
+        self.mtu = opts["mtu"] or DEFAULT_MTU
+        self.ifname = opts["ifname"] or "tap0"
+        self.binary = ""
+        self.sandbox = self.seccomp = False
+        self.pid: int | None = None
+
+    def validate(self) -> None:
+        opts = self.opts
+        self.binary = look_up_binary(opts["slirp4netns-binary"])
+        err, out, _ = run(self.binary, [self.binary, "--help"], combined=True)
+        if err is not None:
+            raise RootlessKitError(f'command "{self.binary} --help" failed, make sure slirp4netns v0.4.0+ is '
+                                   f"installed: {go_quote(decode(out))}: {err}")
+        text = decode(out)
+        if "--netns-type" not in text:
+            raise RootlessKitError("slirp4netns seems older than v0.4.0")
+        for wanted, option in ((opts["ipv6"], "--enable-ipv6"), (opts["cidr"], "--cidr"),
+                               (opts["disable-host-loopback"], "--disable-host-loopback")):
+            if wanted and option not in text:
+                raise RootlessKitError(f"this version of slirp4netns does not support {option}")
+        sandbox_mode = self._mode("slirp4netns-sandbox")
+        seccomp_mode = self._mode("slirp4netns-seccomp")
+        if sandbox_mode == "true" and opts["detach-netns"]:
+            raise RootlessKitError("--slirp4netns-sandbox conflicts with --detach-netns "
+                                   "(https://github.com/rootless-containers/slirp4netns/issues/317)")
+        self.sandbox = self._feature(sandbox_mode, "--enable-sandbox" in text, "SupportsEnableSandbox",
+                                     auto_allowed=not opts["detach-netns"])
+        self.seccomp = self._feature(seccomp_mode, "--enable-seccomp" in text, "SupportsEnableSeccomp")
+        if self.seccomp and not kernel_supports_seccomp():
+            if seccomp_mode == "true":
+                raise RootlessKitError("kernel doesn't support seccomp")
+            self.seccomp = False
+
+    def _mode(self, flag: str) -> str:
+        mode = self.opts[flag] or "false"
+        if mode not in ("auto", "true", "false"):
+            raise RootlessKitError(f"unsupported {flag} mode: {go_quote(self.opts[flag])}")
+        return mode
+
+    @staticmethod
+    def _feature(mode: str, supported: bool, feature: str, auto_allowed: bool = True) -> bool:
+        if mode == "true" and not supported:
+            raise RootlessKitError(f"unsupported slirp4netns version: lacks {feature}")
+        return mode == "true" or (mode == "auto" and supported and auto_allowed)
+
+    def prepare_child(self) -> None:
+        create_tap(self.ifname)
+
+    def command_line(self, child_pid: int, state_dir: str) -> list[str]:
+        """slirp4netns's arguments, in upstream's order."""
+        opts = self.opts
+        argv = [self.binary, "--mtu", str(self.mtu), "-r", "3"]
+        if opts["disable-host-loopback"]:
+            argv.append("--disable-host-loopback")
+        if opts["cidr"]:
+            argv += ["--cidr", opts["cidr"]]
+        if opts["port-driver"] == "slirp4netns":
+            argv += ["--api-socket", os.path.join(state_dir, ".s4nn.sock")]
+        if self.sandbox:
+            argv.append("--enable-sandbox")
+        if self.seccomp:
+            argv.append("--enable-seccomp")
+        if opts["ipv6"]:
+            argv.append("--enable-ipv6")
+        return argv + [str(child_pid), self.ifname]
+
+    def setup_parent(self, child_pid: int, state_dir: str) -> NetworkConfig:
+        argv = self.command_line(child_pid, state_dir)
+        ready_r, ready_w = os.pipe()
+        try:
+            try:
+                self.pid = fork_exec(self.binary, argv, dict(os.environ), fds={3: ready_w},
+                                     quiet=not self.opts["debug"])
+            except OSError as e:
+                raise RootlessKitError(f"failed to setup network slirp4netns: executing {argv}: {e.strerror}") from None
+            os.close(ready_w)
+            ready_w = -1
+            self._wait_ready(ready_r, argv)
+        finally:
+            os.close(ready_r)
+            if ready_w >= 0:
+                os.close(ready_w)
+        ip, prefix = ipv4_plus(self.opts["cidr"] or DEFAULT_CIDR, 100)
+        network = self.opts["cidr"] or DEFAULT_CIDR
+        dns = [ipv4_plus(network, 3)[0]] + (["fd00::3"] if self.opts["ipv6"] else [])
+        return NetworkConfig(self.ifname, ip, prefix, ipv4_plus(network, 2)[0], dns, self.mtu)
+
+    def _wait_ready(self, ready_r: int, argv: list[str]) -> None:
+        """slirp4netns writes to fd 3 once the tap is attached; notice its death instead of hanging."""
+        while True:
+            readable, _, _ = select.select([ready_r], [], [], 1.0)
+            if readable and os.read(ready_r, 1):
+                return
+            reaped, status = os.waitpid(self.pid, 0 if readable else os.WNOHANG)
+            if reaped:
+                self.pid = None
+                what = "slirp4netns killed by signal" if os.WIFSIGNALED(status) else "slirp4netns failed"
+                raise RootlessKitError(f"failed to setup network slirp4netns: waiting for ready fd "
+                                       f"({' '.join(argv)}): {what} ({describe_status(status)})")
+
+    def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool) -> None:
+        configure_namespace(config, state_dir, etc_copied_up)
+
+    def helpers(self) -> dict[int, str]:
+        return {self.pid: "slirp4netns"} if self.pid else {}
+
+    def forget_helper(self, pid: int) -> None:
+        self.pid = None
+
+    def cleanup(self) -> None:
+        if self.pid:
+            try:
+                os.kill(self.pid, 9)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            log.debug("killed slirp4netns")
+            self.pid = None

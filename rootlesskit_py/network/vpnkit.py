@@ -1,0 +1,17 @@
+"""`--net=vpnkit`: validated like upstream; the vmnet protocol is not implemented yet."""
+
+from __future__ import annotations
+
+from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.network import NetworkDriver
+from rootlesskit_py.network.common import look_up_binary, not_implemented
+
+
+class Driver(NetworkDriver):
+    name = "vpnkit"
+
+    def validate(self) -> None:
+        if self.opts["cidr"]:
+            raise RootlessKitError("custom cidr is not supported for --net=vpnkit")
+        look_up_binary(self.opts["vpnkit-binary"])
+        raise not_implemented(self.name)

@@ -1,0 +1,183 @@
+"""Network drivers: slirp4netns for real, and the clear failures of the drivers not available."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from conftest import REPO, run
+
+SLIRP = ["--net=slirp4netns", "--disable-host-loopback", "--copy-up=/etc"]
+SHOW = "ip -4 -o addr show dev tap0 | awk '{print $4}'; ip route | sort; cat /etc/resolv.conf; cat /sys/class/net/tap0/mtu"
+
+
+def test_slirp4netns_namespace_matches_go(impl, go):
+    ours, ref = run(impl.argv() + SLIRP + ["sh", "-c", SHOW]), run(go.argv() + SLIRP + ["sh", "-c", SHOW])
+    assert ours.returncode == ref.returncode == 0, ours.stderr
+    assert ours.stdout == ref.stdout
+    assert ours.stdout.split("\n")[0] == "10.0.2.100/24"
+    assert "default via 10.0.2.2 dev tap0" in ours.stdout
+    assert "nameserver 10.0.2.3\n" in ours.stdout
+    assert ours.stdout.rstrip().endswith("65520")
+
+
+def test_slirp4netns_custom_cidr_and_mtu(impl, go):
+    argv = SLIRP + ["--cidr=10.0.3.0/24", "--mtu=1500", "sh", "-c", SHOW]
+    ours, ref = run(impl.argv() + argv), run(go.argv() + argv)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == ref.stdout
+    assert ours.stdout.startswith("10.0.3.100/24\n") and "nameserver 10.0.3.3" in ours.stdout
+    assert ours.stdout.rstrip().endswith("1500")
+
+
+def test_slirp4netns_ipv6_adds_the_v6_nameserver(impl):
+    result = run(impl.argv() + SLIRP + ["--ipv6", "cat", "/etc/resolv.conf"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "nameserver 10.0.2.3\nnameserver fd00::3\n"
+    assert "ipv6 is experimental" in result.stderr
+
+
+def test_sysfs_shows_the_namespace_and_hosts_names_the_host(impl):
+    result = run(impl.argv() + SLIRP + ["sh", "-c", "ls /sys/class/net; tail -n 2 /etc/hosts"])
+    assert result.returncode == 0, result.stderr
+    hostname = os.uname().nodename
+    assert result.stdout == f"lo\ntap0\n127.0.0.1 {hostname}\n::1 {hostname}\n"
+
+
+@pytest.fixture
+def host_server():
+    """A TCP server on the host's 127.0.0.1 that answers one line."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(10)
+
+    def serve():
+        try:
+            while True:
+                conn, _ = server.accept()
+                conn.sendall(b"hello from the host\n")
+                conn.close()
+        except OSError:
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+
+
+@pytest.mark.parametrize("disable,reachable", [(False, True), (True, False)])
+def test_host_loopback_through_10_0_2_2(impl, go, host_server, disable, reachable):
+    flags = ["--net=slirp4netns"] + (["--disable-host-loopback"] if disable else [])
+    probe = ["busybox", "nc", "-w", "3", "10.0.2.2", str(host_server)]
+    for which in (impl, go):
+        result = run(which.argv() + flags + probe, input="")
+        assert ("hello from the host" in result.stdout) == reachable, (which, result.stderr)
+    if not disable:
+        assert "specifying --disable-host-loopback is highly recommended" in result.stderr
+
+
+def test_etc_without_copy_up_warns_and_binds(impl, go):
+    ours = run(impl.argv() + ["--net=slirp4netns", "--disable-host-loopback", "cat", "/etc/resolv.conf"])
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == "nameserver 10.0.2.3\n"
+    assert "Mounting /etc/resolv.conf without copying-up /etc." in ours.stderr
+    ref = run(go.argv() + ["--net=slirp4netns", "--disable-host-loopback", "true"])
+    assert "Mounting /etc/resolv.conf without copying-up /etc." in ref.stderr
+
+
+def test_etc_copy_up_replaces_the_links(impl):
+    result = run(impl.argv() + SLIRP + ["sh", "-c", "stat -c '%F %a' /etc/resolv.conf /etc/hosts"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "regular file 644\nregular file 644\n"
+    assert "without copying-up" not in result.stderr
+
+
+def test_state_dir_has_resolv_conf_and_hosts(impl, tmp_path):
+    state = tmp_path / "st"
+    result = run(impl.argv() + SLIRP + [f"--state-dir={state}", "sh", "-c", 'ls "$ROOTLESSKIT_STATE_DIR"'])
+    assert set(result.stdout.split()) == {"child_pid", "hosts", "lock", "resolv.conf"}
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--slirp4netns-sandbox=maybe", 'unsupported slirp4netns-sandbox mode: "maybe"'),
+    ("--slirp4netns-seccomp=maybe", 'unsupported slirp4netns-seccomp mode: "maybe"'),
+    ("--slirp4netns-binary=/nonexistent/slirp4netns",
+     'exec: "/nonexistent/slirp4netns": stat /nonexistent/slirp4netns: no such file or directory'),
+])
+def test_slirp4netns_flag_errors(impl, flag, message):
+    result = run(impl.argv() + ["--net=slirp4netns", "--disable-host-loopback", flag, "true"])
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(f"[rootlesskit:parent] error: {message}")
+
+
+@pytest.mark.parametrize("mode", ["sandbox", "seccomp"])
+def test_slirp4netns_sandbox_and_seccomp_modes_run(impl, host_server, mode):
+    result = run(impl.argv() + ["--net=slirp4netns", f"--slirp4netns-{mode}=true", "busybox", "nc", "-w", "3",
+                                "10.0.2.2", str(host_server)], input="")
+    assert result.returncode == 0, result.stderr
+    assert "hello from the host" in result.stdout
+
+
+def test_slirp4netns_that_fails_to_start_is_reported(impl, tmp_path):
+    """A helper that dies before it is ready: a clear error, no hang, nothing left behind."""
+    fake = tmp_path / "slirp4netns"
+    fake.write_text('#!/bin/sh\n[ "$1" = --help ] && exec slirp4netns --help\necho "boom" >&2\nexit 3\n')
+    fake.chmod(0o755)
+    result = run(impl.argv() + ["--net=slirp4netns", "--disable-host-loopback", f"--slirp4netns-binary={fake}",
+                                "true"], timeout=30)
+    assert result.returncode == 1
+    assert "failed to setup network slirp4netns: waiting for ready fd" in result.stderr
+    assert "slirp4netns failed (exit status 3)" in result.stderr
+
+
+def test_slirp4netns_killed_while_running_is_reported(impl, tmp_path):
+    state = tmp_path / "st"
+    proc = subprocess.Popen(impl.argv() + ["--net=slirp4netns", "--disable-host-loopback", f"--state-dir={state}",
+                                           "sh", "-c", "read line; echo still-running"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        while not (state / "child_pid").exists():
+            pass
+        slirp = [p for p in _children(proc.pid) if _comm(p) == "slirp4netns"]
+        assert len(slirp) == 1
+        os.kill(slirp[0], 9)
+        while os.path.exists(f"/proc/{slirp[0]}"):  # until the parent has noticed and reaped it
+            pass
+        out, err = proc.communicate("go\n", timeout=20)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == 0 and out == "still-running\n"
+    assert "slirp4netns exited (signal: killed): the namespace has no network connectivity any more" in err
+
+
+@pytest.mark.parametrize("net,message", [
+    ("vpnkit", 'exec: "vpnkit": executable file not found in $PATH'),
+    ("lxc-user-nic", "lxc-user-nic not found in /usr/libexec/lxc/lxc-user-nic, "),
+    ("gvisor-tap-vsock", 'network driver "gvisor-tap-vsock" is not supported by rootlesskit-py'),
+    ("pasta", 'network driver "pasta" is not implemented yet'),
+])
+def test_unavailable_drivers_fail_clearly(impl, net, message, tmp_path):
+    result = run(impl.argv() + [f"--net={net}", "--disable-host-loopback", "true"],
+                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
