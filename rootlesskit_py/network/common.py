@@ -39,6 +39,12 @@ class NetworkConfig:
                f"dns={','.join(self.dns)} mtu={self.mtu}"
 
     @classmethod
+    def from_cidr(cls, dev: str, cidr: str, mtu: int, extra_dns: list[str]) -> "NetworkConfig":
+        """slirp4netns's and pasta's layout: the child at +100, the gateway at +2, DNS at +3."""
+        ip, prefix = ipv4_plus(cidr, 100)
+        return cls(dev, ip, prefix, ipv4_plus(cidr, 2)[0], [ipv4_plus(cidr, 3)[0]] + extra_dns, mtu)
+
+    @classmethod
     def decode(cls, text: str) -> "NetworkConfig":
         fields = dict(word.split("=", 1) for word in text.split())
         return cls(fields["dev"], fields["ip"], int(fields["prefix"]), fields["gateway"],
@@ -86,16 +92,19 @@ def bring_loopback_up() -> None:
         netlink.set_link("lo")
 
 
-def configure_namespace(config: NetworkConfig, state_dir: str, etc_copied_up: bool) -> None:
-    """Inside the new network namespace: hosts and resolv.conf, lo, the device, /etc bind mounts."""
+def configure_namespace(config: NetworkConfig, state_dir: str, etc_copied_up: bool,
+                        configure_device: bool = True) -> None:
+    """Inside the new network namespace: hosts and resolv.conf, lo, the device (unless the helper
+    configured it, as pasta does), and the /etc bind mounts."""
     hosts = _write_state_file(state_dir, "hosts", _hosts_content())
     resolv_conf = _write_state_file(state_dir, "resolv.conf", "".join(f"nameserver {d}\n" for d in config.dns))
     with Netlink() as netlink:
         try:
             netlink.set_link("lo")
-            netlink.set_link(config.dev, mtu=config.mtu)
-            netlink.add_address(config.dev, config.ip, config.prefix)
-            netlink.add_default_route(config.dev, config.gateway)
+            if configure_device:
+                netlink.set_link(config.dev, mtu=config.mtu)
+                netlink.add_address(config.dev, config.ip, config.prefix)
+                netlink.add_default_route(config.dev, config.gateway)
         except OSError as e:
             raise RootlessKitError(f"configuring {config.dev}: {e.strerror}") from None
     _mount_over_etc(resolv_conf, hosts, etc_copied_up)

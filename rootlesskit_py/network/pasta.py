@@ -1,19 +1,92 @@
-"""`--net=pasta`: validated like upstream; not implemented yet."""
+"""`--net=pasta`: user-mode networking by pasta (passt), which configures the interface itself.
+
+Upstream asks for passt 2023_06_25 or later. Debian 12's build (2023_03_09) reports "unknown
+version" and, tried here, configures the namespace but intermittently replays data on TCP
+connections to the host: it is refused with the minimum named, like any older or unversioned pasta.
+"""
 
 from __future__ import annotations
 
+import os
+
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.common import look_up_binary, not_implemented
+from rootlesskit_py.network.common import NetworkConfig, configure_namespace, look_up_binary
 from rootlesskit_py.util import log
+from rootlesskit_py.util.gocompat import go_quote
+from rootlesskit_py.util.proc import decode, run
+
+DEFAULT_MTU = 65520
+DEFAULT_CIDR = "10.0.2.0/24"
+MINIMUM_VERSION = "2023_06_25"  # passt's releases are dated; the full tag is 2023_06_25.32660ce
+_NEEDED_OPTIONS = ("--stderr", "--ns-ifname", "--mtu", "--config-net", "--address", "--netmask", "--gateway",
+                   "--dns-forward", "--no-map-gw", "--ipv4-only", "--tcp-ports", "--udp-ports")
+
+
+def check_version(version_line: str) -> None:
+    """Refuse a pasta older than MINIMUM_VERSION, or one that does not say which it is."""
+    dates = [word.split(".")[0] for word in version_line.split() if word[:4].isdigit() and word[4:5] == "_"]
+    if not dates or dates[0] < MINIMUM_VERSION:
+        raise RootlessKitError(
+            f"pasta is too old or does not report its version ({go_quote(version_line.strip())}): rootlesskit "
+            f"needs passt {MINIMUM_VERSION}.32660ce or later (2023_12_04.b86afe3 or later recommended); Debian "
+            "12's passt 2023_03_09 loses TCP connections. Use --net=slirp4netns instead.")
 
 
 class Driver(NetworkDriver):
     name = "pasta"
+    fresh_sysfs = True
+
+    def __init__(self, opts: dict) -> None:
+        super().__init__(opts)
+        self.mtu = opts["mtu"] or DEFAULT_MTU
+        self.ifname = opts["ifname"] or "tap0"
+        self.binary = ""
+        self.host_lo_to_ns_lo = False
 
     def validate(self) -> None:
         log.warn('"pasta" network driver is experimental. Needs very recent version of pasta (see docs/network.md).')
-        look_up_binary(self.opts["pasta-binary"])
+        self.binary = look_up_binary(self.opts["pasta-binary"])
         if self.opts["port-driver"] not in ("none", "implicit"):
             raise RootlessKitError('network "pasta" requires port driver "none" or "implicit"')
-        raise not_implemented(self.name)
+        err, out, _ = run(self.binary, [self.binary, "--version"], combined=True)
+        if err is not None:
+            raise RootlessKitError(f'command "{self.binary} --version" failed, make sure pasta is installed: '
+                                   f"{go_quote(decode(out))}: {err}")
+        check_version(decode(out).split("\n")[0])
+        _, usage, _ = run(self.binary, [self.binary, "--help"], combined=True)
+        missing = [option for option in _NEEDED_OPTIONS if option not in decode(usage)]
+        if missing:
+            raise RootlessKitError(f"{self.binary} lacks {', '.join(missing)}: install passt 2023_06_25 or later")
+        self.host_lo_to_ns_lo = run(self.binary, [self.binary, "--host-lo-to-ns-lo", "--version"],
+                                    combined=True)[0] is None
+
+    def command_line(self, child_pid: int, config: NetworkConfig) -> list[str]:
+        """pasta's arguments, in upstream's order."""
+        opts = self.opts
+        argv = [self.binary, "--stderr", f"--ns-ifname={self.ifname}", f"--mtu={self.mtu}", "--config-net",
+                f"--address={config.ip}", f"--netmask={config.prefix}", f"--gateway={config.gateway}",
+                f"--dns-forward={config.dns[0]}"]
+        if opts["disable-host-loopback"]:
+            argv.append("--no-map-gw")
+        if not opts["ipv6"]:
+            argv.append("--ipv4-only")
+        ports = "auto" if opts["port-driver"] == "implicit" else "none"
+        argv += [f"--tcp-ports={ports}", f"--udp-ports={ports}"]
+        if self.host_lo_to_ns_lo:
+            argv.append("--host-lo-to-ns-lo")
+        return argv + [str(child_pid)]
+
+    def setup_parent(self, child_pid: int, state_dir: str) -> NetworkConfig:
+        config = NetworkConfig.from_cidr(self.ifname, self.opts["cidr"] or DEFAULT_CIDR, self.mtu, [])
+        argv = self.command_line(child_pid, config)
+        log.debug(f"network/pasta: executing {argv}")
+        err, out, _ = run(self.binary, argv, combined=True)  # pasta daemonizes once the namespace is set up
+        if err is not None:
+            code = err.rpartition(" ")[2]
+            raise RootlessKitError(f"failed to setup network pasta: pasta failed with exit code {code}:\n"
+                                   f"{decode(out)}")
+        return config
+
+    def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool) -> None:
+        configure_namespace(config, state_dir, etc_copied_up, configure_device=False)

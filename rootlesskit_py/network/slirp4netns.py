@@ -8,7 +8,7 @@ import select
 from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.common import (NetworkConfig, configure_namespace, ipv4_plus, look_up_binary)
+from rootlesskit_py.network.common import NetworkConfig, configure_namespace, look_up_binary
 from rootlesskit_py.network.netlink import create_tap
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_quote
@@ -119,10 +119,9 @@ class Driver(NetworkDriver):
             os.close(ready_r)
             if ready_w >= 0:
                 os.close(ready_w)
-        ip, prefix = ipv4_plus(self.opts["cidr"] or DEFAULT_CIDR, 100)
-        network = self.opts["cidr"] or DEFAULT_CIDR
-        dns = [ipv4_plus(network, 3)[0]] + (["fd00::3"] if self.opts["ipv6"] else [])
-        return NetworkConfig(self.ifname, ip, prefix, ipv4_plus(network, 2)[0], dns, self.mtu)
+        # slirp4netns answers IPv6 DNS on fd00::3 only
+        return NetworkConfig.from_cidr(self.ifname, self.opts["cidr"] or DEFAULT_CIDR, self.mtu,
+                                       ["fd00::3"] if self.opts["ipv6"] else [])
 
     def _wait_ready(self, ready_r: int, argv: list[str]) -> None:
         """slirp4netns writes to fd 3 once the tap is attached; notice its death instead of hanging."""

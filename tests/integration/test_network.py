@@ -160,7 +160,6 @@ def test_slirp4netns_killed_while_running_is_reported(impl, tmp_path):
     ("vpnkit", 'exec: "vpnkit": executable file not found in $PATH'),
     ("lxc-user-nic", "lxc-user-nic not found in /usr/libexec/lxc/lxc-user-nic, "),
     ("gvisor-tap-vsock", 'network driver "gvisor-tap-vsock" is not supported by rootlesskit-py'),
-    ("pasta", 'network driver "pasta" is not implemented yet'),
 ])
 def test_unavailable_drivers_fail_clearly(impl, net, message, tmp_path):
     result = run(impl.argv() + [f"--net={net}", "--disable-host-loopback", "true"],
@@ -181,3 +180,46 @@ def _comm(pid: int) -> str:
             return f.read().strip()
     except OSError:
         return ""
+
+
+@pytest.fixture
+def newer_pasta(tmp_path):
+    """Debian's real pasta, reporting a version that passes the check (its TCP is not relied on)."""
+    wrapper = tmp_path / "pasta"
+    wrapper.write_text('#!/bin/sh\n[ "$1" = --version ] && { echo "pasta 2023_12_04.b86afe3"; exit 0; }\n'
+                       'exec pasta "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def test_debian_12_pasta_is_refused(impl, tmp_path):
+    result = run(impl.argv() + ["--net=pasta", "--disable-host-loopback", "true"],
+                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert ('[rootlesskit:parent] error: pasta is too old or does not report its version ("pasta unknown '
+            'version"): rootlesskit needs passt 2023_06_25.32660ce or later') in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pasta_configures_the_namespace(impl, newer_pasta):
+    result = run(impl.argv() + ["--net=pasta", f"--pasta-binary={newer_pasta}", "--disable-host-loopback",
+                                "--copy-up=/etc", "sh", "-c", SHOW])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "10.0.2.100/24"
+    assert "default via 10.0.2.2 dev tap0" in result.stdout
+    assert "nameserver 10.0.2.3\n" in result.stdout
+    assert result.stdout.rstrip().endswith("65520")
+
+
+def test_pasta_custom_cidr_and_mtu(impl, newer_pasta):
+    result = run(impl.argv() + ["--net=pasta", f"--pasta-binary={newer_pasta}", "--disable-host-loopback",
+                                "--copy-up=/etc", "--cidr=10.0.5.0/24", "--mtu=1500", "sh", "-c", SHOW])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("10.0.5.100/24\n") and "nameserver 10.0.5.3" in result.stdout
+    assert result.stdout.rstrip().endswith("1500")
+
+
+def test_pasta_requires_a_matching_port_driver(impl):
+    result = run(impl.argv() + ["--net=pasta", "--port-driver=builtin", "true"])
+    assert result.returncode == 1
+    assert 'network "pasta" requires port driver "none" or "implicit"' in result.stderr
