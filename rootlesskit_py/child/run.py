@@ -16,6 +16,7 @@ import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 from rootlesskit_py import native
 from rootlesskit_py.child.command import run_command
 from rootlesskit_py.child.copyup import copy_up
+from rootlesskit_py.child.netns import create_detached_netns, in_netns
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import Channel
 from rootlesskit_py.network import NetworkDriver
@@ -59,6 +60,14 @@ class ChildSpec:
         self.parent_egid = os.getegid()
         # systemd socket activation aimed at us: the command must see LISTEN_PID = its own pid
         self.socket_activation = os.environ.get("LISTEN_PID") == str(self.parent_pid)
+        self.netns_path = ""  # set by the child with --detach-netns
+
+    def in_network(self, body) -> None:
+        """Run a network step where the network is: here, or in the detached namespace."""
+        if self.netns_path:
+            in_netns(self.netns_path, body)
+        else:
+            body()
 
 
 def child_main(spec: ChildSpec) -> None:
@@ -99,7 +108,6 @@ def _enter_namespaces(spec: ChildSpec) -> int:
     kind, _ = channel.recv()
     if kind != "idmap-done":
         return 1  # the parent failed and prints why
-    spec.network.prepare_child()
     if not opts["pidns"]:
         channel.send("child-pid", str(os.getpid()))
         return _prepare_and_run(spec)
@@ -119,7 +127,17 @@ def _enter_namespaces(spec: ChildSpec) -> int:
 
 
 def _prepare_and_run(spec: ChildSpec) -> int:
+    """The child proper (PID 1 with --pidns): everything from the network's first step to the command.
+
+    It must run here and not in the --pidns intermediate: the first process that forks after
+    unshare(CLONE_NEWPID) becomes the namespace's PID 1, and a short-lived helper fork would take
+    that place and take the namespace down with it.
+    """
     opts = spec.opts
+    if opts["detach-netns"]:
+        spec.netns_path = create_detached_netns(spec.state_dir)
+    spec.in_network(spec.network.prepare_child)
+    spec.channel.send("prepared")
     reaper = _reaper_mode(opts)
     if opts["copy-up-mode"] != "tmpfs+symlink":
         raise RootlessKitError(f"unknown copy-up mode: {opts['copy-up-mode']}")
@@ -140,7 +158,8 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     if kind != "network":
         return 1  # the parent failed and prints why
     etc_copied_up = "/etc" in (d.rstrip("/") for d in opts["copy-up"])
-    spec.network.setup_child(NetworkConfig.decode(payload) if payload else None, spec.state_dir, etc_copied_up)
+    config = NetworkConfig.decode(payload) if payload else None
+    spec.in_network(lambda: spec.network.setup_child(config, spec.state_dir, etc_copied_up, bool(spec.netns_path)))
     env = dict(os.environ)
     env["ROOTLESSKIT_STATE_DIR"] = spec.state_dir
     env["ROOTLESSKIT_PARENT_EUID"] = str(spec.parent_euid)

@@ -40,8 +40,9 @@ class NetworkDriver:
         """Host-side set-up once the child's namespaces exist; what the child must configure."""
         return None
 
-    def setup_child(self, config: "NetworkConfig | None", state_dir: str, etc_copied_up: bool) -> None:
-        """Inside the namespaces, before the command runs."""
+    def setup_child(self, config: "NetworkConfig | None", state_dir: str, etc_copied_up: bool,
+                    detached: bool) -> None:
+        """Inside the network namespace (the detached one with --detach-netns), before the command runs."""
 
     def helpers(self) -> dict[int, str]:
         """pid -> name of helper processes the parent must watch (their death cuts the network)."""
@@ -61,6 +62,12 @@ class NetworkDriver:
 
     def cleanup(self) -> None:
         """Stop whatever setup_parent started."""
+
+
+def detached_netns_path(child_pid: int, state_dir: str) -> str:
+    """The child's $STATE/netns as the parent reaches it: the bind mount exists only in the child's
+    mount namespace."""
+    return f"/proc/{child_pid}/root{state_dir}/netns"
 
 
 def get_driver(opts: dict) -> NetworkDriver:

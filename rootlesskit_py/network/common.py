@@ -92,10 +92,11 @@ def bring_loopback_up() -> None:
         netlink.set_link("lo")
 
 
-def configure_namespace(config: NetworkConfig, state_dir: str, etc_copied_up: bool,
+def configure_namespace(config: NetworkConfig, state_dir: str, etc_copied_up: bool, detached: bool,
                         configure_device: bool = True) -> None:
     """Inside the new network namespace: hosts and resolv.conf, lo, the device (unless the helper
-    configured it, as pasta does), and the /etc bind mounts."""
+    configured it, as pasta does), and the /etc bind mounts (not with --detach-netns: the command
+    stays in the host's network, so it keeps the host's resolv.conf)."""
     hosts = _write_state_file(state_dir, "hosts", _hosts_content())
     resolv_conf = _write_state_file(state_dir, "resolv.conf", "".join(f"nameserver {d}\n" for d in config.dns))
     with Netlink() as netlink:
@@ -107,7 +108,8 @@ def configure_namespace(config: NetworkConfig, state_dir: str, etc_copied_up: bo
                 netlink.add_default_route(config.dev, config.gateway)
         except OSError as e:
             raise RootlessKitError(f"configuring {config.dev}: {e.strerror}") from None
-    _mount_over_etc(resolv_conf, hosts, etc_copied_up)
+    if not detached:
+        _mount_over_etc(resolv_conf, hosts, etc_copied_up)
 
 
 def _hosts_content() -> str:

@@ -15,5 +15,5 @@ class Driver(NetworkDriver):
         if self.opts["port-driver"] not in ("none", "builtin"):
             raise RootlessKitError('network "none" requires either port driver "none" or "builtin"')
 
-    def setup_child(self, config, state_dir: str, etc_copied_up: bool) -> None:
+    def setup_child(self, config, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
         bring_loopback_up()

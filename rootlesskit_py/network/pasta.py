@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import NetworkDriver
+from rootlesskit_py.network import NetworkDriver, detached_netns_path
 from rootlesskit_py.network.common import NetworkConfig, configure_namespace, look_up_binary
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_quote
@@ -61,7 +61,7 @@ class Driver(NetworkDriver):
         self.host_lo_to_ns_lo = run(self.binary, [self.binary, "--host-lo-to-ns-lo", "--version"],
                                     combined=True)[0] is None
 
-    def command_line(self, child_pid: int, config: NetworkConfig) -> list[str]:
+    def command_line(self, child_pid: int, state_dir: str, config: NetworkConfig) -> list[str]:
         """pasta's arguments, in upstream's order."""
         opts = self.opts
         argv = [self.binary, "--stderr", f"--ns-ifname={self.ifname}", f"--mtu={self.mtu}", "--config-net",
@@ -75,11 +75,13 @@ class Driver(NetworkDriver):
         argv += [f"--tcp-ports={ports}", f"--udp-ports={ports}"]
         if self.host_lo_to_ns_lo:
             argv.append("--host-lo-to-ns-lo")
+        if opts["detach-netns"]:
+            return argv + [f"--userns=/proc/{child_pid}/ns/user", f"--netns={detached_netns_path(child_pid, state_dir)}"]
         return argv + [str(child_pid)]
 
     def setup_parent(self, child_pid: int, state_dir: str) -> NetworkConfig:
         config = NetworkConfig.from_cidr(self.ifname, self.opts["cidr"] or DEFAULT_CIDR, self.mtu, [])
-        argv = self.command_line(child_pid, config)
+        argv = self.command_line(child_pid, state_dir, config)
         log.debug(f"network/pasta: executing {argv}")
         err, out, _ = run(self.binary, argv, combined=True)  # pasta daemonizes once the namespace is set up
         if err is not None:
@@ -88,5 +90,5 @@ class Driver(NetworkDriver):
                                    f"{decode(out)}")
         return config
 
-    def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool) -> None:
-        configure_namespace(config, state_dir, etc_copied_up, configure_device=False)
+    def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
+        configure_namespace(config, state_dir, etc_copied_up, detached, configure_device=False)

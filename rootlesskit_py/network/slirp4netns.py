@@ -7,7 +7,7 @@ import select
 
 from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import NetworkDriver
+from rootlesskit_py.network import NetworkDriver, detached_netns_path
 from rootlesskit_py.network.common import NetworkConfig, configure_namespace, look_up_binary
 from rootlesskit_py.network.netlink import create_tap
 from rootlesskit_py.util import log
@@ -101,6 +101,9 @@ class Driver(NetworkDriver):
             argv.append("--enable-seccomp")
         if opts["ipv6"]:
             argv.append("--enable-ipv6")
+        if opts["detach-netns"]:
+            return argv + [f"--userns-path=/proc/{child_pid}/ns/user", "--netns-type=path",
+                           detached_netns_path(child_pid, state_dir), self.ifname]
         return argv + [str(child_pid), self.ifname]
 
     def setup_parent(self, child_pid: int, state_dir: str) -> NetworkConfig:
@@ -136,8 +139,8 @@ class Driver(NetworkDriver):
                 raise RootlessKitError(f"failed to setup network slirp4netns: waiting for ready fd "
                                        f"({' '.join(argv)}): {what} ({describe_status(status)})")
 
-    def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool) -> None:
-        configure_namespace(config, state_dir, etc_copied_up)
+    def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
+        configure_namespace(config, state_dir, etc_copied_up, detached)
 
     def helpers(self) -> dict[int, str]:
         return {self.pid: "slirp4netns"} if self.pid else {}

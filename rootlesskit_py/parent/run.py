@@ -144,16 +144,21 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir, n
 
         cgroup.evacuate(opts["evacuate-cgroup2"])
     channel.send("idmap-done")
+    # "child-pid" (from the --pidns intermediate, which knows PID 1's host pid) and "prepared" (from
+    # the child itself) can arrive in either order; the network's parent half needs both.
+    received = set()
     while True:
         kind, payload = channel.recv()
+        if kind == "ready":
+            break
+        if kind not in ("child-pid", "prepared"):
+            raise _child_died(child)
         if kind == "child-pid":
             child.signal_target = int(payload)
+        received.add(kind)
+        if len(received) == 2:  # the second of the two, exactly once
             config = network.setup_parent(child.signal_target, state.path)
             channel.send("network", config.encode() if config else "")
-        elif kind == "ready":
-            break
-        else:
-            raise _child_died(child)
     state.write_child_pid(child.signal_target)
 
 

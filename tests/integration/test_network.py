@@ -223,3 +223,37 @@ def test_pasta_requires_a_matching_port_driver(impl):
     result = run(impl.argv() + ["--net=pasta", "--port-driver=builtin", "true"])
     assert result.returncode == 1
     assert 'network "pasta" requires port driver "none" or "implicit"' in result.stderr
+
+
+def _host_links() -> set[str]:
+    return set(os.listdir("/sys/class/net"))
+
+
+@pytest.mark.parametrize("mode", [[], ["--pidns"]], ids=["no-pidns", "pidns"])
+def test_detach_netns_keeps_the_command_on_the_host_network(impl, host_server, mode):
+    script = (f'ls /sys/class/net; echo ---; busybox nc -w 3 127.0.0.1 {host_server} </dev/null; echo ---; '
+              f'nsenter -n"$ROOTLESSKIT_STATE_DIR/netns" sh -c "ip -4 -o addr show tap0 | cut -d\\  -f7; '
+              f'busybox nc -w 3 10.0.2.2 {host_server} </dev/null"; echo ---; cat /etc/resolv.conf | head -1; '
+              'cat "$ROOTLESSKIT_STATE_DIR/resolv.conf"')
+    result = run(impl.argv() + mode + ["--net=slirp4netns", "--detach-netns", "sh", "-c", script])
+    assert result.returncode == 0, result.stderr
+    links, direct, detached, resolv = result.stdout.split("---\n")
+    assert set(links.split()) == _host_links()  # the command sees the host's interfaces
+    assert direct == "hello from the host\n"  # and reaches the host's loopback directly
+    assert detached == "10.0.2.100/24\nhello from the host\n"  # the detached netns has slirp4netns
+    assert resolv.split("\n")[1] == "nameserver 10.0.2.3"
+    assert "without copying-up" not in result.stderr  # /etc is left alone
+
+
+@pytest.mark.parametrize("net", ["host", "none"])
+def test_detach_netns_file_exists_for_host_and_none(impl, net):
+    script = 'nsenter -n"$ROOTLESSKIT_STATE_DIR/netns" ip -o link | cut -d: -f2 | tr -d " "'
+    result = run(impl.argv() + [f"--net={net}", "--detach-netns", "sh", "-c", script])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "lo\n"
+
+
+def test_detach_netns_conflicts_with_slirp4netns_sandbox(impl):
+    result = run(impl.argv() + ["--net=slirp4netns", "--detach-netns", "--slirp4netns-sandbox=true", "true"])
+    assert result.returncode == 1
+    assert "--slirp4netns-sandbox conflicts with --detach-netns" in result.stderr
