@@ -8,6 +8,7 @@ import os
 
 from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.network import NetworkDriver
 from rootlesskit_py.network.netlink import Netlink
 from rootlesskit_py.util import log
 from rootlesskit_py.util.fs import make_temp_dir
@@ -74,6 +75,23 @@ def look_up_binary(name: str) -> str:
 def not_implemented(driver: str) -> RootlessKitError:
     return RootlessKitError(f'network driver "{driver}" is not implemented yet in rootlesskit-py; '
                             "use --net=slirp4netns, --net=none or --net=host")
+
+
+class UserModeDriver(NetworkDriver):
+    """slirp4netns and pasta: a helper program serving a tap; upstream's defaults for both."""
+
+    fresh_sysfs = True
+    DEFAULT_MTU = 65520
+    DEFAULT_CIDR = "10.0.2.0/24"
+
+    def __init__(self, opts: dict) -> None:
+        super().__init__(opts)
+        self.mtu = opts["mtu"] or self.DEFAULT_MTU
+        self.ifname = opts["ifname"] or "tap0"
+        self.binary = ""
+
+    def config(self, extra_dns: list[str]) -> NetworkConfig:
+        return NetworkConfig.from_cidr(self.ifname, self.opts["cidr"] or self.DEFAULT_CIDR, self.mtu, extra_dns)
 
 
 def reject_namespace_options(opts: dict, net: str) -> None:
@@ -156,21 +174,20 @@ def remount_sysfs() -> None:
     cgroup_dir = "/sys/fs/cgroup"
     saved = make_temp_dir("rksys", "/tmp")
     try:
-        try:
-            native.mount(cgroup_dir, saved, None, native.MS_BIND | native.MS_REC)
-        except OSError as e:
-            raise RootlessKitError(f"failed to create bind mount on {cgroup_dir}: {strerror(e)}") from None
-        try:
-            native.mount("none", "/sys", "sysfs")
-        except OSError as e:
-            log.warn(f"failed to mount sysfs, falling back to read-only mount: {strerror(e)}")
-            try:
-                native.mount("none", "/sys", "sysfs", native.MS_RDONLY)
-            except OSError as e2:
-                log.warn(f"failed to mount sysfs: {strerror(e2)}")
-        try:
-            native.mount(saved, cgroup_dir, None, native.MS_MOVE)
-        except OSError as e:
-            raise RootlessKitError(f"failed to move mount point from {saved} to {cgroup_dir}: {strerror(e)}") from None
-    finally:
+        native.mount(cgroup_dir, saved, None, native.MS_BIND | native.MS_REC)
+    except OSError as e:
         os.rmdir(saved)
+        raise RootlessKitError(f"failed to create bind mount on {cgroup_dir}: {strerror(e)}") from None
+    try:
+        native.mount("none", "/sys", "sysfs")
+    except OSError as e:
+        log.warn(f"failed to mount sysfs, falling back to read-only mount: {strerror(e)}")
+        try:
+            native.mount("none", "/sys", "sysfs", native.MS_RDONLY)
+        except OSError as e2:
+            log.warn(f"failed to mount sysfs: {strerror(e2)}")
+    try:
+        native.mount(saved, cgroup_dir, None, native.MS_MOVE)
+    except OSError as e:
+        raise RootlessKitError(f"failed to move mount point from {saved} to {cgroup_dir}: {strerror(e)}") from None
+    os.rmdir(saved)  # empty again once its mount has moved back

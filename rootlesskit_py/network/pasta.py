@@ -10,14 +10,12 @@ from __future__ import annotations
 import os
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import NetworkDriver, detached_netns_path
-from rootlesskit_py.network.common import NetworkConfig, configure_namespace, look_up_binary
+from rootlesskit_py.network import detached_netns_path
+from rootlesskit_py.network.common import NetworkConfig, UserModeDriver, configure_namespace, look_up_binary
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.util.proc import decode, run
 
-DEFAULT_MTU = 65520
-DEFAULT_CIDR = "10.0.2.0/24"
 MINIMUM_VERSION = "2023_06_25"  # passt's releases are dated; the full tag is 2023_06_25.32660ce
 _NEEDED_OPTIONS = ("--stderr", "--ns-ifname", "--mtu", "--config-net", "--address", "--netmask", "--gateway",
                    "--dns-forward", "--no-map-gw", "--ipv4-only", "--tcp-ports", "--udp-ports")
@@ -33,15 +31,11 @@ def check_version(version_line: str) -> None:
             "12's passt 2023_03_09 loses TCP connections. Use --net=slirp4netns instead.")
 
 
-class Driver(NetworkDriver):
+class Driver(UserModeDriver):
     name = "pasta"
-    fresh_sysfs = True
 
     def __init__(self, opts: dict) -> None:
         super().__init__(opts)
-        self.mtu = opts["mtu"] or DEFAULT_MTU
-        self.ifname = opts["ifname"] or "tap0"
-        self.binary = ""
         self.host_lo_to_ns_lo = False
 
     def validate(self) -> None:
@@ -80,7 +74,7 @@ class Driver(NetworkDriver):
         return argv + [str(child_pid)]
 
     def setup_parent(self, child_pid: int, state_dir: str) -> NetworkConfig:
-        config = NetworkConfig.from_cidr(self.ifname, self.opts["cidr"] or DEFAULT_CIDR, self.mtu, [])
+        config = self.config([])
         argv = self.command_line(child_pid, state_dir, config)
         log.debug(f"network/pasta: executing {argv}")
         err, out, _ = run(self.binary, argv, combined=True)  # pasta daemonizes once the namespace is set up

@@ -7,16 +7,14 @@ import select
 
 from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import NetworkDriver, detached_netns_path
-from rootlesskit_py.network.common import NetworkConfig, configure_namespace, look_up_binary
+from rootlesskit_py.network import detached_netns_path
+from rootlesskit_py.network.common import NetworkConfig, UserModeDriver, configure_namespace, look_up_binary
 from rootlesskit_py.network.netlink import create_tap
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.util.proc import decode, fork_exec, run
 from rootlesskit_py.util.signals import describe_status
 
-DEFAULT_MTU = 65520
-DEFAULT_CIDR = "10.0.2.0/24"
 _PR_GET_SECCOMP, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 21, 22, 2
 
 
@@ -31,15 +29,11 @@ def kernel_supports_seccomp() -> bool:
     return True
 
 
-class Driver(NetworkDriver):
+class Driver(UserModeDriver):
     name = "slirp4netns"
-    fresh_sysfs = True
 
     def __init__(self, opts: dict) -> None:
         super().__init__(opts)
-        self.mtu = opts["mtu"] or DEFAULT_MTU
-        self.ifname = opts["ifname"] or "tap0"
-        self.binary = ""
         self.sandbox = self.seccomp = False
         self.pid: int | None = None
 
@@ -123,8 +117,7 @@ class Driver(NetworkDriver):
             if ready_w >= 0:
                 os.close(ready_w)
         # slirp4netns answers IPv6 DNS on fd00::3 only
-        return NetworkConfig.from_cidr(self.ifname, self.opts["cidr"] or DEFAULT_CIDR, self.mtu,
-                                       ["fd00::3"] if self.opts["ipv6"] else [])
+        return self.config(["fd00::3"] if self.opts["ipv6"] else [])
 
     def _wait_ready(self, ready_r: int, argv: list[str]) -> None:
         """slirp4netns writes to fd 3 once the tap is attached; notice its death instead of hanging."""
