@@ -72,17 +72,31 @@ LEAK_MARKER = f"RKPY_TEST_SESSION={os.getpid()}"
 os.environ["RKPY_TEST_SESSION"] = str(os.getpid())
 
 
-def _marked_processes() -> list[tuple[int, str]]:
+def _our_processes() -> set[int]:
+    return {int(e) for e in os.listdir("/proc") if e.isdigit() and _owner(e) == os.getuid()}
+
+
+def _owner(pid: str) -> int:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return -1
+
+
+def _marked_processes(candidates: set[int]) -> list[tuple[int, str]]:
+    """Processes with our marker, or new ones whose environment can't be read (daemons such as
+    pasta make themselves undumpable) and so can't be told apart from ours."""
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
+    for pid in candidates - {os.getpid()}:
         try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if LEAK_MARKER.encode() + b"\0" not in f.read() + b"\0":
-                    continue
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                found.append((int(entry), f.read().replace(b"\0", b" ").decode(errors="replace").strip()))
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if LEAK_MARKER.encode() + b"\0" not in f.read() + b"\0":
+                        continue
+            except PermissionError:
+                pass
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                found.append((pid, f.read().replace(b"\0", b" ").decode(errors="replace").strip()))
         except OSError:
             continue
     return found
@@ -91,9 +105,10 @@ def _marked_processes() -> list[tuple[int, str]]:
 @pytest.fixture(autouse=True)
 def no_leftover_processes():
     """Fail a test that leaves any process of its own running (after a short grace period)."""
+    before = _our_processes()
     yield
     deadline = time.monotonic() + 3
-    while (left := _marked_processes()) and time.monotonic() < deadline:
+    while (left := _marked_processes(_our_processes() - before)) and time.monotonic() < deadline:
         time.sleep(0.05)
     if left:
         for pid, _ in left:

@@ -1,16 +1,34 @@
-"""`--net=lxc-user-nic`: validated like upstream; the veth/DHCP set-up is not implemented yet."""
+"""`--net=lxc-user-nic` (experimental): a veth on an LXC bridge, configured by DHCP.
+
+The setuid `lxc-user-nic` helper (allowed by /etc/lxc/lxc-usernet) moves one end of a veth pair
+into our namespace; the child asks the bridge's DHCP server (dnsmasq of lxc-net) for an address and
+keeps renewing it from a small process that dies with the child.
+"""
 
 from __future__ import annotations
 
+import os
+import time
+
+from rootlesskit_py import native
 from rootlesskit_py.cli.rootlesskit_flags import LXC_USER_NIC_PATHS
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.common import look_up_binary, not_implemented
+from rootlesskit_py.network import NetworkDriver, dhcp
+from rootlesskit_py.network.common import NetworkConfig, configure_namespace, look_up_binary
+from rootlesskit_py.network.netlink import Netlink
 from rootlesskit_py.util import log
+from rootlesskit_py.util.proc import decode, run
 
 
 class Driver(NetworkDriver):
     name = "lxc-user-nic"
+    fresh_sysfs = True
+
+    def __init__(self, opts: dict) -> None:
+        super().__init__(opts)
+        self.mtu = opts["mtu"] or 1500
+        self.ifname = opts["ifname"] or "eth0"
+        self.binary = ""
 
     def validate(self) -> None:
         log.warn('"lxc-user-nic" network driver is experimental')
@@ -21,5 +39,46 @@ class Driver(NetworkDriver):
         if not self.opts["lxc-user-nic-binary"]:  # upstream says `exec: "": executable file not found`
             raise RootlessKitError(f"lxc-user-nic not found in {', '.join(LXC_USER_NIC_PATHS)}: install lxc "
                                    "(apt-get install lxc) or pass --lxc-user-nic-binary=PATH")
-        look_up_binary(self.opts["lxc-user-nic-binary"])
-        raise not_implemented(self.name)
+        self.binary = look_up_binary(self.opts["lxc-user-nic-binary"])
+        if self.opts["detach-netns"]:
+            raise RootlessKitError("--detach-netns is not supported with --net=lxc-user-nic in rootlesskit-py yet")
+
+    def setup_parent(self, child_pid: int, state_dir: str) -> None:
+        argv = [self.binary, "create", "/dev/null", "dummy", str(child_pid), "veth",
+                self.opts["lxc-user-nic-bridge"], self.ifname]
+        err, out, _ = run(self.binary, argv, combined=True)
+        if err is not None:
+            raise RootlessKitError(f"failed to setup network lxc-user-nic: {self.binary} failed: {decode(out)}: {err}")
+        return None
+
+    def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
+        with Netlink() as netlink:
+            netlink.set_link(self.ifname, mtu=self.mtu)
+        client = dhcp.Client(self.ifname)
+        try:
+            lease = client.obtain()
+            configure_namespace(NetworkConfig(self.ifname, lease.ip, lease.prefix, lease.router, lease.dns[:1],
+                                              self.mtu), state_dir, etc_copied_up, detached)
+            if os.fork() == 0:
+                _keep_renewing(client, lease)
+        finally:
+            client.close()
+
+
+def _keep_renewing(client: dhcp.Client, lease: dhcp.Lease) -> None:
+    """The renewer process: renew at 90% of each lease; give up (loudly) if the address changes."""
+    code = 1
+    try:
+        native.set_pdeathsig(9)
+        while True:
+            time.sleep(lease.seconds * 0.9)
+            renewed = client.renew(lease)
+            if renewed.ip != lease.ip:
+                log.error(f"DHCP: the address of {client.ifname} changed from {lease.ip} to {renewed.ip}; "
+                          "restart rootlesskit")
+                break
+            lease = renewed
+    except (RootlessKitError, OSError) as e:
+        log.error(f"DHCP: renewing the lease of {client.ifname} failed: {e}")
+    finally:
+        os._exit(code)

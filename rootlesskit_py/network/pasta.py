@@ -37,6 +37,7 @@ class Driver(UserModeDriver):
     def __init__(self, opts: dict) -> None:
         super().__init__(opts)
         self.host_lo_to_ns_lo = False
+        self.state_dir = ""
 
     def validate(self) -> None:
         log.warn('"pasta" network driver is experimental. Needs very recent version of pasta (see docs/network.md).')
@@ -56,7 +57,8 @@ class Driver(UserModeDriver):
                                     combined=True)[0] is None
 
     def command_line(self, child_pid: int, state_dir: str, config: NetworkConfig) -> list[str]:
-        """pasta's arguments, in upstream's order."""
+        """pasta's arguments, in upstream's order, plus --pid: upstream relies on pasta exiting with the
+        namespace, which Debian 12's does not; with its pid we stop it ourselves."""
         opts = self.opts
         argv = [self.binary, "--stderr", f"--ns-ifname={self.ifname}", f"--mtu={self.mtu}", "--config-net",
                 f"--address={config.ip}", f"--netmask={config.prefix}", f"--gateway={config.gateway}",
@@ -69,6 +71,7 @@ class Driver(UserModeDriver):
         argv += [f"--tcp-ports={ports}", f"--udp-ports={ports}"]
         if self.host_lo_to_ns_lo:
             argv.append("--host-lo-to-ns-lo")
+        argv.append(f"--pid={self._pid_file(state_dir)}")
         if opts["detach-netns"]:
             return argv + [f"--userns=/proc/{child_pid}/ns/user", f"--netns={detached_netns_path(child_pid, state_dir)}"]
         return argv + [str(child_pid)]
@@ -77,6 +80,7 @@ class Driver(UserModeDriver):
         config = self.config([])
         argv = self.command_line(child_pid, state_dir, config)
         log.debug(f"network/pasta: executing {argv}")
+        self.state_dir = state_dir
         err, out, _ = run(self.binary, argv, combined=True)  # pasta daemonizes once the namespace is set up
         if err is not None:
             code = err.rpartition(" ")[2]
@@ -86,3 +90,17 @@ class Driver(UserModeDriver):
 
     def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
         configure_namespace(config, state_dir, etc_copied_up, detached, configure_device=False)
+
+    @staticmethod
+    def _pid_file(state_dir: str) -> str:
+        return os.path.join(state_dir, ".pasta.pid")
+
+    def cleanup(self) -> None:
+        """Stop the daemonized pasta (not our child: it detached itself)."""
+        if not self.state_dir:
+            return
+        try:
+            with open(self._pid_file(self.state_dir)) as f:
+                os.kill(int(f.read().strip()), 15)
+        except (OSError, ValueError):
+            pass  # never started, or already gone with the namespace

@@ -158,7 +158,6 @@ def test_slirp4netns_killed_while_running_is_reported(impl, tmp_path):
 
 @pytest.mark.parametrize("net,message", [
     ("vpnkit", 'exec: "vpnkit": executable file not found in $PATH'),
-    ("lxc-user-nic", "lxc-user-nic not found in /usr/libexec/lxc/lxc-user-nic, "),
     ("gvisor-tap-vsock", 'network driver "gvisor-tap-vsock" is not supported by rootlesskit-py'),
 ])
 def test_unavailable_drivers_fail_clearly(impl, net, message, tmp_path):
@@ -257,3 +256,52 @@ def test_detach_netns_conflicts_with_slirp4netns_sandbox(impl):
     result = run(impl.argv() + ["--net=slirp4netns", "--detach-netns", "--slirp4netns-sandbox=true", "true"])
     assert result.returncode == 1
     assert "--slirp4netns-sandbox conflicts with --detach-netns" in result.stderr
+
+
+LXC = ["--net=lxc-user-nic", "--copy-up=/etc"]
+LXC_SHOW = "ip -4 -o addr show dev eth0 | awk '{print $4}'; ip route | grep default; cat /etc/resolv.conf; " \
+           "cat /sys/class/net/eth0/mtu"
+
+
+def test_lxc_user_nic_gets_its_address_by_dhcp_like_go(impl, go):
+    ours, ref = run(impl.argv() + LXC + ["sh", "-c", LXC_SHOW]), run(go.argv() + LXC + ["sh", "-c", LXC_SHOW])
+    assert ours.returncode == ref.returncode == 0, ours.stderr + ref.stderr
+    address, route, resolv, mtu = ours.stdout.strip().split("\n")
+    assert address.startswith("10.0.3.") and address.endswith("/24")  # lxc-net's DHCP range
+    assert route.startswith("default via 10.0.3.1 dev eth0")
+    assert (resolv, mtu) == ("nameserver 10.0.3.1", "1500")
+    assert ours.stdout.split("\n")[1:] == ref.stdout.split("\n")[1:]  # all but the leased address
+    assert "--disable-host-loopback is implicitly set for lxc-user-nic" in ours.stderr
+
+
+def test_lxc_user_nic_reaches_the_bridge(impl):
+    server = socket.socket()
+    server.bind(("10.0.3.1", 0))
+    server.listen()
+    server.settimeout(20)
+
+    def serve():
+        try:
+            conn, _ = server.accept()
+            conn.sendall(b"hello from the bridge\n")
+            conn.close()
+        except OSError:
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        result = run(impl.argv() + LXC + ["busybox", "nc", "-w", "3", "10.0.3.1", str(server.getsockname()[1])],
+                     input="")
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello from the bridge\n"
+
+
+def test_lxc_user_nic_binary_not_found(impl, tmp_path):
+    result = run(impl.argv() + ["--net=lxc-user-nic", "--lxc-user-nic-binary=", "true"],
+                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert ("[rootlesskit:parent] error: lxc-user-nic not found in /usr/libexec/lxc/lxc-user-nic, "
+            "/usr/lib/x86_64-linux-gnu/lxc/lxc-user-nic, /usr/lib/lxc/lxc-user-nic: install lxc") in result.stderr
+    assert list(tmp_path.iterdir()) == []
