@@ -11,6 +11,7 @@ import _socket
 import fcntl
 import os
 import struct
+import time
 
 from rootlesskit_py.errors import RootlessKitError
 
@@ -18,7 +19,8 @@ _DISCOVER, _OFFER, _REQUEST, _ACK, _NAK = 1, 2, 3, 5, 6
 _COOKIE = b"\x63\x82\x53\x63"
 _SIOCGIFHWADDR = 0x8927
 _SO_BINDTODEVICE = 25
-TIMEOUT = 30.0
+TIMEOUT = 30.0  # upstream's read/write timeouts
+RETRANSMIT = 2.0
 
 
 class Lease:
@@ -72,23 +74,26 @@ class Client:
         self.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_BROADCAST, 1)
         self.sock.setsockopt(_socket.SOL_SOCKET, _SO_BINDTODEVICE, ifname.encode())
         self.sock.bind(("0.0.0.0", 68))
-        self.sock.settimeout(TIMEOUT)
 
     def close(self) -> None:
         self.sock.close()
 
     def _exchange(self, packet: bytes, want: tuple[int, ...], to: str = "255.255.255.255") -> tuple[int, str, dict]:
-        self.sock.sendto(packet, (to, 67))
-        while True:
-            try:
-                reply = self.sock.recv(4096)
-            except TimeoutError:
-                raise RootlessKitError(f"DHCP on {self.ifname}: no answer within {TIMEOUT:.0f} s") from None
-            except InterruptedError:
-                continue
-            parsed = _parse(reply, self.xid)
-            if parsed and parsed[0] in want:
-                return parsed
+        """Send, and send again every RETRANSMIT seconds (a fresh veth may drop the first packets),
+        until a reply of a wanted kind arrives or TIMEOUT passes."""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            self.sock.sendto(packet, (to, 67))
+            resend_at = min(time.monotonic() + RETRANSMIT, deadline)
+            while (left := resend_at - time.monotonic()) > 0:
+                self.sock.settimeout(left)
+                try:
+                    parsed = _parse(self.sock.recv(4096), self.xid)
+                except (TimeoutError, InterruptedError):
+                    continue
+                if parsed and parsed[0] in want:
+                    return parsed
+        raise RootlessKitError(f"DHCP on {self.ifname}: no answer within {TIMEOUT:.0f} s")
 
     def obtain(self) -> Lease:
         """DISCOVER/OFFER/REQUEST/ACK; upstream's checks and messages on the result."""
