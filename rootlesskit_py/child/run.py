@@ -134,13 +134,13 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     that place and take the namespace down with it.
     """
     opts = spec.opts
+    reaper = _reaper_mode(opts)
+    if opts["copy-up-mode"] != "tmpfs+symlink":
+        raise RootlessKitError(f"unknown copy-up mode: {opts['copy-up-mode']}")
     if opts["detach-netns"]:
         spec.netns_path = create_detached_netns(spec.state_dir)
     spec.in_network(spec.network.prepare_child)
     spec.channel.send("prepared")
-    reaper = _reaper_mode(opts)
-    if opts["copy-up-mode"] != "tmpfs+symlink":
-        raise RootlessKitError(f"unknown copy-up mode: {opts['copy-up-mode']}")
     if opts["pidns"]:
         _mount_proc()
     propagation = opts["propagation"]

@@ -92,6 +92,13 @@ class _Child:
             _, self.status = os.waitpid(self.pid, 0)
         return self.status
 
+    def has_exited(self) -> bool:
+        if self.status is None:
+            reaped, status = os.waitpid(self.pid, os.WNOHANG)
+            if reaped:
+                self.status = status
+        return self.status is not None
+
     def kill(self) -> None:
         if self.status is None:
             try:
@@ -143,7 +150,7 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir, n
         from rootlesskit_py.parent import cgroup
 
         cgroup.evacuate(opts["evacuate-cgroup2"])
-    channel.send("idmap-done")
+    _send(channel, child, "idmap-done")
     # "child-pid" (from the --pidns intermediate, which knows PID 1's host pid) and "prepared" (from
     # the child itself) can arrive in either order; the network's parent half needs both.
     received = set()
@@ -157,9 +164,22 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir, n
             child.signal_target = int(payload)
         received.add(kind)
         if len(received) == 2:  # the second of the two, exactly once
-            config = network.setup_parent(child.signal_target, state.path)
-            channel.send("network", config.encode() if config else "")
+            try:
+                config = network.setup_parent(child.signal_target, state.path)
+            except RootlessKitError:
+                if child.has_exited():  # the helper failed because the child (and its namespace) went away
+                    raise _child_died(child) from None
+                raise
+            _send(channel, child, "network", config.encode() if config else "")
     state.write_child_pid(child.signal_target)
+
+
+def _send(channel: Channel, child: _Child, kind: str, payload: str = "") -> None:
+    """A message to the child; if it has gone (its own error already printed), report how it ended."""
+    try:
+        channel.send(kind, payload)
+    except BrokenPipeError:
+        raise _child_died(child) from None
 
 
 def _child_died(child: _Child) -> RootlessKitError:

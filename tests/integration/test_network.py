@@ -305,3 +305,13 @@ def test_lxc_user_nic_binary_not_found(impl, tmp_path):
     assert ("[rootlesskit:parent] error: lxc-user-nic not found in /usr/libexec/lxc/lxc-user-nic, "
             "/usr/lib/x86_64-linux-gnu/lxc/lxc-user-nic, /usr/lib/lxc/lxc-user-nic: install lxc") in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_child_failing_while_the_network_starts(impl):
+    """The child errors out while the parent brings up slirp4netns: upstream's two lines, no
+    traceback, no helper left (the autouse check)."""
+    result = run(impl.argv() + ["--net=slirp4netns", "--disable-host-loopback", "--copy-up=/tmp", "true"])
+    assert result.returncode == 1
+    assert result.stderr.strip().split("\n")[-2:] == [
+        "[rootlesskit:child ] error: /tmp cannot be copied up",
+        "[rootlesskit:parent] error: child exited: exit status 1"]
