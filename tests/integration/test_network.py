@@ -315,3 +315,36 @@ def test_child_failing_while_the_network_starts(impl):
     assert result.stderr.strip().split("\n")[-2:] == [
         "[rootlesskit:child ] error: /tmp cannot be copied up",
         "[rootlesskit:parent] error: child exited: exit status 1"]
+
+
+def test_slirp4netns_ipv6_by_slaac_reaches_the_host(impl, go):
+    """--ipv6: the router advertisement gives tap0 an fd00::/64 address, and slirp4netns's fd00::2
+    is the host's ::1 (unless --disable-host-loopback)."""
+    server = socket.socket(socket.AF_INET6)
+    server.bind(("::1", 0))
+    server.listen()
+    server.settimeout(30)
+
+    def serve():
+        try:
+            while True:
+                conn, _ = server.accept()
+                conn.sendall(b"hello over ipv6\n")
+                conn.close()
+        except OSError:
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    wait_for_slaac = ("for i in $(seq 100); do ip -6 -o addr show tap0 | grep -q 'fd00::' && break; sleep 0.1; done; "
+                      "ip -6 -o addr show tap0 scope global | awk '{print $4}'; ")
+    probe = f"busybox nc -w 3 fd00::2 {server.getsockname()[1]} </dev/null"
+    try:
+        for which in (impl, go):
+            result = run(which.argv() + ["--net=slirp4netns", "--ipv6", "--copy-up=/etc", "sh", "-c",
+                                         wait_for_slaac + probe])
+            assert result.returncode == 0, (which, result.stderr)
+            address, answer = result.stdout.split("\n")[:2]
+            assert address.startswith("fd00::") and address.endswith("/64"), (which, result.stdout)
+            assert answer == "hello over ipv6"
+    finally:
+        server.close()
