@@ -137,16 +137,16 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     reaper = _reaper_mode(opts)
     if opts["copy-up-mode"] != "tmpfs+symlink":
         raise RootlessKitError(f"unknown copy-up mode: {opts['copy-up-mode']}")
+    propagation = opts["propagation"]
+    if "shared" in propagation and propagation in _PROPAGATION and opts["copy-up"]:
+        raise RootlessKitError(f"propagation {propagation} does not support copy-up driver tmpfs+symlink")
     if opts["detach-netns"]:
         spec.netns_path = create_detached_netns(spec.state_dir)
     spec.in_network(spec.network.prepare_child)
     spec.channel.send("prepared")
     if opts["pidns"]:
         _mount_proc()
-    propagation = opts["propagation"]
     if propagation in _PROPAGATION:
-        if "shared" in propagation and opts["copy-up"]:
-            raise RootlessKitError(f"propagation {propagation} does not support copy-up driver tmpfs+symlink")
         try:
             native.mount("none", "/", None, _PROPAGATION[propagation])
         except OSError as e:
