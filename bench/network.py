@@ -28,7 +28,6 @@ Python 3 standard library only.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
@@ -40,7 +39,7 @@ import subprocess
 import sys
 import time
 
-from startup import REPO, Runner, bench_time, cpu_stall_us, environment, fmt_ms, loadavg, print_table
+from startup import Runner, bench_parser, bench_time, binaries, cpu_stall_us, environment, fmt_ms, loadavg, print_table
 
 BRINGUP = ["--net=slirp4netns", "--disable-host-loopback", "--copy-up=/etc", "true"]
 MTUS = [1500, 65520]
@@ -173,25 +172,13 @@ def tool_version(argv: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ours", default=str(REPO / "dist" / "bin" / "rootlesskit"))
-    parser.add_argument("--go", default="/usr/bin/rootlesskit")
-    parser.add_argument("--runs", type=int, default=30, help="measured bring-up pairs (default 30)")
-    parser.add_argument("--warmup", type=int, default=3, help="unmeasured bring-up pairs first (default 3)")
+    parser = bench_parser(__doc__, runs=30, warmup=3)
     parser.add_argument("--iperf-seconds", type=int, default=10, help="iperf3 -t (default 10)")
     parser.add_argument("--iperf-repeats", type=int, default=3, help="iperf3 runs per side per MTU (default 3)")
-    parser.add_argument("--markdown", action="store_true", help="print a Markdown table for BENCHMARKS.md")
     args = parser.parse_args()
-    if os.geteuid() == 0:
-        sys.exit("bench/network.py: refusing to run as root: as root, user namespaces need no subordinate ids, "
-                 "which is not the rootless path being measured.\nRun it as an unprivileged user with "
-                 "/etc/subuid and /etc/subgid entries, e.g.: runuser -u rkpytest -- python3 bench/network.py")
-    if args.runs < 2 or args.iperf_repeats < 1 or args.iperf_seconds < 1:
-        sys.exit("--runs must be at least 2, --iperf-repeats and --iperf-seconds at least 1")
-    for exe in (args.ours, args.go):
-        if not os.access(exe, os.X_OK):
-            sys.exit(f"bench/network.py: {exe} is not an executable file readable by this user")
-    exes = {"ours": args.ours, "go": args.go}
+    exes = binaries("bench/network.py", args)
+    if args.iperf_repeats < 1 or args.iperf_seconds < 1:
+        sys.exit("--iperf-repeats and --iperf-seconds must be at least 1")
     runner = Runner()
     load_before = loadavg()
     try:

@@ -259,24 +259,34 @@ def cpu_stall_us() -> int | None:
         return None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def bench_parser(doc: str, runs: int, warmup: int) -> argparse.ArgumentParser:
+    """The options every benchmark here takes: the two binaries, pair counts, Markdown output."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ours", default=str(REPO / "dist" / "bin" / "rootlesskit"))
     parser.add_argument("--go", default="/usr/bin/rootlesskit")
-    parser.add_argument("--runs", type=int, default=60, help="measured pairs per command (default 60)")
-    parser.add_argument("--warmup", type=int, default=5, help="unmeasured pairs per command first (default 5)")
+    parser.add_argument("--runs", type=int, default=runs, help=f"measured pairs per command (default {runs})")
+    parser.add_argument("--warmup", type=int, default=warmup, help=f"unmeasured pairs first (default {warmup})")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table for BENCHMARKS.md")
-    args = parser.parse_args()
+    return parser
+
+
+def binaries(script: str, args: argparse.Namespace) -> dict[str, str]:
+    """Refuse root and bad arguments (exiting with why); the two binaries to compare."""
     if os.geteuid() == 0:
-        sys.exit("bench/startup.py: refusing to run as root: as root, user namespaces need no subordinate ids, "
+        sys.exit(f"{script}: refusing to run as root: as root, user namespaces need no subordinate ids, "
                  "which is not the rootless path being measured.\nRun it as an unprivileged user with "
-                 "/etc/subuid and /etc/subgid entries, e.g.: runuser -u rkpytest -- python3 bench/startup.py")
+                 f"/etc/subuid and /etc/subgid entries, e.g.: runuser -u rkpytest -- python3 {script}")
     if args.runs < 2:
         sys.exit("--runs must be at least 2")
     for exe in (args.ours, args.go):
         if not os.access(exe, os.X_OK):
-            sys.exit(f"bench/startup.py: {exe} is not an executable file readable by this user")
-    exes = {"ours": args.ours, "go": args.go}
+            sys.exit(f"{script}: {exe} is not an executable file readable by this user")
+    return {"ours": args.ours, "go": args.go}
+
+
+def main() -> None:
+    args = bench_parser(__doc__, runs=60, warmup=5).parse_args()
+    exes = binaries("bench/startup.py", args)
     runner = Runner()
     load_before, stall_before, t0 = loadavg(), cpu_stall_us(), time.monotonic()
     gc.disable()  # no collector pauses inside the timed loops

@@ -48,24 +48,30 @@ def test_sysfs_shows_the_namespace_and_hosts_names_the_host(impl):
     assert result.stdout == f"lo\ntap0\n127.0.0.1 {hostname}\n::1 {hostname}\n"
 
 
-@pytest.fixture
-def host_server():
-    """A TCP server on the host's 127.0.0.1 that answers one line."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
+def one_line_server(address: str, line: bytes) -> socket.socket:
+    """A TCP server on the host that answers every connection with `line` (close it when done)."""
+    server = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+    server.bind((address, 0))
     server.listen()
-    server.settimeout(10)
+    server.settimeout(30)
 
     def serve():
         try:
             while True:
                 conn, _ = server.accept()
-                conn.sendall(b"hello from the host\n")
+                conn.sendall(line)
                 conn.close()
         except OSError:
             pass
 
     threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def host_server():
+    """The port of a server on the host's 127.0.0.1 answering "hello from the host"."""
+    server = one_line_server("127.0.0.1", b"hello from the host\n")
     yield server.getsockname()[1]
     server.close()
 
@@ -275,20 +281,7 @@ def test_lxc_user_nic_gets_its_address_by_dhcp_like_go(impl, go):
 
 
 def test_lxc_user_nic_reaches_the_bridge(impl):
-    server = socket.socket()
-    server.bind(("10.0.3.1", 0))
-    server.listen()
-    server.settimeout(20)
-
-    def serve():
-        try:
-            conn, _ = server.accept()
-            conn.sendall(b"hello from the bridge\n")
-            conn.close()
-        except OSError:
-            pass
-
-    threading.Thread(target=serve, daemon=True).start()
+    server = one_line_server("10.0.3.1", b"hello from the bridge\n")
     try:
         result = run(impl.argv() + LXC + ["busybox", "nc", "-w", "3", "10.0.3.1", str(server.getsockname()[1])],
                      input="")
@@ -320,21 +313,7 @@ def test_child_failing_while_the_network_starts(impl):
 def test_slirp4netns_ipv6_by_slaac_reaches_the_host(impl, go):
     """--ipv6: the router advertisement gives tap0 an fd00::/64 address, and slirp4netns's fd00::2
     is the host's ::1 (unless --disable-host-loopback)."""
-    server = socket.socket(socket.AF_INET6)
-    server.bind(("::1", 0))
-    server.listen()
-    server.settimeout(30)
-
-    def serve():
-        try:
-            while True:
-                conn, _ = server.accept()
-                conn.sendall(b"hello over ipv6\n")
-                conn.close()
-        except OSError:
-            pass
-
-    threading.Thread(target=serve, daemon=True).start()
+    server = one_line_server("::1", b"hello over ipv6\n")
     wait_for_slaac = ("for i in $(seq 100); do ip -6 -o addr show tap0 | grep -q 'fd00::' && break; sleep 0.1; done; "
                       "ip -6 -o addr show tap0 scope global | awk '{print $4}'; ")
     probe = f"busybox nc -w 3 fd00::2 {server.getsockname()[1]} </dev/null"
