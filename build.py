@@ -193,12 +193,17 @@ def assemble(exe: pathlib.Path) -> None:
 
 
 def install(prefix: pathlib.Path) -> None:
+    """Install with dist/bin's layout (rootlesskit its own file, the other four one inode), each name
+    replaced atomically so a running rootlesskit keeps its old inode."""
     prefix.mkdir(parents=True, exist_ok=True)
     for name in TOOLS:
-        target = prefix / name
         tmp = prefix / f".{name}.tmp"
-        shutil.copy2(DIST_BIN / name, tmp)
-        os.replace(tmp, target)  # atomic: a running rootlesskit keeps its old inode
+        tmp.unlink(missing_ok=True)
+        if name in TOOLS[:2]:
+            shutil.copy2(DIST_BIN / name, tmp)
+        else:
+            os.link(prefix / TOOLS[1], tmp)
+        os.replace(tmp, prefix / name)
     print(f"installed {', '.join(TOOLS)} into {prefix}")
 
 

@@ -37,8 +37,8 @@ class Impl:
     def argv(self, name: str = "rootlesskit") -> list[str]:
         if self.kind == "binary":
             return [str(BIN_DIR / name)]
-        if self.kind == "go":
-            return [shutil.which(name) or f"/usr/bin/{name}"]
+        if self.kind == "go":  # Debian's package; never a PATH lookup, which could find ours installed
+            return [f"/usr/bin/{name}"]
         return [sys.executable, "-m", "rootlesskit_py.cli", name]
 
     def __repr__(self) -> str:
