@@ -30,7 +30,7 @@ DIST_BIN = ROOT / "dist" / "bin"
 BASE_PYTHON = "/usr/bin/python3.11"
 # Debian's python3-cffi-backend is what gets embedded; the cffi that generates our module must match it.
 SYSTEM_CFFI_BACKEND = "/usr/lib/python3/dist-packages/_cffi_backend.cpython-311-x86_64-linux-gnu.so"
-REQUIREMENTS = ["nuitka==4.3.3", "ordered-set==4.1.0", "cffi==1.15.1", "pyroute2==0.9.7", "pytest==9.2.0"]
+REQUIREMENTS = ["nuitka==4.3.3", "ordered-set==4.1.0", "cffi==1.15.1", "pytest==9.2.0"]
 APT_PACKAGES = ["python3.11-dev", "python3.11-venv", "libpython3.11-dev", "python3-cffi-backend", "libffi-dev",
                 "libexpat1-dev", "zlib1g-dev", "gcc", "ccache", "patchelf"]
 TOOLS = ["rootlesskit", "rootlessctl", "rootlesskit-docker-proxy", "dockerd-rootless.sh",
