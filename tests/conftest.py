@@ -51,6 +51,15 @@ def run(argv: list[str], timeout: float = 60, **kwargs) -> subprocess.CompletedP
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
+def refused(argv: list[str], tmp_path: pathlib.Path) -> str:
+    """Run argv expecting a refusal: exit 1 and nothing left in $TMPDIR (no half-made state dir).
+    Returns stderr for the message checks."""
+    result = run(argv, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert result.returncode == 1, result.stderr
+    assert list(tmp_path.iterdir()) == []
+    return result.stderr
+
+
 @pytest.fixture(scope="session", autouse=True)
 def rootless_prerequisites() -> None:
     _require(os.geteuid() != 0, "the rootless tests must run as an unprivileged user, not root")
