@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util.gocompat import GoError, look_path, strerror
 from rootlesskit_py.util.proc import fork_exec

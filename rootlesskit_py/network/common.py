@@ -72,11 +72,6 @@ def look_up_binary(name: str) -> str:
         raise RootlessKitError(str(e)) from None
 
 
-def not_implemented(driver: str) -> RootlessKitError:
-    return RootlessKitError(f'network driver "{driver}" is not implemented yet in rootlesskit-py; '
-                            "use --net=slirp4netns, --net=none or --net=host")
-
-
 class UserModeDriver(NetworkDriver):
     """slirp4netns and pasta: a helper program serving a tap; upstream's defaults for both."""
 

@@ -7,6 +7,7 @@ keeps renewing it from a small process that dies with the child.
 
 from __future__ import annotations
 
+import _signal as signal
 import os
 import time
 
@@ -67,9 +68,8 @@ class Driver(NetworkDriver):
 
 def _keep_renewing(client: dhcp.Client, lease: dhcp.Lease) -> None:
     """The renewer process: renew at 90% of each lease; give up (loudly) if the address changes."""
-    code = 1
     try:
-        native.set_pdeathsig(9)
+        native.set_pdeathsig(signal.SIGKILL)
         while True:
             time.sleep(lease.seconds * 0.9)
             renewed = client.renew(lease)
@@ -81,4 +81,4 @@ def _keep_renewing(client: dhcp.Client, lease: dhcp.Lease) -> None:
     except (RootlessKitError, OSError) as e:
         log.error(f"DHCP: renewing the lease of {client.ifname} failed: {e}")
     finally:
-        os._exit(code)
+        os._exit(1)  # the lease could not be kept

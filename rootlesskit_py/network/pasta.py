@@ -14,7 +14,7 @@ from rootlesskit_py.network import detached_netns_path
 from rootlesskit_py.network.common import NetworkConfig, UserModeDriver, configure_namespace, look_up_binary
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_quote
-from rootlesskit_py.util.proc import decode, run
+from rootlesskit_py.util.proc import decode, finish, run, spawn
 
 MINIMUM_VERSION = "2023_06_25"  # passt's releases are dated; the full tag is 2023_06_25.32660ce
 _NEEDED_OPTIONS = ("--stderr", "--ns-ifname", "--mtu", "--config-net", "--address", "--netmask", "--gateway",
@@ -44,17 +44,18 @@ class Driver(UserModeDriver):
         self.binary = look_up_binary(self.opts["pasta-binary"])
         if self.opts["port-driver"] not in ("none", "implicit"):
             raise RootlessKitError('network "pasta" requires port driver "none" or "implicit"')
-        err, out, _ = run(self.binary, [self.binary, "--version"], combined=True)
+        # the three probes are independent: run them at once, judge them in upstream's order
+        probes = [[self.binary, "--version"], [self.binary, "--help"], [self.binary, "--host-lo-to-ns-lo", "--version"]]
+        (err, out, _), (_, usage, _), (lo_err, _, _) = [finish(job) for job in
+                                                        [spawn(self.binary, argv, combined=True) for argv in probes]]
         if err is not None:
             raise RootlessKitError(f'command "{self.binary} --version" failed, make sure pasta is installed: '
                                    f"{go_quote(decode(out))}: {err}")
         check_version(decode(out).split("\n")[0])
-        _, usage, _ = run(self.binary, [self.binary, "--help"], combined=True)
         missing = [option for option in _NEEDED_OPTIONS if option not in decode(usage)]
         if missing:
             raise RootlessKitError(f"{self.binary} lacks {', '.join(missing)}: install passt 2023_06_25 or later")
-        self.host_lo_to_ns_lo = run(self.binary, [self.binary, "--host-lo-to-ns-lo", "--version"],
-                                    combined=True)[0] is None
+        self.host_lo_to_ns_lo = lo_err is None
 
     def command_line(self, child_pid: int, state_dir: str, config: NetworkConfig) -> list[str]:
         """pasta's arguments, in upstream's order, plus --pid: upstream relies on pasta exiting with the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _signal as signal
 import os
 import select
 
@@ -144,7 +145,7 @@ class Driver(UserModeDriver):
     def cleanup(self) -> None:
         if self.pid:
             try:
-                os.kill(self.pid, 9)
+                os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.common import look_up_binary, not_implemented
+from rootlesskit_py.network.common import look_up_binary
 
 
 class Driver(NetworkDriver):
@@ -14,4 +14,5 @@ class Driver(NetworkDriver):
         if self.opts["cidr"]:
             raise RootlessKitError("custom cidr is not supported for --net=vpnkit")
         look_up_binary(self.opts["vpnkit-binary"])
-        raise not_implemented(self.name)
+        raise RootlessKitError('network driver "vpnkit" is not implemented yet in rootlesskit-py; '
+                               "use --net=slirp4netns, --net=none or --net=host")

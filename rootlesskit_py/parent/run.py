@@ -121,7 +121,7 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
     child = _Child(pid)
     try:
         _start_child(opts, child, channel, state, network)
-        watch = {pid: network.helper_exited for pid in network.helpers()}
+        watch = {helper: network.helper_exited for helper in network.helpers()}
         status = child.status = relay_until_exit(child.pid, lambda: child.signal_target, watch=watch)
     except BaseException:
         child.kill()
