@@ -18,7 +18,7 @@ def make_ffi() -> cffi.FFI:
     ffi.set_source(
         MODULE_NAME,
         '#include "rootlesskit_native.h"',
-        sources=[str(NATIVE_DIR / "rootlesskit_native.c")],
+        sources=[str(path) for path in sorted(NATIVE_DIR.glob("*.c"))],
         include_dirs=[str(NATIVE_DIR)],
         extra_compile_args=["-O2", "-Wall"],
     )

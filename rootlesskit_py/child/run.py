@@ -21,6 +21,7 @@ from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import Channel
 from rootlesskit_py.network import NetworkDriver
 from rootlesskit_py.network.common import NetworkConfig, remount_sysfs
+from rootlesskit_py.port import PortDriver
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import strerror
 
@@ -49,11 +50,12 @@ class ChildSpec:
     """Everything the parent decided that the child needs (shared by fork, never serialised)."""
 
     def __init__(self, opts: dict, command: list[str], state_dir: str, network: NetworkDriver,
-                 channel: Channel) -> None:
+                 channel: Channel, port_driver: PortDriver | None) -> None:
         self.opts = opts
         self.command = command
         self.state_dir = state_dir
         self.network = network
+        self.port_driver = port_driver
         self.channel = channel
         self.parent_pid = os.getpid()
         self.parent_euid = os.geteuid()
@@ -166,7 +168,13 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     env["ROOTLESSKIT_PARENT_EGID"] = str(spec.parent_egid)
     # Relayed signals are blocked since before the fork (parent.run): one sent from "ready" on waits
     # until run_command has a command to relay it to, where upstream loses it or dies of it.
+    if spec.port_driver is not None:
+        spec.port_driver.start_child(spec.netns_path)
     spec.channel.send("ready")
+    if spec.port_driver is not None:  # the command starts once its ports are published (upstream: racing)
+        kind, _ = spec.channel.recv()
+        if kind != "published":
+            return 1  # the parent failed and prints why
     spec.channel.close()
     run_command(spec.command, env, reaper, _listen_fds(env), spec.socket_activation)
     return 0

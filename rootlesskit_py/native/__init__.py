@@ -1,4 +1,5 @@
-"""System calls Python 3.11 lacks (unshare, setns, mount, prctl, pivot_root), behind one module.
+"""System calls Python 3.11 lacks (unshare, setns, mount, prctl, pivot_root, RLIMIT_NOFILE) and the
+splice pump of the builtin port driver, behind one module.
 
 The C lives in native/ and is compiled by cffi into `_native`. A shipped binary must be one regular
 file (setcap and AppArmor path profiles apply to it), so build.py embeds the compiled extension
@@ -125,3 +126,36 @@ def set_pdeathsig(sig: int) -> None:
 def pivot_root(new_root: str, put_old: str) -> None:
     """pivot_root(2)."""
     _check(_lib.rk_pivot_root(new_root.encode(), put_old.encode()), new_root)
+
+
+def get_nofile() -> tuple[int, int]:
+    """getrlimit(RLIMIT_NOFILE): (soft, hard)."""
+    limits = _module.ffi.new("unsigned long long[2]")
+    _check(_lib.rk_get_nofile(limits, limits + 1))
+    return limits[0], limits[1]
+
+
+def set_nofile(soft: int, hard: int) -> None:
+    """setrlimit(RLIMIT_NOFILE)."""
+    _check(_lib.rk_set_nofile(soft, hard))
+
+
+def pump_start() -> None:
+    """Start this process's splice pump thread (once; later calls do nothing)."""
+    _check(_lib.rk_pump_start())
+
+
+def pump_add(a: int, b: int, group: int) -> None:
+    """Hand two connected sockets to the pump, which copies both ways and closes them when done.
+    The caller must no longer use (or close) either descriptor."""
+    _check(_lib.rk_pump_add(a, b, group))
+
+
+def pump_close_group(group: int) -> None:
+    """Close every connection handed over with `group` (a port being removed)."""
+    _check(_lib.rk_pump_close_group(group))
+
+
+def pump_connections() -> int:
+    """How many connections the pump is copying right now."""
+    return _lib.rk_pump_connections()

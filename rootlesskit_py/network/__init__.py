@@ -44,6 +44,15 @@ class NetworkDriver:
                     detached: bool) -> None:
         """Inside the network namespace (the detached one with --detach-netns), before the command runs."""
 
+    def api_info(self, config: "NetworkConfig | None") -> dict | None:
+        """The API's `networkDriver` object (COMPAT §8): what the child got, None for --net=host."""
+        info: dict = {"driver": self.name}
+        if config is not None and config.dns:
+            info["dns"] = list(config.dns)
+        if config is not None and config.ip:
+            info["childIP"] = config.ip
+        return info
+
     def helpers(self) -> dict[int, str]:
         """pid -> name of helper processes the parent must watch (their death cuts the network)."""
         return {}

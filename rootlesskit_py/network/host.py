@@ -12,3 +12,6 @@ class Driver(NetworkDriver):
 
     def validate(self) -> None:
         reject_namespace_options(self.opts, self.name)
+
+    def api_info(self, config: object) -> None:
+        return None  # the API has no networkDriver for --net=host

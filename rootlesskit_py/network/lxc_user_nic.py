@@ -44,6 +44,9 @@ class Driver(NetworkDriver):
         if self.opts["detach-netns"]:
             raise RootlessKitError("--detach-netns is not supported with --net=lxc-user-nic in rootlesskit-py yet")
 
+    def api_info(self, config: object) -> dict:
+        return {"driver": self.name, "dynamicChildIP": True}  # the child's address comes from DHCP
+
     def setup_parent(self, child_pid: int, state_dir: str) -> None:
         argv = [self.binary, "create", "/dev/null", "dummy", str(child_pid), "veth",
                 self.opts["lxc-user-nic-bridge"], self.ifname]

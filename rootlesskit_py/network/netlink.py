@@ -1,4 +1,5 @@
-"""Just enough rtnetlink to configure an interface: link up and MTU, an address, a default route.
+"""Just enough rtnetlink to configure an interface (link up and MTU, an address, a default route),
+list IPv4 addresses, and add the policy routing the builtin port driver's source-IP mode needs.
 
 The network drivers run this inside the namespace on every start. pyroute2 would do it, but
 importing pyroute2 0.9 costs 180-220 ms here (asyncio, ssl, typing), more than all of Go
@@ -13,13 +14,15 @@ import fcntl
 import os
 import struct
 
-_RTM_NEWLINK, _RTM_NEWADDR, _RTM_NEWROUTE = 16, 20, 24
-_NLM_F_REQUEST, _NLM_F_ACK, _NLM_F_EXCL, _NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
-_NLMSG_ERROR = 2
+_RTM_NEWLINK, _RTM_NEWADDR, _RTM_GETADDR, _RTM_NEWROUTE, _RTM_NEWRULE = 16, 20, 22, 24, 32
+_NLM_F_REQUEST, _NLM_F_ACK, _NLM_F_DUMP, _NLM_F_EXCL, _NLM_F_CREATE = 0x1, 0x4, 0x300, 0x200, 0x400
+_NLMSG_ERROR, _NLMSG_DONE = 2, 3
 _IFLA_MTU = 4
 _IFA_ADDRESS, _IFA_LOCAL = 1, 2
-_RTA_OIF, _RTA_GATEWAY = 4, 5
-_RT_TABLE_MAIN, _RTPROT_BOOT, _RT_SCOPE_UNIVERSE, _RTN_UNICAST = 254, 3, 0, 1
+_RTA_OIF, _RTA_GATEWAY, _RTA_TABLE = 4, 5, 15
+_FRA_PRIORITY, _FRA_FWMARK, _FRA_TABLE = 6, 10, 15
+_RT_TABLE_MAIN, _RTPROT_BOOT, _RT_SCOPE_UNIVERSE, _RT_SCOPE_HOST = 254, 3, 0, 254
+_RTN_UNICAST, _RTN_LOCAL, _FR_ACT_TO_TBL = 1, 2, 1
 IFF_UP = 0x1
 
 _TUNSETIFF, _TUNSETPERSIST = 0x400454CA, 0x400454CB
@@ -68,6 +71,43 @@ class Netlink:
                         raise OSError(error, f"{what}: {os.strerror(error).lower()}")
                     return
                 offset += max(length, 16)
+
+    def ipv4_addresses(self) -> list[str]:
+        """Every IPv4 address, in interface order (`ip -4 -o addr`, as Go's net.InterfaceAddrs lists them)."""
+        self._seq += 1
+        body = struct.pack("=BBBBI", _socket.AF_INET, 0, 0, 0, 0)
+        self._sock.send(struct.pack("=LHHLL", 16 + len(body), _RTM_GETADDR, _NLM_F_REQUEST | _NLM_F_DUMP,
+                                    self._seq, 0) + body)
+        addresses = []
+        while True:
+            reply = self._sock.recv(65536)
+            offset = 0
+            while offset + 16 <= len(reply):
+                length, kind, _, _, _ = struct.unpack_from("=LHHLL", reply, offset)
+                if kind in (_NLMSG_DONE, _NLMSG_ERROR):
+                    return addresses
+                attrs, found = offset + 24, {}
+                while attrs + 4 <= offset + length:
+                    attr_len, attr_kind = struct.unpack_from("=HH", reply, attrs)
+                    found[attr_kind] = reply[attrs + 4:attrs + attr_len]
+                    attrs += max(4, (attr_len + 3) & ~3)
+                raw = found.get(_IFA_LOCAL) or found.get(_IFA_ADDRESS)
+                if raw:
+                    addresses.append(_socket.inet_ntop(_socket.AF_INET, raw))
+                offset += max(length, 16)
+
+    def add_local_default_route(self, family: int, table: int) -> None:
+        """`ip [-6] route add local default dev lo table TABLE`: deliver everything locally."""
+        body = struct.pack("=BBBBBBBBI", family, 0, 0, 0, 0, _RTPROT_BOOT, _RT_SCOPE_HOST, _RTN_LOCAL, 0)
+        body += _attr(_RTA_OIF, struct.pack("=I", _socket.if_nametoindex("lo"))) + _attr(_RTA_TABLE, struct.pack("=I", table))
+        self._request(_RTM_NEWROUTE, _NLM_F_CREATE | _NLM_F_EXCL, body, f"adding local default route to table {table}")
+
+    def add_fwmark_rule(self, family: int, mark: int, table: int, priority: int) -> None:
+        """`ip [-6] rule add fwmark MARK lookup TABLE priority PRIORITY`."""
+        body = struct.pack("=BBBBBBBBI", family, 0, 0, 0, 0, 0, 0, _FR_ACT_TO_TBL, 0)
+        body += _attr(_FRA_FWMARK, struct.pack("=I", mark)) + _attr(_FRA_TABLE, struct.pack("=I", table))
+        body += _attr(_FRA_PRIORITY, struct.pack("=I", priority))
+        self._request(_RTM_NEWRULE, _NLM_F_CREATE | _NLM_F_EXCL, body, f"adding rule fwmark {mark} lookup {table}")
 
     def set_link(self, ifname: str, up: bool = True, mtu: int | None = None) -> None:
         """`ip link set IFNAME up [mtu MTU]`."""

@@ -13,8 +13,13 @@ from rootlesskit_py.messages import Channel
 from rootlesskit_py.network import NetworkDriver, get_driver
 from rootlesskit_py.parent import idmap, preflight
 from rootlesskit_py.parent.statedir import StateDir
+from rootlesskit_py.port import PortDriver
 from rootlesskit_py.util import log
 from rootlesskit_py.util.signals import block_relayed_signals, describe_status, exit_code_of, relay_until_exit
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from rootlesskit_py.network.common import NetworkConfig
 
 MAX_MTU = 65521
 
@@ -36,7 +41,7 @@ def run(opts: dict, command: list[str]) -> int:
         preflight.check_userns_sysctls()
         preflight.check_propagation(opts["propagation"])
         state.lock()
-        return _supervise(opts, command, state, network)
+        return _supervise(opts, command, state, network, port.get_driver(opts, state.path))
     finally:
         state.cleanup()
 
@@ -108,9 +113,12 @@ class _Child:
             self.wait()
 
 
-def _supervise(opts: dict, command: list[str], state: StateDir, network: NetworkDriver) -> int:
+def _supervise(opts: dict, command: list[str], state: StateDir, network: NetworkDriver,
+               port_driver: PortDriver | None) -> int:
     channel = Channel()
-    spec = ChildSpec(opts, command, state.path, network, channel)
+    spec = ChildSpec(opts, command, state.path, network, channel, port_driver)
+    if port_driver is not None:
+        port_driver.before_fork()
     # From here on, signals for the command are held pending (the child inherits the mask) and
     # relayed once the child is ready, instead of killing a half-set-up parent or child.
     block_relayed_signals()
@@ -119,14 +127,26 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
         child_main(spec)
     channel.as_parent()
     child = _Child(pid)
+    api_socket = None
     try:
-        _start_child(opts, child, channel, state, network)
+        if port_driver is not None:
+            port_driver.after_fork()
+        config = _start_child(opts, child, channel, state, network)
+        if port_driver is not None:
+            _publish(opts, port_driver, child, config)
+            _send(channel, child, "published")
+        state.write_child_pid(child.signal_target)
+        api_socket = _serve_api(state.path, child.signal_target, network.api_info(config), port_driver)
         watch = {helper: network.helper_exited for helper in network.helpers()}
         status = child.status = relay_until_exit(child.pid, lambda: child.signal_target, watch=watch)
     except BaseException:
         child.kill()
         raise
     finally:
+        if api_socket is not None:
+            api_socket.close()
+        if port_driver is not None:
+            port_driver.cleanup()
         channel.close()
         network.cleanup()
     description = describe_status(status)
@@ -135,7 +155,30 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
     return 0
 
 
-def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir, network: NetworkDriver) -> None:
+def _publish(opts: dict, port_driver: PortDriver, child: _Child, config: NetworkConfig | None) -> None:
+    """Start the port driver and publish each -p in order, as upstream before writing child_pid."""
+    from rootlesskit_py.port.spec import parse
+
+    port_driver.start(child.signal_target, config)
+    for text in opts["publish"]:
+        spec = parse(text)
+        try:
+            port_driver.add_port(spec)
+        except RootlessKitError as e:
+            if child.has_exited():  # the forwarder went with the child, which printed why
+                raise _child_died(child) from None
+            raise RootlessKitError(f"failed to expose port {spec}: {e.message}") from None
+
+
+def _serve_api(state_dir: str, child_pid: int, network_info: dict | None, port_driver: PortDriver | None):
+    from rootlesskit_py.api import server
+
+    api = server.Api(server.info(state_dir, child_pid, network_info, port_driver), port_driver)
+    return server.serve(os.path.join(state_dir, "api.sock"), api)
+
+
+def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir,
+                 network: NetworkDriver) -> NetworkConfig | None:
     """The handshake: namespaces made -> id maps written -> network set up -> child ready."""
     kind, payload = channel.recv()
     if kind == "unshare-failed":
@@ -153,7 +196,7 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir, n
     _send(channel, child, "idmap-done")
     # "child-pid" (from the --pidns intermediate, which knows PID 1's host pid) and "prepared" (from
     # the child itself) can arrive in either order; the network's parent half needs both.
-    received = set()
+    received, config = set(), None
     while True:
         kind, payload = channel.recv()
         if kind == "ready":
@@ -171,7 +214,7 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir, n
                     raise _child_died(child) from None
                 raise
             _send(channel, child, "network", config.encode() if config else "")
-    state.write_child_pid(child.signal_target)
+    return config
 
 
 def _send(channel: Channel, child: _Child, kind: str, payload: str = "") -> None:

@@ -1,14 +1,81 @@
-"""Port drivers: the registry of `--port-driver` values (`none` here; the rest with the port issue)."""
+"""Port drivers: the interface every `--port-driver` with a port API implements, and the registry.
+
+A driver has a parent half (the ports API: add, list, remove) and may have a child half that runs
+inside the namespaces before the command starts:
+
+    parent: before_fork()                       e.g. the socket pair to the child half
+    child:  start_child(netns_path)             inside the namespaces (netns_path: --detach-netns)
+    parent: after_fork()                        drop what belongs to the child
+    parent: start(child_pid, network_config)    once the network is up; then -p are published
+    parent: add_port / remove_port / ports      the API's operations
+    parent: cleanup()                           every listener closed
+
+`none` and `implicit` (pasta forwards by itself) have no port API: get_driver returns None.
+"""
 
 from __future__ import annotations
 
 from rootlesskit_py.errors import RootlessKitError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from rootlesskit_py.network.common import NetworkConfig
+    from rootlesskit_py.port.spec import PortSpec
+
 KNOWN_DRIVERS = ("none", "implicit", "builtin", "slirp4netns", "gvisor-tap-vsock")
 
 
+class PortDriver:
+    """Base class: ids start at 1 and are never reused, as upstream's."""
+
+    name = ""
+    protos: tuple[str, ...] = ()
+    disallow_loopback_child_ip = False
+
+    def __init__(self, opts: dict, state_dir: str) -> None:
+        self.opts = opts
+        self.state_dir = state_dir
+        self.ports: dict[int, PortSpec] = {}
+        self._next_id = 1
+
+    def before_fork(self) -> None:
+        """Parent, before the child is forked."""
+
+    def after_fork(self) -> None:
+        """Parent, right after the fork."""
+
+    def start_child(self, netns_path: str) -> None:
+        """Child, after its network is configured and before the command runs."""
+
+    def start(self, child_pid: int, network: NetworkConfig | None) -> None:
+        """Parent, once the child's network is up; ports can be added from here on."""
+
+    def add_port(self, spec: PortSpec) -> int:
+        """Publish `spec`; returns its id. Raises RootlessKitError with upstream's wording."""
+        raise NotImplementedError
+
+    def remove_port(self, port_id: int) -> None:
+        """Stop publishing port `port_id`; the host port is free when this returns."""
+        raise NotImplementedError
+
+    def info(self) -> dict:
+        """The API's `portDriver` object."""
+        info: dict = {"driver": self.name, "protos": list(self.protos)}
+        if self.disallow_loopback_child_ip:
+            info["disallowLoopbackChildIP"] = True
+        return info
+
+    def cleanup(self) -> None:
+        """Parent, at exit: release every host port."""
+
+    def _take_id(self, spec: PortSpec) -> int:
+        port_id, self._next_id = self._next_id, self._next_id + 1
+        self.ports[port_id] = spec
+        return port_id
+
+
 def validate(opts: dict) -> None:
-    """Upstream's port-driver checks, in its order, against the chosen network."""
+    """Upstream's port-driver checks, in its order, against the chosen network; then the -p specs."""
     name, net = opts["port-driver"], opts["net"]
     if name == "none":
         if opts["publish"]:
@@ -22,6 +89,19 @@ def validate(opts: dict) -> None:
         raise RootlessKitError("port driver requires slirp4netns network")
     if name in ("builtin", "gvisor-tap-vsock") and net == "host":
         raise RootlessKitError("port driver requires non-host network")
-    raise RootlessKitError(
-        f"port driver {name!r} is not implemented yet in this build of rootlesskit-py; use --port-driver=none"
-    )
+    if name == "gvisor-tap-vsock":
+        raise RootlessKitError('port driver "gvisor-tap-vsock" needs --net=gvisor-tap-vsock, which this build '
+                               'does not have (see --help); use --port-driver=builtin')
+    from rootlesskit_py.port import spec
+
+    for text in opts["publish"]:  # each one alone, as upstream: conflicts show up when publishing
+        spec.validate(spec.parse(text), {})
+
+
+def get_driver(opts: dict, state_dir: str) -> PortDriver | None:
+    """The driver with a port API for `--port-driver`, or None (none, implicit)."""
+    name = opts["port-driver"]
+    if name in ("none", "implicit"):
+        return None
+    module = __import__(f"rootlesskit_py.port.{name}", fromlist=["Driver"])
+    return module.Driver(opts, state_dir)

@@ -17,6 +17,19 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+_nofile_to_restore: tuple[int, int] | None = None
+
+
+def raise_nofile_limit() -> None:
+    """Lift this process's soft RLIMIT_NOFILE to the hard limit (a forwarder holds two descriptors
+    per connection; 1024 is too few), as Go programs do; fork_exec gives commands the old limit back."""
+    global _nofile_to_restore
+    soft, hard = native.get_nofile()
+    if soft < hard:
+        native.set_nofile(hard, hard)
+        _nofile_to_restore = (soft, hard)
+
+
 # Python starts with SIGPIPE and SIGXFSZ ignored and exec keeps that; helpers get them back at default
 # (and an empty signal mask: the caller may hold relayed signals blocked).
 _PY_IGNORED_SIGNALS = (13, 25)
@@ -98,6 +111,8 @@ def fork_exec(path: str, argv: Sequence[str], env: dict[str, str], *, fds: dict[
                 os.set_inheritable(fd, True)
             if set_listen_pid:
                 env = {**env, "LISTEN_PID": str(os.getpid())}
+            if _nofile_to_restore is not None:
+                native.set_nofile(*_nofile_to_restore)
             reset_signals()
             os.execve(path, list(argv), env)
         except OSError as e:

@@ -1,0 +1,317 @@
+"""The builtin port driver, child half: accept on the host's listening sockets from inside the namespace.
+
+A socket stays in the network namespace it was created in, so the listeners the parent bound on the
+host keep serving the host while this thread, which lives in the child's network namespace, accepts
+on them and dials the target next to it. Established TCP pairs go to the C splice pump
+(native.pump_add); UDP is relayed here, one connected socket per client as upstream's conntrack.
+
+One thread with one epoll loop: requests from the parent (add/remove, with the listener's descriptor),
+accepts, connects in progress, UDP datagrams. With --detach-netns only this thread enters the
+detached namespace (setns(2) is per thread), so the command stays in the host's.
+"""
+
+from __future__ import annotations
+
+import _socket
+import _thread
+import errno
+import os
+import select
+import time
+
+from rootlesskit_py import native
+from rootlesskit_py.util import log
+from rootlesskit_py.util.gocompat import strerror
+
+UDP_IDLE_SECONDS = 90
+UDP_BUFFER = 65507
+TRANSPARENT_DIAL_SECONDS = 1.0
+_IP_TRANSPARENT, _IPV6_TRANSPARENT = 19, 75
+_ACCEPT_BATCH = 64
+
+
+def _log(text: str) -> None:
+    log.debug(f"port/builtin: {text}")
+
+
+class _Port:
+    """One published port as the child sees it."""
+
+    def __init__(self, port_id: int, proto: str, listener: _socket.socket, dial_ip: str, dial_port: int) -> None:
+        self.id, self.proto, self.listener = port_id, proto, listener
+        self.dial = (dial_ip, dial_port)
+        self.dial_family = _socket.AF_INET6 if ":" in dial_ip else _socket.AF_INET
+        self.udp_flows: dict[tuple, _UdpFlow] = {}
+
+
+class _UdpFlow:
+    def __init__(self, sock: _socket.socket, client: tuple) -> None:
+        self.sock, self.client, self.last_used = sock, client, time.monotonic()
+
+
+class _Dial:
+    """A connect in progress: the accepted client waits for it."""
+
+    def __init__(self, port: _Port, client_fd: int, sock: _socket.socket, source: tuple | None) -> None:
+        self.port, self.client_fd, self.sock, self.source = port, client_fd, sock, source
+        self.deadline = time.monotonic() + TRANSPARENT_DIAL_SECONDS if source else None
+
+
+class Forwarder:
+    def __init__(self, control: _socket.socket, netns_path: str, source_ip_transparent: bool) -> None:
+        self._control = control
+        self._netns_path = netns_path
+        self._want_transparent = source_ip_transparent
+        self._transparent: bool | None = None  # None: not set up yet (first non-loopback client)
+        self._epoll = select.epoll()
+        self._handlers: dict[int, object] = {}
+        self._ports: dict[int, _Port] = {}
+        self._dials: dict[int, _Dial] = {}
+
+    def start(self) -> None:
+        """Run in a thread of this process: the caller goes on to run and wait for the command."""
+        from rootlesskit_py.util.proc import raise_nofile_limit
+
+        raise_nofile_limit()
+        native.pump_start()
+        _thread.start_new_thread(self._run, ())
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            if self._netns_path:
+                fd = os.open(self._netns_path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    native.setns(fd, native.CLONE_NEWNET)
+                finally:
+                    os.close(fd)
+            self._control.setblocking(False)
+            self._watch(self._control.fileno(), select.EPOLLIN, self._on_request)
+            next_sweep = time.monotonic() + UDP_IDLE_SECONDS / 3
+            while True:
+                timeout = self._next_timeout(next_sweep)
+                for fd, events in self._epoll.poll(timeout):
+                    handler = self._handlers.get(fd)
+                    if handler is not None:
+                        handler(fd, events)
+                now = time.monotonic()
+                self._expire_dials(now)
+                if now >= next_sweep:
+                    self._sweep_udp(now)
+                    next_sweep = now + UDP_IDLE_SECONDS / 3
+        except _ControlClosed:
+            pass
+        except BaseException as e:  # a dead forwarder must say why; the command keeps running
+            log.error(f"port/builtin: forwarder stopped: {type(e).__name__}: {e}")
+
+    def _next_timeout(self, next_sweep: float) -> float:
+        deadlines = [d.deadline for d in self._dials.values() if d.deadline is not None]
+        return max(0.0, min(deadlines + [next_sweep]) - time.monotonic())
+
+    def _watch(self, fd: int, events: int, handler) -> None:
+        self._handlers[fd] = handler
+        self._epoll.register(fd, events)
+
+    def _unwatch(self, fd: int) -> None:
+        if self._handlers.pop(fd, None) is not None:
+            self._epoll.unregister(fd)
+
+    # --- requests from the parent ---------------------------------------------------------------
+
+    def _on_request(self, _fd: int, _events: int) -> None:
+        while True:
+            try:
+                data, ancillary, _, _ = self._control.recvmsg(4096, _socket.CMSG_SPACE(4))
+            except BlockingIOError:
+                return
+            except OSError:
+                raise _ControlClosed from None
+            if not data:
+                raise _ControlClosed
+            fds = [int.from_bytes(d[:4], "little", signed=True) for level, kind, d in ancillary
+                   if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS]
+            try:
+                answer = self._handle(data.decode().split(), fds)
+            except OSError as e:
+                answer = f"error {strerror(e)}"
+            self._control.send(answer.encode())
+
+    def _handle(self, words: list[str], fds: list[int]) -> str:
+        if words[0] == "add" and len(fds) == 1:
+            _, port_id, proto, dial_ip, dial_port = words
+            os.set_inheritable(fds[0], False)  # received descriptors are not close-on-exec
+            port = _Port(int(port_id), proto, _socket.socket(fileno=fds[0]), dial_ip, int(dial_port))
+            port.listener.setblocking(False)
+            self._ports[port.id] = port
+            on_ready = self._on_accept if proto == "tcp" else self._on_datagram
+            self._watch(port.listener.fileno(), select.EPOLLIN, lambda _fd, _ev, p=port: on_ready(p))
+            return "ok"
+        if words[0] == "remove":
+            port = self._ports.pop(int(words[1]), None)
+            if port is not None:
+                self._remove(port)
+            return "ok"
+        for fd in fds:
+            os.close(fd)
+        return f"error bad request to the port forwarder: {' '.join(words)!r}"
+
+    def _remove(self, port: _Port) -> None:
+        """Removing a port closes its listener and every connection through it, as upstream."""
+        self._unwatch(port.listener.fileno())
+        port.listener.close()
+        native.pump_close_group(port.id)
+        for flow in port.udp_flows.values():
+            self._unwatch(flow.sock.fileno())
+            flow.sock.close()
+        for fd, dial in list(self._dials.items()):
+            if dial.port is port:
+                self._drop_dial(fd)
+
+    # --- TCP ------------------------------------------------------------------------------------
+
+    def _on_accept(self, port: _Port) -> None:
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                client_fd, client = port.listener._accept()
+            except BlockingIOError:
+                return
+            except OSError as e:  # e.g. EMFILE: the connection waits in the backlog
+                _log(f"accept on port {port.id}: {strerror(e)}")
+                return
+            source = self._transparent_source(port, client)
+            self._dial(port, client_fd, source)
+
+    def _transparent_source(self, port: _Port, client: tuple) -> tuple | None:
+        """The client's address to dial from (upstream v3's source IP propagation), or None."""
+        if not self._want_transparent:
+            return None
+        host = client[0]
+        if host.startswith("::ffff:") and "." in host:
+            host = host[7:]
+        family = _socket.AF_INET6 if ":" in host else _socket.AF_INET
+        if family != port.dial_family or host in ("::1",) or host.startswith("127."):
+            return None
+        if self._transparent is None:
+            from rootlesskit_py.port.transparent import set_up_source_ip_routing
+
+            self._transparent = set_up_source_ip_routing()
+        return (host, client[1]) if self._transparent else None
+
+    def _dial(self, port: _Port, client_fd: int, source: tuple | None) -> None:
+        sock = _socket.socket(port.dial_family, _socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            if source is not None:
+                level, option = ((_socket.SOL_IP, _IP_TRANSPARENT) if port.dial_family == _socket.AF_INET
+                                 else (_socket.SOL_IPV6, _IPV6_TRANSPARENT))
+                sock.setsockopt(level, option, 1)
+                sock.bind(source)
+            error = sock.connect_ex(port.dial)
+        except OSError as e:
+            error = e.errno
+        if error == 0:
+            self._established(port, client_fd, sock)
+        elif error == errno.EINPROGRESS:
+            self._dials[sock.fileno()] = _Dial(port, client_fd, sock, source)
+            self._watch(sock.fileno(), select.EPOLLOUT, self._on_connected)
+        else:
+            self._dial_failed(_Dial(port, client_fd, sock, source), error)
+
+    def _on_connected(self, fd: int, _events: int) -> None:
+        dial = self._dials.pop(fd)
+        self._unwatch(fd)
+        error = dial.sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+        if error:
+            self._dial_failed(dial, error)
+        else:
+            self._established(dial.port, dial.client_fd, dial.sock)
+
+    def _dial_failed(self, dial: _Dial, error: int) -> None:
+        dial.sock.close()
+        text = f"dial tcp {_join(dial.port.dial)}: connect: {os.strerror(error).lower()}"
+        if dial.source is not None:
+            _log(f"transparent dial failed, falling back: {text}")
+            self._dial(dial.port, dial.client_fd, None)
+            return
+        _log(f"port {dial.port.id}: {text}")  # the client sees its connection closed
+        os.close(dial.client_fd)
+
+    def _established(self, port: _Port, client_fd: int, sock: _socket.socket) -> None:
+        native.pump_add(client_fd, sock.detach(), port.id)
+
+    def _expire_dials(self, now: float) -> None:
+        for fd, dial in list(self._dials.items()):
+            if dial.deadline is not None and now >= dial.deadline:
+                self._dials.pop(fd)
+                self._unwatch(fd)
+                self._dial_failed(dial, errno.ETIMEDOUT)
+
+    def _drop_dial(self, fd: int) -> None:
+        dial = self._dials.pop(fd)
+        self._unwatch(fd)
+        dial.sock.close()
+        os.close(dial.client_fd)
+
+    # --- UDP ------------------------------------------------------------------------------------
+
+    def _on_datagram(self, port: _Port) -> None:
+        while True:
+            try:
+                data, client = port.listener.recvfrom(UDP_BUFFER)
+            except BlockingIOError:
+                return
+            except OSError:
+                continue  # an ICMP error queued on the listener: nothing to do with it
+            flow = port.udp_flows.get(client) or self._new_flow(port, client)
+            if flow is None:
+                continue
+            flow.last_used = time.monotonic()
+            try:
+                flow.sock.send(data)
+            except OSError:  # ECONNREFUSED from an earlier datagram, a full buffer: UDP may drop
+                pass
+
+    def _new_flow(self, port: _Port, client: tuple) -> _UdpFlow | None:
+        sock = _socket.socket(port.dial_family, _socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        try:
+            sock.connect(port.dial)
+        except OSError as e:
+            _log(f"port {port.id}: dial udp {_join(port.dial)}: {strerror(e)}")
+            sock.close()
+            return None
+        flow = port.udp_flows[client] = _UdpFlow(sock, client)
+        self._watch(sock.fileno(), select.EPOLLIN, lambda _fd, _ev: self._on_reply(port, flow))
+        return flow
+
+    def _on_reply(self, port: _Port, flow: _UdpFlow) -> None:
+        while True:
+            try:
+                data = flow.sock.recv(UDP_BUFFER)
+            except BlockingIOError:
+                return
+            except OSError:  # ECONNREFUSED: nobody listens (yet) inside; ignored as upstream
+                continue
+            flow.last_used = time.monotonic()
+            try:
+                port.listener.sendto(data, flow.client)
+            except OSError:
+                pass
+
+    def _sweep_udp(self, now: float) -> None:
+        for port in self._ports.values():
+            for client, flow in list(port.udp_flows.items()):
+                if now - flow.last_used > UDP_IDLE_SECONDS:
+                    self._unwatch(flow.sock.fileno())
+                    flow.sock.close()
+                    del port.udp_flows[client]
+
+
+class _ControlClosed(Exception):
+    """The parent is gone; the child dies with it (pdeathsig), nothing left to serve."""
+
+
+def _join(address: tuple) -> str:
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
