@@ -8,8 +8,8 @@ import sys
 # name -> module with `main(argv) -> int`; None: the name is reserved, the program not written yet
 PROGRAMS = {
     "rootlesskit": "rootlesskit_py.cli.rootlesskit",
-    "rootlessctl": None,
-    "rootlesskit-docker-proxy": None,
+    "rootlessctl": "rootlesskit_py.cli.rootlessctl",
+    "rootlesskit-docker-proxy": "rootlesskit_py.cli.docker_proxy",
     "dockerd-rootless.sh": None,
     "dockerd-rootless-setuptool.sh": None,
 }

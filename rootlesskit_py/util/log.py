@@ -18,7 +18,8 @@ _state = {"role": "parent", "debug": False, "start": time.monotonic()}
 
 
 def configure(role: str, debug: bool | None = None) -> None:
-    """Set the role shown in every message ("parent", "child "); optionally the debug switch."""
+    """Set the role shown in every message ("parent", "child "; "" for none, as in the helper
+    programs); optionally the debug switch."""
     _state["role"] = role
     if debug is not None:
         _state["debug"] = debug
@@ -29,7 +30,7 @@ def role() -> str:
 
 
 def _emit(level: str, msg: str) -> None:
-    text = f"[rootlesskit:{_state['role']}] {msg}"
+    text = f"[rootlesskit:{_state['role']}] {msg}" if _state["role"] else msg
     if sys.stderr.isatty():
         elapsed = int(time.monotonic() - _state["start"])
         line = f"{_LEVELS[level]}[{elapsed:04d}] {text}\n"
