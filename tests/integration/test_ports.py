@@ -126,7 +126,12 @@ def test_refusing_target_closes_the_client_and_keeps_serving(impl, tmp_path):
 
 def _fds(pid: int) -> tuple[int, int]:
     """(sockets, other descriptors) of a process: pipes come and go with the pump's small pool."""
-    links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    links = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except FileNotFoundError:  # closed meanwhile
+            pass
     sockets = sum(link.startswith("socket:") for link in links)
     return sockets, len(links) - sockets
 
