@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -166,3 +167,15 @@ def udp_echo(address: tuple, payload: bytes, timeout: float = 2) -> bytes | None
             return s.recv(65535)
         except socket.timeout:
             return None
+
+
+def comparable_ctl_output(text: str, state: str) -> str:
+    """rootlessctl output with what differs by design made equal: versions (Go 1.1.0 vs our 3.0.1),
+    the state dir, the child pid, and the order of listed ports (Go's server lists in map order)."""
+    text = text.replace("1.1.0", "X").replace("3.0.1", "X").replace(state, "STATE")
+    text = re.sub(r'(Child PID: |"childPID": )\d+', r"\1PID", text)
+    if text.startswith("ID ") or text.startswith('{"id"'):
+        lines = text.splitlines(keepends=True)
+        header = lines[:1] if text.startswith("ID ") else []
+        text = "".join(header + sorted(lines[len(header):]))
+    return text

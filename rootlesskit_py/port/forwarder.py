@@ -210,7 +210,9 @@ class Forwarder:
             error = sock.connect_ex(port.dial)
         except OSError as e:
             error = e.errno
-        if error == 0:
+        if error == 0 or (error == errno.EINPROGRESS and source is None):
+            # The pump finishes a connect in progress by itself: writes wait for it, and a refusal
+            # closes both ends, as a failed dial does. Only a transparent dial needs its outcome here.
             self._established(port, client_fd, sock)
         elif error == errno.EINPROGRESS:
             self._dials[sock.fileno()] = _Dial(port, client_fd, sock, source)

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from conftest import run
-from portutil import SLIRP, Running, free_port
+from portutil import SLIRP, Running, comparable_ctl_output, free_port
 
 BUILTIN = SLIRP + ["--port-driver=builtin", "sleep", "infinity"]
-
-
-def _normalise(text: str, state: str) -> str:
-    """What differs by design: versions (1.1.0 vs 3.0.1), state dir, child pid, and the order of
-    listed ports (Go's server lists them in map order)."""
-    text = text.replace("1.1.0", "X").replace("3.0.1", "X").replace(state, "STATE")
-    text = re.sub(r'(Child PID: |"childPID": )\d+', r"\1PID", text)
-    if text.startswith("ID ") or text.startswith('{"id"'):
-        lines = text.splitlines(keepends=True)
-        header = lines[:1] if text.startswith("ID ") else []
-        text = "".join(header + sorted(lines[len(header):]))
-    return text
 
 
 def _session(ctl: list[str], port: int) -> list[list[str]]:
@@ -51,7 +38,7 @@ def test_ours_prints_what_go_prints(impl, go, tmp_path, kit):
     for name, ctl in (("ours", impl.argv("rootlessctl")), ("go", go.argv("rootlessctl"))):
         with Running((go if kit == "go" else impl).argv(), BUILTIN, tmp_path / name) as rk:
             results = [run(argv) for argv in _session(ctl + ["--socket", str(rk.state / "api.sock")], port)]
-        outputs[name] = [(r.returncode, _normalise(r.stdout, str(tmp_path / name)), r.stderr) for r in results]
+        outputs[name] = [(r.returncode, comparable_ctl_output(r.stdout, str(tmp_path / name)), r.stderr) for r in results]
     for mine, theirs in zip(outputs["ours"], outputs["go"]):
         assert mine == theirs
 
