@@ -17,7 +17,7 @@ import struct
 _RTM_NEWLINK, _RTM_NEWADDR, _RTM_GETADDR, _RTM_NEWROUTE, _RTM_NEWRULE = 16, 20, 22, 24, 32
 _NLM_F_REQUEST, _NLM_F_ACK, _NLM_F_DUMP, _NLM_F_EXCL, _NLM_F_CREATE = 0x1, 0x4, 0x300, 0x200, 0x400
 _NLMSG_ERROR, _NLMSG_DONE = 2, 3
-_IFLA_MTU = 4
+_IFLA_ADDRESS, _IFLA_MTU = 1, 4
 _IFA_ADDRESS, _IFA_LOCAL = 1, 2
 _RTA_OIF, _RTA_GATEWAY, _RTA_TABLE = 4, 5, 15
 _FRA_PRIORITY, _FRA_FWMARK, _FRA_TABLE = 6, 10, 15
@@ -109,12 +109,14 @@ class Netlink:
         body += _attr(_FRA_PRIORITY, struct.pack("=I", priority))
         self._request(_RTM_NEWRULE, _NLM_F_CREATE | _NLM_F_EXCL, body, f"adding rule fwmark {mark} lookup {table}")
 
-    def set_link(self, ifname: str, up: bool = True, mtu: int | None = None) -> None:
-        """`ip link set IFNAME up [mtu MTU]`."""
+    def set_link(self, ifname: str, up: bool = True, mtu: int | None = None, mac: bytes = b"") -> None:
+        """`ip link set IFNAME up [mtu MTU] [address MAC]`."""
         index = _socket.if_nametoindex(ifname)
         body = struct.pack("=BxHiII", _socket.AF_UNSPEC, 0, index, IFF_UP if up else 0, IFF_UP)
         if mtu:
             body += _attr(_IFLA_MTU, struct.pack("=I", mtu))
+        if mac:
+            body += _attr(_IFLA_ADDRESS, mac)
         self._request(_RTM_NEWLINK, 0, body, f"setting link {ifname}")
 
     def add_address(self, ifname: str, address: str, prefix_len: int) -> None:
@@ -135,9 +137,19 @@ class Netlink:
 
 def create_tap(ifname: str) -> None:
     """`ip tuntap add name IFNAME mode tap`: a persistent tap for slirp4netns to attach to."""
-    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+    fd = open_tap(ifname)
     try:
-        fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH", ifname.encode(), _IFF_TAP | _IFF_NO_PI))
         fcntl.ioctl(fd, _TUNSETPERSIST, 1)
     finally:
         os.close(fd)
+
+
+def open_tap(ifname: str) -> int:
+    """A descriptor reading and writing IFNAME's ethernet frames (the tap is created if missing)."""
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH", ifname.encode(), _IFF_TAP | _IFF_NO_PI))
+    except OSError:
+        os.close(fd)
+        raise
+    return fd

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -317,3 +318,40 @@ def test_slirp4netns_ipv6_by_slaac_reaches_the_host(impl, go):
             assert answer == "hello over ipv6"
     finally:
         server.close()
+
+
+FAKE_VPNKIT = str(REPO / "tests" / "helpers" / "fakevpnkit.py")
+VPNKIT_SHOW = ("ip -4 -o addr show dev tap0 | awk '{print $4}'; cat /sys/class/net/tap0/address; ip route | sort; "
+               "cat /etc/resolv.conf; busybox ping -c 1 -W 5 192.168.65.1 >/dev/null && echo pong")
+
+
+def test_vpnkit_serves_the_namespace_through_vmnet(impl, tmp_path):
+    """vpnkit is not packaged for Debian: a vmnet server of our own (tests/helpers/fakevpnkit.py)
+    plays its part, including DHCP, ARP and ping for the gateway, so the whole path is real."""
+    state = tmp_path / "state"
+    result = run(impl.argv() + [f"--state-dir={state}", "--net=vpnkit", f"--vpnkit-binary={FAKE_VPNKIT}",
+                                "--copy-up=/etc", "--disable-host-loopback", "sh", "-c", VPNKIT_SHOW])
+    assert result.returncode == 0, result.stderr
+    address, mac, *rest = (line.strip() for line in result.stdout.splitlines())
+    assert address == "192.168.65.3/24"
+    assert mac.startswith("02:50:")
+    assert "default via 192.168.65.1 dev tap0" in rest and "nameserver 192.168.65.1" in rest
+    assert rest[-1] == "pong"
+
+
+def test_vpnkit_command_line_and_mtu_warning(impl, tmp_path):
+    flags = [f"--vpnkit-binary={FAKE_VPNKIT}", "--mtu=1400", "--disable-host-loopback"]
+    with_state = [f"--state-dir={tmp_path / 'state'}"]
+    result = run(impl.argv() + with_state + ["--net=vpnkit"] + flags
+                 + ["sh", "-c", f"cat {tmp_path / 'state' / 'vpnkit-ethernet.sock.argv'}"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"--ethernet {tmp_path / 'state' / 'vpnkit-ethernet.sock'} --mtu 1400 --host-ip 0.0.0.0"
+    assert "vpnkit is known to have issues with non-1500 MTU (current: 1400)" in result.stderr
+
+
+def test_vpnkit_that_exits_is_reported_at_once(impl, tmp_path):
+    started = time.monotonic()
+    stderr = refused(impl.argv() + ["--net=vpnkit", "--vpnkit-binary=/bin/false", "--disable-host-loopback", "true"],
+                     tmp_path)
+    assert time.monotonic() - started < 5
+    assert "vpnkit exited (exit status 1) before serving it" in stderr

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import run
+from conftest import REPO, run
 from portutil import (SLIRP, Running, comparable_ctl_output, echo, free_port, refuses, server_command, udp_echo, wait_echo)
 
 BUILTIN = SLIRP + ["--port-driver=builtin"]
@@ -258,6 +258,8 @@ def test_info_matches_go(impl, go, tmp_path):
 @pytest.mark.parametrize("flags, expected", [
     (["--net=host"], {}),
     (["--net=none"], {"networkDriver": {"driver": "none"}}),
+    (["--net=vpnkit", f"--vpnkit-binary={REPO / 'tests' / 'helpers' / 'fakevpnkit.py'}"],
+     {"networkDriver": {"driver": "vpnkit", "dns": ["192.168.65.1"], "childIP": "192.168.65.3"}}),
     (["--net=slirp4netns", "--port-driver=slirp4netns"],
      {"networkDriver": {"driver": "slirp4netns", "dns": ["10.0.2.3"], "childIP": "10.0.2.100"},
       "portDriver": {"driver": "slirp4netns", "protos": ["tcp", "tcp4", "udp", "udp4"], "disallowLoopbackChildIP": True}}),
