@@ -18,6 +18,7 @@ from conftest import BIN_DIR, GO_ROOTLESSKIT, run
 from portutil import free_port, refuses
 
 SCRIPT = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
+DOCKER = "/usr/bin/docker"  # Debian's 20.10 client: a newer docker earlier on PATH must not be the one tested
 IMAGE = "rkpy-busybox"
 
 
@@ -49,7 +50,7 @@ class RootlessDocker:
             time.sleep(0.2)
 
     def docker(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        return run(["docker", *args], env=self.env, timeout=60, **kwargs)
+        return run([DOCKER, *args], env=self.env, timeout=60, **kwargs)
 
     def import_busybox(self) -> None:
         """No registry here: an image made of busybox-static alone."""
@@ -60,7 +61,7 @@ class RootlessDocker:
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(link)
         with open(rootfs, "rb") as f:
-            result = subprocess.run(["docker", "import", "-", IMAGE], env=self.env, stdin=f, capture_output=True,
+            result = subprocess.run([DOCKER, "import", "-", IMAGE], env=self.env, stdin=f, capture_output=True,
                                     text=True, timeout=60)
         assert result.returncode == 0, result.stderr
 
@@ -80,7 +81,7 @@ class RootlessDocker:
 
 @pytest.fixture(scope="module", params=["go", "binary"])
 def dockerd(request, tmp_path_factory):
-    for tool in (SCRIPT, "/usr/sbin/dockerd", "/usr/bin/docker", "/usr/sbin/docker-proxy"):
+    for tool in (SCRIPT, "/usr/sbin/dockerd", DOCKER, "/usr/sbin/docker-proxy"):
         assert os.path.exists(tool), f"{tool} missing (apt-get install docker.io; sudo tests/run prepares this)"
     base = tmp_path_factory.mktemp(f"docker-{request.param}")
     kit_dir = base / "kit"
