@@ -34,6 +34,17 @@ def server_command(proto: str = "tcp", port: int = 8080, address: str = "::") ->
     return [sys.executable, PORTSERVER, proto, str(port), address]
 
 
+def terminate(proc: subprocess.Popen, seconds: float) -> None:
+    """SIGTERM (rootlesskit relays it to its command), then SIGKILL to the process group after `seconds`."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 class Running:
     """`program + args` (a rootlesskit, given --state-dir=state) started in the background; `ready()`
     waits for child_pid (written after every -p is published) and api.sock."""
@@ -67,13 +78,7 @@ class Running:
         return api_call(str(self.state / "api.sock"), method, path, body, raw)
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        terminate(self.proc, 15)
         self._stderr.close()
         return self.proc.returncode
 

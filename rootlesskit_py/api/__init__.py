@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-from rootlesskit_py.version import API_VERSION  # noqa: F401 (what clients import)
 
 _GO_HTML_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
 

@@ -13,11 +13,11 @@ import _thread
 import json
 import os
 
-from rootlesskit_py.api import API_VERSION, go_json
+from rootlesskit_py.api import go_json
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_atoi
-from rootlesskit_py.version import VERSION
+from rootlesskit_py.version import API_VERSION, VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -11,6 +11,9 @@ slirp4netns) and a child half (inside the namespaces, before the command runs):
 
 from __future__ import annotations
 
+import _signal as signal
+import os
+
 from rootlesskit_py.errors import RootlessKitError
 
 TYPE_CHECKING = False
@@ -53,9 +56,11 @@ class NetworkDriver:
             info["childIP"] = config.ip
         return info
 
+    pid: int | None = None  # the helper process setup_parent started and the parent reaps (slirp4netns, vpnkit)
+
     def helpers(self) -> dict[int, str]:
         """pid -> name of helper processes the parent must watch (their death cuts the network)."""
-        return {}
+        return {self.pid: self.name} if self.pid else {}
 
     def helper_exited(self, pid: int, status: int) -> None:
         """A helper from helpers() ended while the command runs: say so; the command keeps running."""
@@ -68,9 +73,22 @@ class NetworkDriver:
 
     def forget_helper(self, pid: int) -> None:
         """Drop a helper that has been reaped, so cleanup() does not signal a recycled pid."""
+        if pid == self.pid:
+            self.pid = None
 
     def cleanup(self) -> None:
         """Stop whatever setup_parent started."""
+        self.stop_helper()
+
+    def stop_helper(self) -> None:
+        """Kill and reap the helper process, if one still runs."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.pid = None
 
 
 def detached_netns_path(child_pid: int, state_dir: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import _signal as signal
 import os
 import select
 
@@ -11,7 +10,6 @@ from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.network import detached_netns_path
 from rootlesskit_py.network.common import NetworkConfig, UserModeDriver, configure_namespace, look_up_binary
 from rootlesskit_py.network.netlink import create_tap
-from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.util.proc import decode, fork_exec, run
 from rootlesskit_py.util.signals import describe_status
@@ -36,7 +34,6 @@ class Driver(UserModeDriver):
     def __init__(self, opts: dict) -> None:
         super().__init__(opts)
         self.sandbox = self.seccomp = False
-        self.pid: int | None = None
 
     def validate(self) -> None:
         opts = self.opts
@@ -136,18 +133,3 @@ class Driver(UserModeDriver):
     def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
         configure_namespace(config, state_dir, etc_copied_up, detached)
 
-    def helpers(self) -> dict[int, str]:
-        return {self.pid: "slirp4netns"} if self.pid else {}
-
-    def forget_helper(self, pid: int) -> None:
-        self.pid = None
-
-    def cleanup(self) -> None:
-        if self.pid:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            log.debug("killed slirp4netns")
-            self.pid = None

@@ -8,7 +8,6 @@ has the protocol). Fixed layout as upstream: 192.168.65.0/24, gateway and DNS at
 
 from __future__ import annotations
 
-import _signal as signal
 import _thread
 import os
 
@@ -31,7 +30,6 @@ class Driver(NetworkDriver):
         self.mtu = opts["mtu"] or 1500
         self.ifname = opts["ifname"] or "tap0"
         self.binary = ""
-        self.pid: int | None = None
         self._vif = None
 
     def validate(self) -> None:
@@ -93,23 +91,10 @@ class Driver(NetworkDriver):
         self.pid = None
         return describe_status(status) or "exit status 0"
 
-    def helpers(self) -> dict[int, str]:
-        return {self.pid: "vpnkit"} if self.pid else {}
-
-    def forget_helper(self, pid: int) -> None:
-        if pid == self.pid:
-            self.pid = None
-
     def cleanup(self) -> None:
         if self._vif is not None:
             self._vif.sock.close()
-        if self.pid:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            self.pid = None
+        self.stop_helper()
 
 
 def _tap_to_vif(tap: int, vif) -> None:

@@ -9,7 +9,6 @@ pings to it. Every connection of one UUID shares the MAC, as vpnkit's does. Writ
 SOCKET.argv for the test to check.
 """
 
-import os
 import socket
 import struct
 import sys

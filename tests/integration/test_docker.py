@@ -6,7 +6,6 @@ of a rootlesskit: `docker run -p` must reach the container from the host. Docker
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import tarfile
@@ -15,7 +14,7 @@ import time
 import pytest
 
 from conftest import BIN_DIR, GO_ROOTLESSKIT, run
-from portutil import free_port, refuses
+from portutil import free_port, refuses, terminate
 
 SCRIPT = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
 DOCKER = "/usr/bin/docker"  # Debian's 20.10 client: a newer docker earlier on PATH must not be the one tested
@@ -67,13 +66,7 @@ class RootlessDocker:
 
     def stop(self) -> None:
         """SIGTERM to rootlesskit (the script execs it), which relays it to dockerd; then wait."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        terminate(self.proc, 30)
         self.log.close()
         # images and containers belong to subordinate ids: remove them from inside a user namespace
         run([GO_ROOTLESSKIT, "rm", "-rf", str(self.data), str(self.xdg)], timeout=120)

@@ -8,8 +8,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import threading
 import time
 
 import pytest
@@ -28,7 +26,7 @@ def started(impl, tmp_path, flags: list[str], command: list[str] | None = None, 
 
 def test_tcp_reaches_the_server_inside_and_half_close_passes(impl, tmp_path):
     port = free_port()
-    with started(impl, tmp_path, BUILTIN + [f"-p", f"127.0.0.1:{port}:8080/tcp"]):
+    with started(impl, tmp_path, BUILTIN + ["-p", f"127.0.0.1:{port}:8080/tcp"]):
         peer, echoed = wait_echo(("127.0.0.1", port), payload=b"x" * 1_000_000)
         assert echoed == b"x" * 1_000_000  # all of it came back after our half-close
         assert peer == "127.0.0.1"  # loopback clients are never made transparent
