@@ -123,7 +123,7 @@ def iperf_through(exe: str | None, port_driver: str, seconds: int) -> float:
     """bits/s host -> namespace through the port driver; exe None: plain loopback."""
     port = free_port()
     if exe is None:
-        with host_server(["iperf3", "-s", "-1", "-p", str(port)], port):
+        with host_server(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", str(port)], port):
             return iperf_client(port, seconds)
     with Kit(exe, [f"--port-driver={port_driver}", "-p", f"127.0.0.1:{port}:5201/tcp"], ["iperf3", "-s", "-p", "5201"]):
         return iperf_client(port, seconds)
@@ -182,7 +182,10 @@ def memory_with_load(exe: str, ports: int = 100, connections: int = 1000) -> int
     """Peak KiB (VmHWM, parent + child) with `ports` published and `connections` idle open through them."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    numbers = [free_port() for _ in range(ports)]
+    numbers: list[int] = []
+    while len(numbers) < ports:  # distinct: free_port() may hand out a port twice
+        if (port := free_port()) not in numbers:
+            numbers.append(port)
     publish = [a for p in numbers for a in ("-p", f"127.0.0.1:{p}:8080/tcp")]
     with Kit(exe, ["--port-driver=builtin", *publish], [sys.executable, PORTSERVER, "tcp", "8080", "0.0.0.0"]) as kit:
         wait_tcp(numbers[0])

@@ -35,6 +35,14 @@ case "${1:-}" in
       for p in $(cat "$d/cgroup.procs"); do echo "$p" > "$base/cgroup.procs" 2>/dev/null || true; done
       rmdir "$d"
     done ;;
-  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release" >&2
+  activate-port)    # PORT ARGS...: bind 127.0.0.1:PORT as root (< 1024 allowed) as a systemd socket unit would,
+                    # and on the first connection run ARGS as the test user with that listener (LISTEN_FDS=1)
+    port=$2; shift 2
+    case "$port" in *[!0-9]*|"") echo "not a port: $port" >&2; exit 2 ;; esac
+    home=$(getent passwd "$TEST_USER" | cut -d: -f6)
+    exec systemd-socket-activate -l "127.0.0.1:$port" \
+      setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups --inh-caps=-all \
+      env -i HOME="$home" USER="$TEST_USER" LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin "$@" ;;
+  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release|activate-port" >&2
      exit 2 ;;
 esac

@@ -8,11 +8,12 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
 
-from conftest import REPO, run
+from conftest import REPO, ROOT_HELPER, run
 from portutil import (SLIRP, Running, comparable_ctl_output, echo, free_port, refuses, server_command, udp_echo, wait_echo)
 
 BUILTIN = SLIRP + ["--port-driver=builtin"]
@@ -315,6 +316,42 @@ def test_cap_net_bind_service_on_the_binary_exposes_a_low_port(binary, root_help
             assert wait_echo(("127.0.0.1", port))[1] == b"ping"
     finally:
         root_helper("remove", str(copy))
+
+
+def _free_low_port() -> int:
+    """A port below 1024 nothing listens on (read from /proc: an unprivileged bind there would fail anyway)."""
+    taken = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            taken |= {int(line.split()[1].rsplit(":", 1)[1], 16) for line in list(f)[1:]}
+    return next(port for port in range(990, 600, -1) if port not in taken)
+
+
+def test_socket_activation_serves_a_low_port_with_no_capability(impl, root_helper, tmp_path):
+    """A systemd socket unit binds a port < 1024 and hands it over (LISTEN_FDS); the command inside
+    rootlesskit serves it: no sysctl, no setcap (root_helper: systemd-socket-activate, then setpriv)."""
+    port = _free_low_port()
+    serve = ("import os, socket; s = socket.socket(fileno=3); c, _ = s.accept(); "
+             "c.sendall(f'{os.environ[\"LISTEN_FDS\"]} {os.getuid()}'.encode()); c.close()")
+    activator = subprocess.Popen(["sudo", "-n", ROOT_HELPER, "activate-port", str(port), *impl.argv(),
+                                  "--state-dir", str(tmp_path / "state"), "python3", "-c", serve],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        deadline, reply = time.monotonic() + 20, b""
+        while not reply and time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+                    reply = client.recv(100)
+            except ConnectionRefusedError:
+                time.sleep(0.05)
+        _, err = activator.communicate(timeout=30)
+    finally:
+        if activator.poll() is None:
+            activator.kill()
+            activator.communicate()
+    assert reply == b"1 0", err  # one inherited listener, served by root inside the user namespace
+    assert activator.returncode == 0, err
+    assert not (tmp_path / "state").exists()
 
 
 def test_restart_after_kill_9_on_the_same_state_dir(impl, tmp_path):
