@@ -42,7 +42,7 @@ case "${1:-}" in
     home=$(getent passwd "$TEST_USER" | cut -d: -f6)
     exec systemd-socket-activate -l "127.0.0.1:$port" \
       setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups --inh-caps=-all \
-      env -i HOME="$home" USER="$TEST_USER" LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin "$@" ;;
+      env HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" LANG=C.UTF-8 "$@" ;;  # sudo's env, plus LISTEN_*
   *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release|activate-port" >&2
      exit 2 ;;
 esac
