@@ -5,12 +5,11 @@
     python3 build.py --install       # build, then install to /usr/local/bin (root) or ~/bin
     python3 build.py --install-apt   # as root: first apt-get install what the build needs
 
-Why this shape (see README "The binaries"): Nuitka *standalone* mode with a static libpython, not
-onefile, because a onefile bootstrap forks the real program (so `$!` is the wrong pid, AppArmor
-path profiles and setcap'd capabilities don't reach it). Standalone leaves extension modules as
-separate .so files; the only two we need (cffi's backend and our `_native`) are embedded in the
-executable as bytes and loaded from a memfd at start (rootlesskit_py/native/__init__.py), so the
-executable is self-sufficient and `dist/bin/*` are plain regular files.
+Why this shape (see README "The binaries"): Nuitka *standalone* mode, not onefile, because a
+onefile bootstrap forks the real program (so `$!` is the wrong pid, AppArmor path profiles and
+setcap'd capabilities don't reach it); linked against a static musl CPython with every C module
+built in (packaging/static_python.py), so the executable is one statically linked ELF file that
+needs no libc, no Python and no extraction.
 """
 
 from __future__ import annotations
@@ -24,20 +23,18 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "packaging"))
+import static_python  # noqa: E402 (the recipe of the static interpreter)
+
 BUILD = ROOT / "build"
 VENV = ROOT / ".venv"
 DIST_BIN = ROOT / "dist" / "bin"
 BASE_PYTHON = "/usr/bin/python3.11"
-# Debian's python3-cffi-backend is what gets embedded; the cffi that generates our module must match it.
-SYSTEM_CFFI_BACKEND = "/usr/lib/python3/dist-packages/_cffi_backend.cpython-311-x86_64-linux-gnu.so"
 REQUIREMENTS = ["nuitka==4.3.3", "ordered-set==4.1.0", "cffi==1.15.1", "pytest==9.2.0"]
-APT_PACKAGES = ["python3.11-dev", "python3.11-venv", "libpython3.11-dev", "python3-cffi-backend", "libffi-dev",
-                "libexpat1-dev", "zlib1g-dev", "gcc", "ccache", "patchelf"]
+# python3.11-dev: the development `_native` module for the Python entry point; musl-tools: the binaries
+APT_PACKAGES = ["python3.11-dev", "python3.11-venv", "gcc", "make", "binutils", "ccache", "musl-tools"]
 TOOLS = ["rootlesskit", "rootlessctl", "rootlesskit-docker-proxy", "dockerd-rootless.sh",
          "dockerd-rootless-setuptool.sh"]
-# Libraries linked statically so the executable runs where they are not installed (slim images
-# have no libexpat); zlib and libc are everywhere a glibc binary can run.
-STATIC_LIBS = ["libexpat.a"]
 
 
 def run(cmd: list[str], **kwargs) -> None:
@@ -50,13 +47,14 @@ def install_apt() -> None:
         sys.exit("--install-apt needs root (it runs apt-get install)")
     run(["apt-get", "update", "-qq"])
     run(["apt-get", "install", "-y", "-qq", *APT_PACKAGES], env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    static_python.add_deb_src()
 
 
 def check_prerequisites() -> None:
-    missing = [p for p in (BASE_PYTHON, SYSTEM_CFFI_BACKEND, "/usr/lib/python3.11/config-3.11-x86_64-linux-gnu/libpython3.11.a",
-                           "/usr/lib/x86_64-linux-gnu/libexpat.a") if not os.path.exists(p)]
-    if missing or not shutil.which("gcc"):
-        sys.exit(f"build prerequisites missing: {', '.join(missing) or 'gcc'}\n"
+    missing = [p for p in (BASE_PYTHON, "/usr/include/python3.11/Python.h") if not os.path.exists(p)]
+    missing += [tool for tool in ("gcc", "make", "ar", "musl-gcc") if not shutil.which(tool)]
+    if missing:
+        sys.exit(f"build prerequisites missing: {', '.join(missing)}\n"
                  f"fix: sudo apt-get install -y {' '.join(APT_PACKAGES)}  (or: sudo python3 build.py --install-apt)")
 
 
@@ -73,29 +71,40 @@ def ensure_venv() -> pathlib.Path:
     return python
 
 
-def patch_nuitka(python: pathlib.Path) -> None:
-    """Stop Nuitka from importing `inspect` at every start.
-
-    Nuitka 4.3.3's main() imports the whole `inspect` module only to patch it for compiled
-    generators (its own TODO says this should be an import hook). Measured here: 22 ms of a 38 ms
-    start of a hello-world binary. Nothing in this project inspects compiled generators, so the call
-    is removed from the pinned Nuitka in our private venv; the build fails if that line changes.
-    """
-    source = subprocess.run([python, "-c", "import nuitka, os; print(os.path.dirname(nuitka.__file__))"],
-                            check=True, capture_output=True, text=True).stdout.strip()
-    main_program = pathlib.Path(source) / "build" / "static_src" / "MainProgram.c"
-    text = main_program.read_text()
-    call, patched = "    patchInspectModule(tstate);\n", "    /* rootlesskit-py build.py: inspect is not patched at start-up */\n"
-    if patched in text:
-        return
-    if text.count(call) != 1:
-        sys.exit(f"{main_program}: the patchInspectModule call build.py removes was not found; "
-                 "check patch_nuitka() against this Nuitka version")
-    main_program.write_text(text.replace(call, patched))
+# Edits to the pinned Nuitka in our private venv: (file under nuitka/, line(s) replaced, replacement)
+NUITKA_PATCHES = [
+    # Nuitka 4.3.3's main() imports the whole `inspect` module only to patch it for compiled generators
+    # (its own TODO says this should be an import hook): 22 ms of a 38 ms hello-world start, measured
+    # here. Nothing in this project inspects compiled generators.
+    ("build/static_src/MainProgram.c", "    patchInspectModule(tstate);\n",
+     "    /* rootlesskit-py build.py: inspect is not patched at start-up */\n"),
+    # Nuitka probes perf counters through ctypes' dlopen of libc at import, which a static interpreter
+    # cannot do; without the probe it just does not count instructions.
+    ("utils/Profiling.py", "            return False\n\n        fd = getPerfFileHandle(PERF_COUNT_HW_INSTRUCTIONS)\n",
+     "            return False\n\n        try:\n            fd = getPerfFileHandle(PERF_COUNT_HW_INSTRUCTIONS)\n"
+     "        except OSError:  # static interpreter: no dlopen (rootlesskit-py build.py)\n            return False\n"),
+]
 
 
-def build_native(python: pathlib.Path) -> pathlib.Path:
-    """Compile native/ through cffi and place `_native*.so` in the package (for the Python entry point too)."""
+def patch_nuitka(python: pathlib.Path) -> pathlib.Path:
+    """Apply NUITKA_PATCHES; the build fails if a patched line is not found. Returns the site-packages
+    directory Nuitka lives in (the static interpreter runs it from there)."""
+    source = pathlib.Path(subprocess.run([python, "-c", "import nuitka, os; print(os.path.dirname(nuitka.__file__))"],
+                                         check=True, capture_output=True, text=True).stdout.strip())
+    for relative, old, new in NUITKA_PATCHES:
+        path = source / relative
+        text = path.read_text()
+        if new in text:
+            continue
+        if text.count(old) != 1:
+            sys.exit(f"{path}: the line build.py patches was not found; check NUITKA_PATCHES against this Nuitka")
+        path.write_text(text.replace(old, new))
+    return source.parent
+
+
+def build_native(python: pathlib.Path) -> None:
+    """Compile native/ through cffi into `_native*.so` in the package, for the Python entry point
+    (`python -m rootlesskit_py.cli`; the binaries have it built into their interpreter)."""
     out = BUILD / "native"
     out.mkdir(parents=True, exist_ok=True)
     code = "import sys, builder; print(builder.build(sys.argv[1]))"
@@ -104,77 +113,53 @@ def build_native(python: pathlib.Path) -> pathlib.Path:
     target = ROOT / "rootlesskit_py" / "native" / pathlib.Path(so).name
     if not target.exists() or target.read_bytes() != pathlib.Path(so).read_bytes():
         shutil.copy2(so, target)
-    return target
 
 
-def stage_sources(native_so: pathlib.Path) -> pathlib.Path:
-    """A copy of the package plus `_embedded.py` holding the extension modules' bytes."""
+def stage_sources() -> pathlib.Path:
+    """A clean copy of the package (no development .so, no caches) and the program's entry file."""
     src = BUILD / "src"
     staged = src / "rootlesskit_py"
     if staged.exists():
         shutil.rmtree(staged)
     shutil.copytree(ROOT / "rootlesskit_py", staged, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-    blobs = {"_cffi_backend": pathlib.Path(SYSTEM_CFFI_BACKEND).read_bytes(),
-             "rootlesskit_py.native._native": native_so.read_bytes()}
-    with open(staged / "native" / "_embedded.py", "w") as f:
-        f.write('"""Generated by build.py: extension modules embedded in the executable."""\n\nBLOBS = {\n')
-        for name, blob in blobs.items():
-            f.write(f"    {name!r}: {blob!r},\n")
-        f.write("}\n")
     (src / "rootlesskit_main.py").write_text(
         "from rootlesskit_py.cli import main\n\nif __name__ == '__main__':\n    main()\n")
     return src
 
 
-def static_lib_dir() -> pathlib.Path:
-    """A -L directory holding only the .a files, so `-lexpat` resolves to the static archive."""
-    libdir = BUILD / "staticlibs"
-    libdir.mkdir(parents=True, exist_ok=True)
-    for name in STATIC_LIBS:
-        link = libdir / name
-        if not link.exists():
-            link.symlink_to(f"/usr/lib/x86_64-linux-gnu/{name}")
-    return libdir
+# Modules the standard library imports optionally (inside try/except) that the program never needs:
+# not compiled in, for size. `rootlesskit_py.native._native` is the development .so (the binary's is built in).
+NOT_SHIPPED = ["bz2", "lzma", "hashlib", "decimal", "_pydecimal", "contextvars", "typing", "_typing",
+               "rootlesskit_py.native._native", "cffi", "pytest", "unittest", "pydoc"]
 
 
-# Modules the standard library imports optionally (inside try/except) whose C parts would be
-# separate .so files beside the executable: left out, so the lone executable never half-works.
-NOT_SHIPPED = ["bz2", "lzma", "hashlib", "decimal", "_pydecimal", "contextvars", "typing",
-               "_typing",
-               "_cffi_backend", "rootlesskit_py.native._native", "cffi", "pytest", "unittest", "pydoc"]
-
-# Nuitka freezes every `encodings` module (the locale could name any of them), and with them the C
-# parts of the CJK codecs. Not shipped: only a legacy non-UTF-8 CJK locale (EUC-JP, GBK, Big5, ...)
-# would need them, and the README tells those users to run with LANG=C.UTF-8.
-LEGACY_CJK_CODECS = {"_codecs_cn.so", "_codecs_hk.so", "_codecs_iso2022.so", "_codecs_jp.so",
-                            "_codecs_kr.so", "_codecs_tw.so", "_multibytecodec.so"}
-
-
-def nuitka(python: pathlib.Path, src: pathlib.Path) -> pathlib.Path:
-    """Compile the staged sources; skipped when nothing that goes into the executable changed."""
+def nuitka(site_packages: pathlib.Path, src: pathlib.Path) -> pathlib.Path:
+    """Compile the staged sources with the static interpreter; skipped when no input changed."""
+    prefix = static_python.interpreter(VENV / "bin" / "python")
     out = BUILD / "nuitka"
     exe = out / "rootlesskit_main.dist" / "rootlesskit-py"
-    cmd = [str(python), "-m", "nuitka", "--standalone", "--static-libpython=yes", "--deployment", "--quiet",
-           "--assume-yes-for-downloads", "--python-flag=no_site", "--python-flag=no_docstrings",
+    cmd = [str(prefix / "bin" / "python3.11"), "-m", "nuitka", "--standalone", "--static-libpython=yes", "--deployment",
+           "--quiet", "--assume-yes-for-downloads", "--python-flag=no_site", "--python-flag=no_docstrings",
            "--include-package=rootlesskit_py", *[f"--nofollow-import-to={m}" for m in NOT_SHIPPED],
            f"--output-dir={out}", "--output-filename=rootlesskit-py", str(src / "rootlesskit_main.py")]
     digest = hashlib.sha256("\0".join(cmd + REQUIREMENTS).encode())
-    for path in sorted(src.rglob("*.py")):
-        digest.update(str(path.relative_to(src)).encode() + b"\0" + path.read_bytes())
+    for path in [*sorted(src.rglob("*.py")), *static_python.STAMPS]:
+        digest.update(str(path).encode() + b"\0" + path.read_bytes())
     stamp = out / ".inputs-sha256"
     if exe.exists() and stamp.exists() and stamp.read_text() == digest.hexdigest():
         print(f"{exe}: up to date")
         return exe
     if exe.parent.exists():
         shutil.rmtree(exe.parent)  # Nuitka leaves files of earlier builds in place
-    run(cmd, cwd=src, env={**os.environ, "LDFLAGS": f"-L{static_lib_dir()}"})
-    extra = sorted(p.name for p in exe.parent.iterdir() if p != exe and p.name not in LEGACY_CJK_CODECS)
+    run(cmd, cwd=src, env={**os.environ, "PYTHONPATH": str(site_packages), "CC": str(static_python.CC),
+                           "LDFLAGS": static_python.LDFLAGS})
+    extra = sorted(p.name for p in exe.parent.iterdir() if p != exe)
     if extra:
         sys.exit(f"files beside the executable would not ship with it: {extra}; add their importers to NOT_SHIPPED")
-    needed = subprocess.run(["patchelf", "--print-needed", exe], check=True, capture_output=True, text=True).stdout.split()
-    unexpected = [lib for lib in needed if not lib.startswith(("libc.so", "libm.so", "libz.so", "ld-linux"))]
-    if unexpected:
-        sys.exit(f"the executable needs shared libraries a bare glibc system may lack: {unexpected}")
+    headers = subprocess.run(["readelf", "--program-headers", "--wide", exe], check=True, capture_output=True,
+                             text=True).stdout.split()
+    if "INTERP" in headers or "DYNAMIC" in headers:
+        sys.exit(f"{exe} is dynamically linked; the build must give a static executable")
     stamp.write_text(digest.hexdigest())
     return exe
 
@@ -218,9 +203,9 @@ def main() -> None:
         install_apt()
     check_prerequisites()
     python = ensure_venv()
-    patch_nuitka(python)
-    native_so = build_native(python)
-    assemble(nuitka(python, stage_sources(native_so)))
+    site_packages = patch_nuitka(python)
+    build_native(python)
+    assemble(nuitka(site_packages, stage_sources()))
     if args.install:
         install(args.prefix)
 

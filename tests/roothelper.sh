@@ -43,6 +43,36 @@ case "${1:-}" in
     exec systemd-socket-activate -l "127.0.0.1:$port" \
       setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups --inh-caps=-all \
       env HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" LANG=C.UTF-8 "$@" ;;  # sudo's env, plus LISTEN_*
-  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release|activate-port" >&2
+  libc-free-root)   # BIN SCRIPT: SCRIPT (busybox sh) as the test user in a new mount namespace whose root holds no
+                    # libc: BIN as /bin/rootlesskit and /bin/rootlessctl, a static busybox, /etc's user and subid
+                    # files, /proc, /dev, and newuidmap/newgidmap in /helpers with their libraries (interpreter
+                    # and rpath rewritten to /helpers/lib, so no libc is at a standard path); pivot_root, not chroot
+    root=$(mktemp -d /tmp/rkpy-nolibc.XXXXXX)
+    trap 'rmdir "$root"' EXIT
+    unshare --mount --propagation private /bin/busybox sh -euc '
+      root=$1 user=$2 bin=$3 script=$4
+      mount -t tmpfs -o mode=0755 rkpy-nolibc "$root"
+      mkdir -p "$root/bin" "$root/etc" "$root/proc" "$root/dev" "$root/tmp" "$root/helpers/lib" "$root/oldroot"
+      chmod 1777 "$root/tmp"
+      cp "$bin" "$root/bin/rootlesskit"; cp "$bin" "$root/bin/rootlessctl"
+      cp /bin/busybox "$root/bin/busybox"; ln "$root/bin/busybox" "$root/bin/true"
+      ln "$root/bin/busybox" "$root/helpers/busybox"  # the shell run as the user: start-stop-daemon refuses a path already running
+      cp /etc/passwd /etc/group /etc/subuid /etc/subgid "$root/etc/"
+      for helper in /usr/bin/newuidmap /usr/bin/newgidmap; do
+        cp -p "$helper" "$root/helpers/"
+        for lib in $(ldd "$helper" | grep -o "/[^ ]*"); do cp -n "$lib" "$root/helpers/lib/"; done
+        patchelf --set-interpreter /helpers/lib/ld-linux-x86-64.so.2 --force-rpath --set-rpath /helpers/lib "$root/helpers/${helper##*/}"
+        chmod 4755 "$root/helpers/${helper##*/}"
+      done
+      cp /bin/true "$root/helpers/dynamic-true"  # not rewritten: its interpreter is missing here
+      mount -t proc proc "$root/proc"
+      mount --rbind /dev "$root/dev"
+      cd "$root"
+      pivot_root . oldroot
+      /bin/busybox umount -l /oldroot
+      /bin/busybox rmdir /oldroot
+      exec /bin/busybox env -i HOME=/tmp PATH=/bin:/helpers /bin/busybox start-stop-daemon -S -c "$user" -x /helpers/busybox -- sh -c "$script"
+    ' sh "$root" "$TEST_USER" "$2" "$3" ;;
+  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release|activate-port|libc-free-root" >&2
      exit 2 ;;
 esac

@@ -1,10 +1,8 @@
 """System calls Python 3.11 lacks (unshare, setns, mount, prctl, pivot_root, RLIMIT_NOFILE) and the
 splice pump of the builtin port driver, behind one module.
 
-The C lives in native/ and is compiled by cffi into `_native`. A shipped binary must be one regular
-file (setcap and AppArmor path profiles apply to it), so build.py embeds the compiled extension
-modules in the binary as bytes (`_embedded.BLOBS`) and this module loads them from a memfd; a
-development checkout imports the `.so` that build.py placed next to this file.
+The C lives in native/ and is compiled by cffi into `_native`: built into the static interpreter of
+the binaries (packaging/static_python.py), and as a `.so` next to this file for the Python entry point.
 """
 
 from __future__ import annotations
@@ -41,38 +39,14 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def _load_embedded(blobs: dict[str, bytes]) -> None:
-    """Import extension modules from in-memory bytes.
-
-    Each blob is written to its own memfd and kept open until all are imported, because glibc's
-    dlopen treats a path it has seen (a reused /proc/self/fd/N) as the library already loaded.
-    """
-    import _imp
-    from importlib.machinery import ModuleSpec
-
-    fds = []
-    try:
-        for name, blob in blobs.items():
-            fd = os.memfd_create(name, os.MFD_CLOEXEC)
-            fds.append(fd)
-            os.write(fd, blob)
-            spec = ModuleSpec(name, None, origin=f"/proc/self/fd/{fd}")
-            module = _imp.create_dynamic(spec)
-            sys.modules[name] = module
-            _imp.exec_dynamic(module)
-    finally:
-        for fd in fds:
-            os.close(fd)
-
-
 def _import_native():
-    try:
-        from rootlesskit_py.native import _embedded
-    except ImportError:
-        from rootlesskit_py.native import _native
+    if "_native" in sys.builtin_module_names:  # the binaries: built into their static interpreter
+        import _native
+
         return _native
-    _load_embedded(_embedded.BLOBS)
-    return sys.modules["rootlesskit_py.native._native"]
+    from rootlesskit_py.native import _native  # the Python entry point: the .so build.py compiled
+
+    return _native
 
 
 _module = _import_native()

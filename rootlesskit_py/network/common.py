@@ -132,7 +132,7 @@ def configure_namespace(config: NetworkConfig, state_dir: str, etc_copied_up: bo
                 netlink.add_address(config.dev, config.ip, config.prefix)
                 netlink.add_default_route(config.dev, config.gateway)
         except OSError as e:
-            raise RootlessKitError(f"configuring {config.dev}: {e.strerror}") from None
+            raise RootlessKitError(f"configuring {config.dev}: {strerror(e)}") from None
     if not detached:
         _mount_over_etc(resolv_conf, hosts, etc_copied_up)
 

@@ -14,6 +14,8 @@ import fcntl
 import os
 import struct
 
+from rootlesskit_py.util.gocompat import errno_text
+
 _RTM_NEWLINK, _RTM_NEWADDR, _RTM_GETADDR, _RTM_NEWROUTE, _RTM_NEWRULE = 16, 20, 22, 24, 32
 _NLM_F_REQUEST, _NLM_F_ACK, _NLM_F_DUMP, _NLM_F_EXCL, _NLM_F_CREATE = 0x1, 0x4, 0x300, 0x200, 0x400
 _NLMSG_ERROR, _NLMSG_DONE = 2, 3
@@ -68,7 +70,7 @@ class Netlink:
                 if reply_kind == _NLMSG_ERROR and seq == self._seq:
                     error = -struct.unpack_from("=i", reply, offset + 16)[0]
                     if error:
-                        raise OSError(error, f"{what}: {os.strerror(error).lower()}")
+                        raise OSError(error, f"{what}: {errno_text(error)}")
                     return
                 offset += max(length, 16)
 

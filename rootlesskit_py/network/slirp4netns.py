@@ -10,7 +10,7 @@ from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.network import detached_netns_path
 from rootlesskit_py.network.common import NetworkConfig, UserModeDriver, configure_namespace, look_up_binary
 from rootlesskit_py.network.netlink import create_tap
-from rootlesskit_py.util.gocompat import go_quote
+from rootlesskit_py.util.gocompat import go_quote, strerror
 from rootlesskit_py.util.proc import decode, fork_exec, run
 from rootlesskit_py.util.signals import describe_status
 
@@ -106,7 +106,7 @@ class Driver(UserModeDriver):
                 self.pid = fork_exec(self.binary, argv, dict(os.environ), fds={3: ready_w},
                                      quiet=not self.opts["debug"])
             except OSError as e:
-                raise RootlessKitError(f"failed to setup network slirp4netns: executing {argv}: {e.strerror}") from None
+                raise RootlessKitError(f"failed to setup network slirp4netns: executing {argv}: {strerror(e)}") from None
             os.close(ready_w)
             ready_w = -1
             self._wait_ready(ready_r, argv)

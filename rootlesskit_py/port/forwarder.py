@@ -21,7 +21,7 @@ import time
 
 from rootlesskit_py import native
 from rootlesskit_py.util import log
-from rootlesskit_py.util.gocompat import strerror
+from rootlesskit_py.util.gocompat import errno_text, strerror
 
 UDP_IDLE_SECONDS = 90
 UDP_BUFFER = 65507
@@ -231,7 +231,7 @@ class Forwarder:
 
     def _dial_failed(self, dial: _Dial, error: int) -> None:
         dial.sock.close()
-        text = f"dial tcp {_join(dial.port.dial)}: connect: {os.strerror(error).lower()}"
+        text = f"dial tcp {_join(dial.port.dial)}: connect: {errno_text(error)}"
         if dial.source is not None:
             _log(f"transparent dial failed, falling back: {text}")
             self._dial(dial.port, dial.client_fd, None)

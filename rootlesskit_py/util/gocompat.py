@@ -51,10 +51,19 @@ def go_atoi(s: str) -> int:
     return n
 
 
+def errno_text(number: int) -> str:
+    """Go's text for an errno (`no such file or directory`), whatever the libc says."""
+    from rootlesskit_py.util.errnotext import TEXTS
+
+    if number in TEXTS:
+        return TEXTS[number]
+    text = os.strerror(number)
+    return text[:1].lower() + text[1:]
+
+
 def strerror(e: OSError) -> str:
-    """Go prints errnos in lower case (`no such file or directory`), glibc capitalises them."""
-    msg = os.strerror(e.errno) if e.errno else str(e)
-    return msg[:1].lower() + msg[1:]
+    """Go's text for an OSError: its errno's (see errno_text), or the message when it has none."""
+    return errno_text(e.errno) if e.errno else str(e)
 
 
 def path_error(op: str, e: OSError) -> str:

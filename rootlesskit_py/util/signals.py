@@ -28,7 +28,8 @@ GO_SIGNAL_NAMES = {
 
 # Never forwarded: CHLD, PIPE and URG concern the receiving process itself; KILL and STOP can't be caught.
 _NOT_FORWARDED = {signal.SIGCHLD, signal.SIGPIPE, signal.SIGURG, signal.SIGKILL, signal.SIGSTOP}
-FORWARDED_SIGNALS = [s for s in range(1, 32) if s not in _NOT_FORWARDED] + list(range(34, 65))
+# real-time signals from the libc's SIGRTMIN: glibc keeps 32-33 for itself, musl 32-34
+FORWARDED_SIGNALS = [s for s in range(1, 32) if s not in _NOT_FORWARDED] + list(range(signal.SIGRTMIN, signal.SIGRTMAX + 1))
 _WAITED = FORWARDED_SIGNALS + [signal.SIGCHLD]
 
 

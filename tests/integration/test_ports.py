@@ -382,7 +382,8 @@ def test_exit_closes_every_listener(impl, tmp_path):
 def test_publish_errors_match_go(impl, go, tmp_path):
     """-p conflicts among themselves fail at publish time, with upstream's spec dump."""
     port = free_port()
-    flags = BUILTIN + ["-p", f"127.0.0.1:{port}:80/tcp", "-p", f"127.0.0.1:{port}:81/tcp", "true"]
+    # a command that outlives publishing: Go starts it first and, if it is gone, fails on a broken pipe
+    flags = BUILTIN + ["-p", f"127.0.0.1:{port}:80/tcp", "-p", f"127.0.0.1:{port}:81/tcp", "sleep", "30"]
     ours, ref = run(impl.argv() + flags), run(go.argv() + flags)
     assert ours.returncode == ref.returncode == 1
     line = f"failed to expose port {{tcp 127.0.0.1 {port} 81 }}: conflict with ID 1"
