@@ -5,7 +5,6 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,21 +33,4 @@ int rk_prctl(int option, unsigned long arg2, unsigned long arg3,
 int rk_pivot_root(const char *new_root, const char *put_old)
 {
     RK_RET(syscall(SYS_pivot_root, new_root, put_old));
-}
-
-
-int rk_get_nofile(unsigned long long *soft, unsigned long long *hard)
-{
-    struct rlimit r;
-    if (getrlimit(RLIMIT_NOFILE, &r) < 0)
-        return -errno;
-    *soft = r.rlim_cur;
-    *hard = r.rlim_max;
-    return 0;
-}
-
-int rk_set_nofile(unsigned long long soft, unsigned long long hard)
-{
-    struct rlimit r = { soft, hard };
-    RK_RET(setrlimit(RLIMIT_NOFILE, &r));
 }

@@ -1,4 +1,4 @@
-"""System calls Python 3.11 lacks (unshare, setns, mount, prctl, pivot_root, RLIMIT_NOFILE) and the
+"""System calls Python 3.11 lacks (unshare, setns, mount, prctl, pivot_root) and the
 splice pump of the builtin port driver, behind one module.
 
 The C lives in native/ and is compiled by cffi into `_native`: built into the static interpreter of
@@ -100,18 +100,6 @@ def set_pdeathsig(sig: int) -> None:
 def pivot_root(new_root: str, put_old: str) -> None:
     """pivot_root(2)."""
     _check(_lib.rk_pivot_root(new_root.encode(), put_old.encode()), new_root)
-
-
-def get_nofile() -> tuple[int, int]:
-    """getrlimit(RLIMIT_NOFILE): (soft, hard)."""
-    limits = _module.ffi.new("unsigned long long[2]")
-    _check(_lib.rk_get_nofile(limits, limits + 1))
-    return limits[0], limits[1]
-
-
-def set_nofile(soft: int, hard: int) -> None:
-    """setrlimit(RLIMIT_NOFILE)."""
-    _check(_lib.rk_set_nofile(soft, hard))
 
 
 def pump_start() -> None:

@@ -23,10 +23,12 @@ _nofile_to_restore: tuple[int, int] | None = None
 def raise_nofile_limit() -> None:
     """Lift this process's soft RLIMIT_NOFILE to the hard limit (a forwarder holds two descriptors
     per connection; 1024 is too few), as Go programs do; fork_exec gives commands the old limit back."""
+    import resource
+
     global _nofile_to_restore
-    soft, hard = native.get_nofile()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
-        native.set_nofile(hard, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         _nofile_to_restore = (soft, hard)
 
 
@@ -112,7 +114,9 @@ def fork_exec(path: str, argv: Sequence[str], env: dict[str, str], *, fds: dict[
             if set_listen_pid:
                 env = {**env, "LISTEN_PID": str(os.getpid())}
             if _nofile_to_restore is not None:
-                native.set_nofile(*_nofile_to_restore)
+                import resource  # imported already by raise_nofile_limit
+
+                resource.setrlimit(resource.RLIMIT_NOFILE, _nofile_to_restore)
             reset_signals()
             os.execve(path, list(argv), env)
         except OSError as e:
