@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -158,6 +160,31 @@ def test_ten_thousand_connections_leak_nothing(impl, tmp_path):
         assert (_fds(child)[0], _fds(parent)) == (before[0][0], before[1])
         assert _fds(child)[1] <= before[0][1] + 2 * 32  # at most the pump's pipe pool
         assert wait_echo(("127.0.0.1", port))[1] == b"ping"
+
+
+def test_forwarder_lifts_nofile_and_the_command_keeps_its_own(impl, tmp_path):
+    """The child (the forwarder, two descriptors per connection) runs with soft NOFILE = hard, as Go
+    programs do; the command gets the soft limit rootlesskit was started with."""
+    import resource
+
+    original = resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft, hard = min(original[0], 1000), original[1]
+    assert soft < hard
+    report = tmp_path / "nofile"
+    command = ["sh", "-c", f"ulimit -Sn > {report}; exec sleep 30"]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))  # what rootlesskit inherits
+    try:
+        rk = started(impl, tmp_path, BUILTIN + ["-p", f"127.0.0.1:{free_port()}:8080/tcp"], command)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, original)
+    with rk:
+        deadline = time.monotonic() + 10
+        while not report.exists() or not report.read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert report.read_text().strip() == str(soft)
+        limits = pathlib.Path(f"/proc/{rk.child_pid()}/limits").read_text()
+        assert re.search(rf"Max open files\s+{hard}\s+{hard}", limits), limits
 
 
 # --- the API ------------------------------------------------------------------------------------
