@@ -76,7 +76,7 @@ def _sha256(path: pathlib.Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def fetch_sources() -> dict[str, pathlib.Path]:
+def fetch_sources(venv_python: pathlib.Path) -> dict[str, pathlib.Path]:
     """The pinned tarballs in build/musl/downloads (apt-get source --download-only; pip download)."""
     downloads = MUSL / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,8 @@ def fetch_sources() -> dict[str, pathlib.Path]:
             raise SystemExit(f"apt-get source {' '.join(missing)} failed: {result.stderr.strip()}\nfix: sudo python3 "
                              f"build.py --install-apt (adds {DEB_SRC_LIST} for Debian's source packages)")
     if not wanted["cffi"][0].exists():
-        run(["pip", "download", "-q", "--no-deps", "--no-binary", ":all:", CFFI_SDIST[0], "-d", downloads])
+        run([venv_python, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
+             "--no-binary", ":all:", CFFI_SDIST[0], "-d", downloads])
     for name, (path, digest) in wanted.items():
         if _sha256(path) != digest:
             raise SystemExit(f"{path}: sha256 {_sha256(path)}, expected {digest}")
@@ -200,7 +201,7 @@ def interpreter(venv_python: pathlib.Path) -> pathlib.Path:
         native_stamp.write_text(native_key.hexdigest())
         return PREFIX
     stamp.unlink(missing_ok=True)
-    sources = fetch_sources()
+    sources = fetch_sources(venv_python)
     _compiler()
     ffi = _autotools_library(sources["libffi"], "libffi",
                              ["--disable-shared", "--enable-static", "--disable-docs", "--disable-multi-os-directory"])

@@ -28,7 +28,7 @@ class Vif:
     def __init__(self, sock: _socket.socket, mtu: int, mac: bytes) -> None:
         self.sock, self.mtu, self.mac = sock, mtu, mac
 
-    def write(self, frame: bytes) -> None:
+    def write(self, frame: bytes | memoryview) -> None:
         self.sock.sendall(struct.pack("<H", len(frame)) + frame)
 
     def read(self) -> bytes:
