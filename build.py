@@ -25,6 +25,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "packaging"))
 import static_python  # noqa: E402 (the recipe of the static interpreter)
+from static_python import run  # noqa: E402
 
 BUILD = ROOT / "build"
 VENV = ROOT / ".venv"
@@ -35,11 +36,6 @@ REQUIREMENTS = ["nuitka==4.3.3", "ordered-set==4.1.0", "cffi==1.15.1", "pytest==
 APT_PACKAGES = ["python3.11-dev", "python3.11-venv", "gcc", "make", "binutils", "ccache", "musl-tools"]
 TOOLS = ["rootlesskit", "rootlessctl", "rootlesskit-docker-proxy", "dockerd-rootless.sh",
          "dockerd-rootless-setuptool.sh"]
-
-
-def run(cmd: list[str], **kwargs) -> None:
-    print("+ " + " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], check=True, **kwargs)
 
 
 def install_apt() -> None:

@@ -53,6 +53,7 @@ CTYPES_PATCH = ("    pythonapi = PyDLL(None)\n",
 
 
 def run(cmd: list, **kwargs) -> None:
+    """Run a build step, echoing it first (build.py uses this too)."""
     print("+ " + " ".join(str(c) for c in cmd), flush=True)
     subprocess.run([str(c) for c in cmd], check=True, **kwargs)
 
