@@ -3,6 +3,7 @@ its unix socket, and clients for the echo server (tests/helpers/portserver.py) i
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pathlib
@@ -134,6 +135,15 @@ def echo(address: tuple, payload: bytes = b"ping", family: int | None = None, ti
             data += chunk
     peer, _, echoed = data.partition(b"\n")
     return peer.decode(), echoed
+
+
+def echo_closed(address: tuple, **kwargs) -> None:
+    """echo() to a port whose target refuses: the forwarder closes the client, cleanly or with a reset
+    that can land before our send, shutdown or read."""
+    try:
+        assert echo(address, **kwargs) == ("", b"")
+    except OSError as e:
+        assert e.errno in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN), e
 
 
 def wait_echo(address: tuple, timeout: float = 20, **kwargs) -> tuple[str, bytes]:

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import REPO, ROOT_HELPER, run
-from portutil import (SLIRP, Running, comparable_ctl_output, echo, free_port, refuses, server_command, udp_echo, wait_echo)
+from portutil import (SLIRP, Running, comparable_ctl_output, echo, echo_closed, free_port, refuses, server_command, udp_echo, wait_echo)
 
 BUILTIN = SLIRP + ["--port-driver=builtin"]
 
@@ -103,10 +103,7 @@ def test_transparent_dial_to_a_refusing_target_fails_fast(impl, tmp_path):
     with started(impl, tmp_path, BUILTIN + ["--debug", "-p", f"0.0.0.0:{port}:8080/tcp"], ["sleep", "infinity"]) as rk:
         for client in ("127.0.0.1", source):  # loopback first: the source-IP set-up is not timed
             started_at = time.monotonic()
-            try:
-                echo((client, port), source=client)
-            except ConnectionResetError:
-                pass
+            echo_closed((client, port), source=client)
         assert time.monotonic() - started_at < 0.9, rk.stderr()
         assert "transparent dial failed, falling back: dial tcp 127.0.0.1:8080: connect: connection refused" in rk.stderr()
 
@@ -117,10 +114,7 @@ def test_refusing_target_closes_the_client_and_keeps_serving(impl, tmp_path):
     command = ["sh", "-c", f"while [ ! -e {ready} ]; do sleep 0.05; done; exec " + " ".join(server_command())]
     with started(impl, tmp_path, BUILTIN + ["-p", f"127.0.0.1:{port}:8080/tcp"], command):
         for _ in range(3):  # accepted on the host, then closed (reset: our bytes were never read)
-            try:
-                assert echo(("127.0.0.1", port)) == ("", b"")
-            except ConnectionResetError:
-                pass
+            echo_closed(("127.0.0.1", port))
         ready.touch()
         assert wait_echo(("127.0.0.1", port))[1] == b"ping"
 
