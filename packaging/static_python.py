@@ -166,11 +166,15 @@ def _copy_native(cpython: pathlib.Path, venv_python: pathlib.Path) -> None:
                 shutil.copy(path, dest)
 
 
-def _merge_archives(cpython: pathlib.Path, ffi: pathlib.Path, zlib: pathlib.Path) -> None:
-    """Put every library the built-in modules link into the installed libpython3.11.a itself, so the
-    static link needs nothing but it (Nuitka links libpython and the interpreter's own LIBS only)."""
+def _make_install(cpython: pathlib.Path, env: dict | None = None) -> None:
+    """make, make install, then put every library the built-in modules link into the installed
+    libpython3.11.a itself, so the static link needs nothing but it (Nuitka links libpython and the
+    interpreter's own LIBS only)."""
+    log = MUSL / "python.log"
+    quiet(["make", f"-j{os.cpu_count()}"], log, cwd=cpython, env=env)
+    quiet(["make", "install"], log, cwd=cpython, env=env)
     archives = [cpython / "Modules/expat/libexpat.a", cpython / "Modules/_decimal/libmpdec/libmpdec.a",
-                ffi / "lib/libffi.a", zlib / "lib/libz.a"]
+                MUSL / "libffi/lib/libffi.a", MUSL / "zlib/lib/libz.a"]
     lib = PREFIX / "lib" / "libpython3.11.a"
     for archive in archives:
         with tempfile.TemporaryDirectory() as tmp:
@@ -186,22 +190,9 @@ def _recipe_key() -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def interpreter(venv_python: pathlib.Path) -> pathlib.Path:
-    """The static musl CPython prefix, built on first use, refreshed when native/ changes."""
-    stamp, native_stamp = STAMPS
-    cpython = MUSL / "src" / "python" / "Python-3.11.2"
-    native_key = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((ROOT / "native").glob("*")) if p.is_file()))
-    if stamp.exists() and stamp.read_text() == _recipe_key():
-        if native_stamp.exists() and native_stamp.read_text() == native_key.hexdigest():
-            return PREFIX
-        log = MUSL / "python.log"
-        _copy_native(cpython, venv_python)
-        quiet(["make", f"-j{os.cpu_count()}"], log, cwd=cpython)
-        quiet(["make", "install"], log, cwd=cpython)
-        _merge_archives(cpython, MUSL / "libffi", MUSL / "zlib")
-        native_stamp.write_text(native_key.hexdigest())
-        return PREFIX
-    stamp.unlink(missing_ok=True)
+def _configure(venv_python: pathlib.Path) -> tuple[pathlib.Path, dict]:
+    """Everything before make: sources, musl libffi and zlib, the CPython tree with cffi's backend and
+    our module in Modules/, configure, Setup.local. Returns the tree and the environment to build in."""
     sources = fetch_sources(venv_python)
     _compiler()
     ffi = _autotools_library(sources["libffi"], "libffi",
@@ -219,15 +210,29 @@ def interpreter(venv_python: pathlib.Path) -> pathlib.Path:
     ctypes_init.write_text(text.replace(*CTYPES_PATCH))
     env = {**os.environ, "CC": str(CC), "CFLAGS": "-O2", "LDFLAGS": LDFLAGS, "MODULE_BUILDTYPE": "static",
            "PKG_CONFIG": "/bin/false"}  # pkg-config would report glibc-side libraries musl cannot link
-    log = MUSL / "python.log"
     shutil.rmtree(PREFIX, ignore_errors=True)
     quiet(["./configure", f"--prefix={PREFIX}", "--disable-shared", "--without-ensurepip", "--disable-test-modules"],
-          log, cwd=cpython, env=env)
+          MUSL / "python.log", cwd=cpython, env=env)
     (cpython / "Modules" / "Setup.local").write_text(
         _setup_local((cpython / "Modules" / "Setup.stdlib").read_text(), ffi, zlib))
-    quiet(["make", f"-j{os.cpu_count()}"], log, cwd=cpython, env=env)
-    quiet(["make", "install"], log, cwd=cpython, env=env)
-    _merge_archives(cpython, ffi, zlib)
+    return cpython, env
+
+
+def interpreter(venv_python: pathlib.Path) -> pathlib.Path:
+    """The static musl CPython prefix, built on first use, refreshed when native/ changes (the kept
+    CPython tree recompiles only the changed files)."""
+    stamp, native_stamp = STAMPS
+    native_key = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((ROOT / "native").glob("*")) if p.is_file()))
+    if stamp.exists() and stamp.read_text() == _recipe_key():
+        if native_stamp.exists() and native_stamp.read_text() == native_key.hexdigest():
+            return PREFIX
+        cpython = MUSL / "src" / "python" / "Python-3.11.2"
+        _copy_native(cpython, venv_python)
+        _make_install(cpython)
+    else:
+        stamp.unlink(missing_ok=True)
+        cpython, env = _configure(venv_python)
+        _make_install(cpython, env)
+        stamp.write_text(_recipe_key())
     native_stamp.write_text(native_key.hexdigest())
-    stamp.write_text(_recipe_key())
     return PREFIX

@@ -29,6 +29,7 @@ class NetworkDriver:
     name = ""
     creates_netns = True
     fresh_sysfs = False  # upstream remounts /sys for every driver but host and none
+    pid: int | None = None  # the helper process setup_parent started and the parent reaps (slirp4netns, vpnkit)
 
     def __init__(self, opts: dict) -> None:
         self.opts = opts
@@ -55,8 +56,6 @@ class NetworkDriver:
         if config is not None and config.ip:
             info["childIP"] = config.ip
         return info
-
-    pid: int | None = None  # the helper process setup_parent started and the parent reaps (slirp4netns, vpnkit)
 
     def helpers(self) -> dict[int, str]:
         """pid -> name of helper processes the parent must watch (their death cuts the network)."""
