@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Newer Docker engines and Go RootlessKit for the tests, without installing anything: Debian 13's
+# (trixie: Docker 26.1, containerd 1.7, RootlessKit 2.0.2) and sid's (Docker >= 28, containerd 2.x)
+# .debs are fetched with an apt configuration of our own (sources, lists, cache) and unpacked with
+# dpkg-deb -x under $CACHE/<suite>/root. Their Go programs need only GLIBC 2.34, so they run on
+# Debian 12; their runc needs a newer glibc, so the tests use Debian 12's /usr/sbin/runc.
+# pasta is C and needs GLIBC 2.38 there, so it is built here from trixie's passt source.
+# Run as root by tests/run; a second run with the cache in place costs a few seconds.
+set -euo pipefail
+CACHE=${RKPY_ENGINE_CACHE:-/var/cache/rootlesskit-py-tests}
+ARCHIVE=$(sed -n 's/^URIs: *\(.*debian\/*\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)
+ARCHIVE=${ARCHIVE:-$(sed -n 's/^deb \(http[^ ]*debian\/*\) .*/\1/p' /etc/apt/sources.list 2>/dev/null | head -n1)}
+[ -n "$ARCHIVE" ] || { echo "tests/engines.sh: no Debian archive URI found in /etc/apt/sources.list*" >&2; exit 1; }
+
+APT="$CACHE/apt"
+mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/etc/preferences.d" "$APT/etc/sources.list.d"
+cat > "$APT/etc/sources.list" <<EOF
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $ARCHIVE trixie main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $ARCHIVE sid main
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $ARCHIVE trixie main
+EOF
+APT_OPTS=(-o Dir::Etc="$APT/etc" -o Dir::Etc::sourcelist="$APT/etc/sources.list" \
+    -o Dir::Etc::sourceparts="$APT/etc/sources.list.d" -o Dir::Etc::preferencesparts="$APT/etc/preferences.d" \
+    -o Dir::State::Lists="$APT/lists" -o Dir::Cache="$APT/cache" -o Dir::State::status=/var/lib/dpkg/status \
+    -o APT::Get::List-Cleanup=0 -o APT::Sandbox::User=root)
+apt_() { apt-get -q "${APT_OPTS[@]}" "$@"; }
+# refresh the lists once a day at most (sid moves; trixie's point releases do not change the versions we pin)
+if [ -z "$(find "$APT/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n1)" ]; then
+  apt_ update >/dev/null
+fi
+
+# fetch SUITE PACKAGE...: unpack the suite's current version of each package into $CACHE/SUITE/root
+fetch() {
+  local suite=$1; shift
+  local dir="$CACHE/$suite" want="" pkg ver
+  mkdir -p "$dir/debs"
+  for pkg in "$@"; do
+    ver=$(apt-cache "${APT_OPTS[@]}" madison "$pkg" | awk -F' *[|] *' -v s=" $suite/" 'index($3, s) { print $2; exit }')
+    [ -n "$ver" ] || { echo "tests/engines.sh: $pkg not found in $suite" >&2; exit 1; }
+    want="$want $pkg=$ver"
+  done
+  # the cache key is the exact versions: a new sid upload gives a fresh root
+  local key; key=$(echo "$want" | sha256sum | cut -c1-16)
+  if [ ! -e "$dir/root-$key/.complete" ]; then
+    rm -rf "$dir"/root-*
+    (cd "$dir/debs" && for w in $want; do
+       ls "${w%%=*}_"*.deb >/dev/null 2>&1 && [ -n "$(ls "${w%%=*}_$(echo "${w#*=}" | sed 's/^[0-9]*://')"_*.deb 2>/dev/null)" ] \
+         || apt_ download "$w" >/dev/null
+     done)
+    mkdir -p "$dir/root-$key"
+    for w in $want; do
+      dpkg-deb -x "$dir/debs/${w%%=*}_$(echo "${w#*=}" | sed 's/^[0-9]*://')"_*.deb "$dir/root-$key"
+    done
+    echo "$want" > "$dir/root-$key/.complete"
+  fi
+  ln -sfn "root-$key" "$dir/root"
+}
+
+fetch trixie docker.io docker-cli containerd rootlesskit
+fetch sid docker.io docker-cli containerd
+
+sid_docker=$("$CACHE/sid/root/usr/sbin/dockerd" --version | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
+[ "${sid_docker:-0}" -ge 28 ] || { echo "tests/engines.sh: sid's docker.io is $sid_docker, the tests need >= 28" >&2; exit 1; }
+
+# pasta from trixie's passt source: its two tarballs, checked against the Sources index by apt
+src="$CACHE/passt-src"
+if [ ! -x "$CACHE/passt/pasta" ]; then
+  rm -rf "$src" "$CACHE/passt"; mkdir -p "$src" "$CACHE/passt"
+  # the archive may no longer hold the .dsc: apt then fails after fetching (and checking) the tarballs
+  (cd "$src" && apt_ source --download-only passt/trixie >/dev/null 2>&1) || true
+  orig=$(ls "$src"/passt_*.orig.tar.* 2>/dev/null | head -n1)
+  deb=$(ls "$src"/passt_*.debian.tar.* 2>/dev/null | head -n1)
+  [ -n "$orig" ] && [ -n "$deb" ] || { echo "tests/engines.sh: could not fetch trixie's passt source tarballs" >&2; exit 1; }
+  mkdir -p "$src/tree"
+  tar -C "$src/tree" --strip-components=1 -xf "$orig"
+  tar -C "$src/tree" -xf "$deb"
+  if [ -f "$src/tree/debian/patches/series" ]; then
+    while read -r patch; do
+      case "$patch" in ''|'#'*) continue ;; esac
+      patch -d "$src/tree" -p1 -s < "$src/tree/debian/patches/$patch"
+    done < "$src/tree/debian/patches/series"
+  fi
+  # passt_0.0~git20250503.587980c.orig.tar.xz -> 2025_05_03.587980c, the version upstream's build prints
+  version=$(basename "$orig" | sed -n 's/^passt_0\.0~git\([0-9]\{4\}\)\([0-9]\{2\}\)\([0-9]\{2\}\)\.\([0-9a-f]*\)\.orig.*/\1_\2_\3.\4/p')
+  make -C "$src/tree" -s passt VERSION="$version" >/dev/null
+  make -C "$src/tree" -s passt.avx2 VERSION="$version" >/dev/null 2>&1 || true
+  install -m 0755 "$src/tree/passt" "$CACHE/passt/passt"
+  ln -sf passt "$CACHE/passt/pasta"
+  [ -x "$src/tree/passt.avx2" ] && install -m 0755 "$src/tree/passt.avx2" "$CACHE/passt/passt.avx2" && ln -sf passt.avx2 "$CACHE/passt/pasta.avx2"
+  rm -rf "$src"
+fi
+chmod -R a+rX "$CACHE"
+
+for suite in trixie sid; do
+  printf 'tests/engines.sh: %s: %s, %s, containerd %s\n' "$suite" \
+    "$("$CACHE/$suite/root/usr/sbin/dockerd" --version)" \
+    "$("$CACHE/$suite/root/usr/bin/docker" --version)" \
+    "$("$CACHE/$suite/root/usr/bin/containerd" --version | awk '{print $3}')"
+done
+echo "tests/engines.sh: Go rootlesskit $("$CACHE/trixie/root/usr/bin/rootlesskit" --version | awk '{print $NF}'), pasta $(script -qc "$CACHE/passt/pasta --version" /dev/null | head -n1 | tr -d '\r')"
