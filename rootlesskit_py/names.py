@@ -1,0 +1,37 @@
+"""Names that other programs depend on: state-dir files and environment variables.
+
+These are an interface, not an implementation detail: dockerd, systemd units, the setup tool and
+users' scripts find rootlesskit's state by these exact names, so every module takes them from here.
+"""
+
+from __future__ import annotations
+
+# Files rootlesskit publishes in its state directory (--state-dir).
+STATE_LOCK = "lock"            # exclusive flock: one instance per state dir
+STATE_CHILD_PID = "child_pid"  # pid of the child in the new namespaces (written atomically, by rename)
+STATE_API_SOCK = "api.sock"    # the REST API (dockerd and rootlessctl connect here)
+STATE_NETNS = "netns"          # the bind-mounted network namespace under --detach-netns
+
+# Set by rootlesskit for the command it runs; dockerd detects rootless mode by the first one.
+ENV_STATE_DIR = "ROOTLESSKIT_STATE_DIR"
+ENV_PARENT_EUID = "ROOTLESSKIT_PARENT_EUID"
+ENV_PARENT_EGID = "ROOTLESSKIT_PARENT_EGID"
+
+# dockerd-rootless.sh's knobs, documented for systemd override.conf files.
+ENV_DOCKERD = "DOCKERD"
+ENV_DR_STATE_DIR = "DOCKERD_ROOTLESS_ROOTLESSKIT_STATE_DIR"
+ENV_DR_NET = "DOCKERD_ROOTLESS_ROOTLESSKIT_NET"
+ENV_DR_MTU = "DOCKERD_ROOTLESS_ROOTLESSKIT_MTU"
+ENV_DR_PORT_DRIVER = "DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER"
+ENV_DR_SLIRP4NETNS_SANDBOX = "DOCKERD_ROOTLESS_ROOTLESSKIT_SLIRP4NETNS_SANDBOX"
+ENV_DR_SLIRP4NETNS_SECCOMP = "DOCKERD_ROOTLESS_ROOTLESSKIT_SLIRP4NETNS_SECCOMP"
+ENV_DR_DISABLE_HOST_LOOPBACK = "DOCKERD_ROOTLESS_ROOTLESSKIT_DISABLE_HOST_LOOPBACK"
+ENV_DR_DETACH_NETNS = "DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS"
+ENV_DR_FLAGS = "DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS"
+ENV_CONTAINERD_STATE_DIR = "CONTAINERD_ROOTLESS_ROOTLESSKIT_STATE_DIR"
+# markers the parent phase exports to the child phase of the same program
+ENV_DR_CHILD = "_DOCKERD_ROOTLESS_CHILD"
+ENV_DR_SELINUX = "_DOCKERD_ROOTLESS_SELINUX"
+
+# dockerd-rootless.sh's default state directory, under $XDG_RUNTIME_DIR
+DOCKERD_ROOTLESS_STATE = "dockerd-rootless"
