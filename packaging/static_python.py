@@ -185,8 +185,11 @@ def _make_install(cpython: pathlib.Path, env: dict | None = None) -> None:
 
 
 def _recipe_key() -> str:
+    """The recipe, the compiler and where the tree lives: configure wrote absolute paths (the install
+    prefix, the compiler wrapper's headers), so a copied build/ is rebuilt, not installed over the
+    original."""
     text = pathlib.Path(__file__).read_text() + subprocess.run(["musl-gcc", "--version"], capture_output=True,
-                                                                text=True).stdout
+                                                                text=True).stdout + str(MUSL)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
