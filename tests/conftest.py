@@ -39,6 +39,8 @@ class Impl:
             return [str(BIN_DIR / name)]
         if self.kind == "go":  # Debian's package; never a PATH lookup, which could find ours installed
             return [f"/usr/bin/{name}"]
+        if self.kind == "go2":
+            return [engine_file(f"trixie/root/usr/bin/{name}")]
         return [sys.executable, "-m", "rootlesskit_py.cli", name]
 
     def __repr__(self) -> str:
@@ -148,6 +150,28 @@ def go() -> Impl:
     """Debian's Go RootlessKit, the reference we compare against."""
     _require(os.path.exists(GO_ROOTLESSKIT), "Go reference /usr/bin/rootlesskit (apt-get install rootlesskit)")
     return Impl("go")
+
+
+ENGINE_CACHE = pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"))
+
+
+def engine_file(relative: str) -> str:
+    """A program tests/engines.sh unpacked (Debian 13's and sid's Docker, Go RootlessKit 2.0.2, pasta)."""
+    path = ENGINE_CACHE / relative
+    _require(os.access(path, os.X_OK), f"{path} (tests/engines.sh, run by sudo tests/run, unpacks it)")
+    return str(path)
+
+
+@pytest.fixture
+def current_pasta() -> str:
+    """pasta built from Debian 13's passt source (Debian 12's is too old to use)."""
+    return engine_file("passt/pasta")
+
+
+@pytest.fixture
+def go2() -> Impl:
+    """Debian 13's Go RootlessKit 2.0.2, the second reference."""
+    return Impl("go2")
 
 
 @pytest.fixture

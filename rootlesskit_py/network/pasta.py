@@ -17,7 +17,7 @@ from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.util.proc import decode, finish, run, spawn
 
 MINIMUM_VERSION = "2023_06_25"  # passt's releases are dated; the full tag is 2023_06_25.32660ce
-_NEEDED_OPTIONS = ("--stderr", "--ns-ifname", "--mtu", "--config-net", "--address", "--netmask", "--gateway",
+_NEEDED_OPTIONS = ("--ns-ifname", "--mtu", "--config-net", "--address", "--netmask", "--gateway",
                    "--dns-forward", "--no-map-gw", "--ipv4-only", "--tcp-ports", "--udp-ports")
 
 
@@ -37,6 +37,7 @@ class Driver(UserModeDriver):
     def __init__(self, opts: dict) -> None:
         super().__init__(opts)
         self.host_lo_to_ns_lo = False
+        self.log_to_stderr: list[str] = []
         self.state_dir = ""
 
     def validate(self) -> None:
@@ -44,10 +45,11 @@ class Driver(UserModeDriver):
         self.binary = look_up_binary(self.opts["pasta-binary"])
         if self.opts["port-driver"] not in ("none", "implicit"):
             raise RootlessKitError('network "pasta" requires port driver "none" or "implicit"')
-        # the three probes are independent: run them at once, judge them in upstream's order
+        # the three probes are independent: run them at once, judge them in upstream's order; on a
+        # terminal, since a current pasta prints nothing (or 4 KiB of --help) into a pipe or file
         probes = [[self.binary, "--version"], [self.binary, "--help"], [self.binary, "--host-lo-to-ns-lo", "--version"]]
         (err, out, _), (_, usage, _), (lo_err, _, _) = [finish(job) for job in
-                                                        [spawn(self.binary, argv, combined=True) for argv in probes]]
+                                                        [spawn(self.binary, argv, combined=True, tty=True) for argv in probes]]
         if err is not None:
             raise RootlessKitError(f'command "{self.binary} --version" failed, make sure pasta is installed: '
                                    f"{go_quote(decode(out))}: {err}")
@@ -56,12 +58,14 @@ class Driver(UserModeDriver):
         if missing:
             raise RootlessKitError(f"{self.binary} lacks {', '.join(missing)}: install passt 2023_06_25 or later")
         self.host_lo_to_ns_lo = lo_err is None
+        # older pastas log to syslog unless told; newer ones log to stderr and warn that --stderr goes away
+        self.log_to_stderr = ["--stderr"] if "--stderr" in decode(usage) else []
 
     def command_line(self, child_pid: int, state_dir: str, config: NetworkConfig) -> list[str]:
         """pasta's arguments, in upstream's order, plus --pid: upstream relies on pasta exiting with the
         namespace, which Debian 12's does not; with its pid we stop it ourselves."""
         opts = self.opts
-        argv = [self.binary, "--stderr", f"--ns-ifname={self.ifname}", f"--mtu={self.mtu}", "--config-net",
+        argv = [self.binary, *self.log_to_stderr, f"--ns-ifname={self.ifname}", f"--mtu={self.mtu}", "--config-net",
                 f"--address={config.ip}", f"--netmask={config.prefix}", f"--gateway={config.gateway}",
                 f"--dns-forward={config.dns[0]}"]
         if opts["disable-host-loopback"]:

@@ -41,25 +41,51 @@ def decode(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
 
 
-def spawn(path: str, argv: Sequence[str], combined: bool) -> tuple[int, int, int] | str:
+def spawn(path: str, argv: Sequence[str], combined: bool, tty: bool = False) -> tuple[int, int, int] | str:
     """Start `path` with `argv`; return `(pid, out_fd, err_fd)` for `finish`, or Go's start error text.
 
     Output goes to memfds rather than pipes: nothing has to be read while the helper runs (no
     deadlock, no threads/selectors), so several helpers can run at once and be collected later.
     Stdin is /dev/null, as in Go.  With `combined`, stdout and stderr share one memfd (CombinedOutput).
+    With `tty`, both go to a pseudo-terminal instead: some helpers (current pasta) exit without
+    flushing stdio, so into a file or pipe they lose everything past the first 4 KiB buffer, or
+    all of it; onto a terminal stdio is line-buffered and nothing is lost.
     """
-    out_fd = os.memfd_create("stdout", os.MFD_CLOEXEC)
-    err_fd = out_fd if combined else os.memfd_create("stderr", os.MFD_CLOEXEC)
+    if tty:
+        out_fd, slave = os.openpty()
+        os.set_inheritable(out_fd, False)
+        err_fd = out_fd
+    else:
+        out_fd = os.memfd_create("stdout", os.MFD_CLOEXEC)
+        err_fd = out_fd if combined else os.memfd_create("stderr", os.MFD_CLOEXEC)
+        slave = -1
     try:
         pid = os.posix_spawn(path, list(argv), os.environ, file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, out_fd, 1),
-            (os.POSIX_SPAWN_DUP2, err_fd, 2),
+            (os.POSIX_SPAWN_DUP2, slave if tty else out_fd, 1),
+            (os.POSIX_SPAWN_DUP2, slave if tty else err_fd, 2),
         ], setsigdef=_PY_IGNORED_SIGNALS, setsigmask=[])
     except OSError as e:
         close_outputs(out_fd, err_fd)
         return f"fork/exec {path}: {strerror(e)}"
+    finally:
+        if tty:
+            os.close(slave)
     return pid, out_fd, err_fd
+
+
+def _read_terminal(master: int) -> bytes:
+    """Everything the helper wrote to its terminal: read until the last slave fd closes (EIO)."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).replace(b"\r\n", b"\n")
 
 
 def close_outputs(out_fd: int, err_fd: int) -> None:
@@ -74,8 +100,11 @@ def finish(job: tuple[int, int, int] | str) -> tuple[str | None, bytes, bytes]:
         return job, b"", b""
     pid, out_fd, err_fd = job
     try:
+        terminal = os.isatty(out_fd)
+        out = _read_terminal(out_fd) if terminal else b""
         status = os.waitpid(pid, 0)[1]
-        out = os.pread(out_fd, os.fstat(out_fd).st_size, 0)
+        if not terminal:
+            out = os.pread(out_fd, os.fstat(out_fd).st_size, 0)
         err_out = b"" if err_fd == out_fd else os.pread(err_fd, os.fstat(err_fd).st_size, 0)
     finally:
         close_outputs(out_fd, err_fd)
