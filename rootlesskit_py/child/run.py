@@ -171,10 +171,10 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     if spec.port_driver is not None:
         spec.port_driver.start_child(spec.netns_path)
     spec.channel.send("ready")
-    if spec.port_driver is not None:  # the command starts once its ports are published (upstream: racing)
-        kind, _ = spec.channel.recv()
-        if kind != "published":
-            return 1  # the parent failed and prints why
+    # the command starts once its ports are published and child_pid and api.sock exist (upstream: racing)
+    kind, _ = spec.channel.recv()
+    if kind != "published":
+        return 1  # the parent failed and prints why
     spec.channel.close()
     run_command(spec.command, env, reaper, _listen_fds(env), spec.socket_activation)
     return 0

@@ -11,7 +11,7 @@ from rootlesskit_py.child.run import ChildSpec, child_main
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import Channel
 from rootlesskit_py.network import NetworkDriver, get_driver
-from rootlesskit_py.parent import idmap, preflight
+from rootlesskit_py.parent import idmap, leftovers, preflight
 from rootlesskit_py.parent.statedir import StateDir
 from rootlesskit_py.port import PortDriver
 from rootlesskit_py.util import log
@@ -134,11 +134,18 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
         config = _start_child(opts, child, channel, state, network)
         if port_driver is not None:
             _publish(opts, port_driver, child, config)
-            _send(channel, child, "published")
+        # child_pid and api.sock exist before the command starts: dockerd 28 calls the API as it
+        # starts, and scripts read child_pid (upstream lets the command race both)
         state.write_child_pid(child.signal_target)
         api_socket = _serve_api(state.path, child.signal_target, network.api_info(config), port_driver)
+        _send(channel, child, "published")
         watch = {helper: network.helper_exited for helper in network.helpers()}
+        userns = leftovers.namespace_of(child.pid)
         status = child.status = relay_until_exit(child.pid, lambda: child.signal_target, watch=watch)
+        if userns is not None:
+            killed = leftovers.kill_all_in(userns)
+            if killed:
+                log.debug(f"killed {killed} processes left in the user namespace after the command exited")
     except BaseException:
         child.kill()
         raise
