@@ -38,14 +38,7 @@ class Driver(PortDriver):
         validate(spec, self.ports)
         if spec.proto.endswith("6"):
             raise RootlessKitError(f'unsupported protocol "{spec.proto}"')
-        guest = spec.child_ip or self._child_ip
-        if spec.child_ip:
-            try:
-                _socket.inet_pton(_socket.AF_INET6 if ":" in spec.child_ip else _socket.AF_INET, spec.child_ip)
-            except OSError:
-                raise RootlessKitError(f'invalid IP: "{spec.child_ip}"') from None
-            if ":" in spec.child_ip:
-                raise RootlessKitError(f"unsupported IP (v6?): {spec.child_ip}")
+        guest = _ipv4(spec.child_ip) if spec.child_ip else self._child_ip
         reply = self._call("add_hostfwd", {"proto": spec.proto.rstrip("4"), "host_addr": spec.parent_ip,
                                            "host_port": spec.parent_port, "guest_addr": guest,
                                            "guest_port": spec.child_port})
@@ -85,3 +78,20 @@ class Driver(PortDriver):
                 error = "map[" + " ".join(f"{k}:{error[k]}" for k in sorted(error)) + "]"
             raise RootlessKitError(f"reply.Error: {error}")
         return reply
+
+
+_V4_MAPPED = bytes(10) + b"\xff\xff"
+
+
+def _ipv4(address: str) -> str:
+    """The child address as slirp4netns takes it: IPv4, also when written IPv4-mapped
+    (`::ffff:10.0.2.100`, as dockerd 28 sends it), like Go's net.IP.To4()."""
+    try:
+        if ":" not in address:
+            return _socket.inet_ntop(_socket.AF_INET, _socket.inet_pton(_socket.AF_INET, address))
+        packed = _socket.inet_pton(_socket.AF_INET6, address)
+    except OSError:
+        raise RootlessKitError(f'invalid IP: "{address}"') from None
+    if packed[:12] != _V4_MAPPED:
+        raise RootlessKitError(f"unsupported IP (v6?): {address}")
+    return _socket.inet_ntop(_socket.AF_INET, packed[12:])
