@@ -8,9 +8,10 @@ import sys
 # name -> module with `main(argv) -> int`; None: the name is reserved, the program not written yet
 PROGRAMS = {
     "rootlesskit": "rootlesskit_py.cli.rootlesskit",
+    "docker-rootlesskit": "rootlesskit_py.cli.rootlesskit",  # the name some distributions install it under
     "rootlessctl": "rootlesskit_py.cli.rootlessctl",
     "rootlesskit-docker-proxy": "rootlesskit_py.cli.docker_proxy",
-    "dockerd-rootless.sh": None,
+    "dockerd-rootless.sh": "rootlesskit_py.cli.dockerd_rootless",
     "dockerd-rootless-setuptool.sh": None,
 }
 

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""dockerd-rootless.sh: ours (with our rootlesskit) next to each engine's upstream script (with the
+Go RootlessKit of that generation), in one run.
+
+    runuser -u rkpytest -- python3 bench/docker.py [--runs N] [--ready-runs N] [--markdown]
+
+Two measurements, each paired and interleaved so drift hits both sides alike:
+  * **wrapper**: `DOCKERD=true dockerd-rootless.sh`, spawn to reap. That is everything before
+    dockerd starts (checks, driver detection, rootlesskit with Docker's flags, the child phase), the
+    part this project owns; upstream is sid's 28.x script with Go RootlessKit 2.0.2, and, as a third
+    column, that same script on our rootlesskit.
+  * **ready**: seconds from start to the first `docker version` that succeeds, for each engine
+    (20.10 with Go 1.1.0, 26.1 and 28.x with Go 2.0.2). dockerd and containerd dominate it.
+The engines come from tests/engines.sh's cache (sudo tests/run sets it up).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from startup import REPO, bench_parser, fmt_ms, loadavg
+
+CACHE = pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"))
+OURS = REPO / "dist" / "bin"
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+ENGINES = {  # name: (PATH dirs of the engine, its docker CLI, its upstream script, Go RootlessKit's dir)
+    "20.10": ([], "/usr/bin/docker", "/usr/share/docker.io/contrib/dockerd-rootless.sh", "/usr/bin"),
+    "26.1": ([str(CACHE / "trixie/root/usr/bin"), str(CACHE / "trixie/root/usr/sbin")],
+             str(CACHE / "trixie/root/usr/bin/docker"),
+             str(CACHE / "trixie/root/usr/share/docker.io/contrib/dockerd-rootless.sh"), str(CACHE / "trixie/root/usr/bin")),
+    "28": ([str(CACHE / "sid/root/usr/bin"), str(CACHE / "sid/root/usr/sbin")], str(CACHE / "sid/root/usr/bin/docker"),
+           str(CACHE / "sid/root/usr/share/docker.io/contrib/dockerd-rootless.sh"), str(CACHE / "trixie/root/usr/bin")),
+}
+
+
+class Side:
+    """One dockerd-rootless.sh set-up: the script, and a PATH whose first entry holds its rootlesskit."""
+
+    def __init__(self, work: pathlib.Path, name: str, script: str, kit: str, engine: str) -> None:
+        self.name, self.script = name, script
+        self.dir = work / name
+        bin_dir = self.dir / "bin"
+        bin_dir.mkdir(parents=True)
+        for tool in ("rootlesskit", "rootlesskit-docker-proxy"):
+            (bin_dir / tool).symlink_to(os.path.join(kit, tool))
+        dirs, self.docker, _, _ = ENGINES[engine]
+        self.path = ":".join([str(bin_dir), *dirs, SYSTEM_PATH])
+
+    def env(self, **extra: str) -> dict[str, str]:
+        xdg, home = self.dir / "xdg", self.dir / "home"
+        for d in (xdg, home):
+            d.mkdir(mode=0o700, exist_ok=True)
+        return {**os.environ, "PATH": self.path, "XDG_RUNTIME_DIR": str(xdg), "HOME": str(home),
+                "DOCKER_HOST": f"unix://{xdg}/docker.sock", **extra}
+
+
+def wrapper_cost(work: pathlib.Path, runs: int, warmup: int) -> dict[str, list[float]]:
+    sides = [Side(work, "ours", str(OURS / "dockerd-rootless.sh"), str(OURS), "28"),
+             Side(work, "upstream+go2", ENGINES["28"][2], ENGINES["28"][3], "28"),
+             Side(work, "upstream+ours", ENGINES["28"][2], str(OURS), "28")]
+    times: dict[str, list[float]] = {s.name: [] for s in sides}
+    for i in range(warmup + runs):
+        for side in (sides if i % 2 == 0 else sides[::-1]):
+            env = side.env(DOCKERD="true")
+            argv = [side.script] if side.name == "ours" else ["/bin/sh", side.script]
+            t0 = time.perf_counter_ns()
+            proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True)
+            elapsed = time.perf_counter_ns() - t0
+            if proc.returncode != 0:
+                sys.exit(f"FAILED: {side.name}: {proc.stderr.decode(errors='replace')[-2000:]}")
+            if i >= warmup:
+                times[side.name].append(elapsed)
+    return times
+
+
+def readiness(work: pathlib.Path, engine: str, runs: int) -> dict[str, list[float]]:
+    _, _, script, go_kit = ENGINES[engine]
+    sides = [Side(work / engine, "ours", str(OURS / "dockerd-rootless.sh"), str(OURS), engine),
+             Side(work / engine, "upstream", script, go_kit, engine)]
+    seconds: dict[str, list[float]] = {s.name: [] for s in sides}
+    for i in range(runs):
+        for side in (sides if i % 2 == 0 else sides[::-1]):
+            seconds[side.name].append(ready_once(side))
+    return seconds
+
+
+def ready_once(side: Side) -> float:
+    env = side.env(DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS="false")
+    argv = [side.script] if side.name == "ours" else ["/bin/sh", side.script]
+    log = open(side.dir / "dockerd.log", "w")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        while subprocess.run([side.docker, "version"], env=env, capture_output=True).returncode != 0:
+            if proc.poll() is not None or time.monotonic() - t0 > 90:
+                sys.exit(f"FAILED: {side.name} did not start: {(side.dir / 'dockerd.log').read_text()[-2000:]}")
+            time.sleep(0.02)
+        return time.monotonic() - t0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        subprocess.run([str(OURS / "rootlesskit"), "rm", "-rf", str(side.dir / "home"), str(side.dir / "xdg")],
+                       capture_output=True)
+
+
+def median_ms(values: list[float]) -> str:
+    return fmt_ms(statistics.median(values))
+
+
+def main() -> None:
+    parser = bench_parser(__doc__, runs=30, warmup=3)
+    parser.add_argument("--ready-runs", type=int, default=5, help="start-to-ready pairs per engine (default 5)")
+    args = parser.parse_args()
+    if os.geteuid() == 0:
+        sys.exit("bench/docker.py: refusing to run as root (rootless Docker runs as a user with subordinate ids); "
+                 "run it as e.g.: runuser -u rkpytest -- python3 bench/docker.py")
+    for engine, (_, docker, script, kit) in ENGINES.items():
+        for path in (docker, script, os.path.join(kit, "rootlesskit")):
+            if not os.path.exists(path):
+                sys.exit(f"bench/docker.py: {path} missing ({engine}): run sudo tests/run (tests/engines.sh) first")
+    load_before = loadavg()
+    work = pathlib.Path(tempfile.mkdtemp(prefix="rkpy-bench-docker-"))
+    try:
+        wrap = wrapper_cost(work, args.runs, args.warmup)
+        ready = {engine: readiness(work, engine, args.ready_runs) for engine in ENGINES}
+    finally:
+        subprocess.run([str(OURS / "rootlesskit"), "rm", "-rf", str(work)], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+    ours, go2, mixed = (statistics.median(wrap[k]) for k in ("ours", "upstream+go2", "upstream+ours"))
+    rows = [("wrapper: `DOCKERD=true dockerd-rootless.sh` (vs 28.x script + Go 2.0.2)", median_ms(wrap["ours"]) + " ms",
+             median_ms(wrap["upstream+go2"]) + " ms", f"{ours / go2:.2f}x"),
+            ("wrapper: 28.x script on our rootlesskit (for reference)", median_ms(wrap["upstream+ours"]) + " ms",
+             median_ms(wrap["upstream+go2"]) + " ms", f"{mixed / go2:.2f}x")]
+    for engine, seconds in ready.items():
+        o, u = statistics.median(seconds["ours"]), statistics.median(seconds["upstream"])
+        go = "Go 1.1.0" if engine == "20.10" else "Go 2.0.2"
+        rows.append((f"ready: start to first `docker version`, Docker {engine} (vs its script + {go})",
+                     f"{o:.2f} s", f"{u:.2f} s", f"{o / u:.2f}x"))
+    header = ("Measurement", "ours", "upstream", "ours/upstream")
+    sep = "|" if args.markdown else " "
+    if args.markdown:
+        print("| " + " | ".join(header) + " |\n|---|---:|---:|---:|")
+    for row in ([] if args.markdown else [header]) + rows:
+        print((f"{sep} " + f" {sep} ".join(row) + f" {sep}") if args.markdown else "  ".join(row))
+    print(f"\n- command: `{' '.join([sys.executable, *sys.argv])}`; {args.runs} wrapper triples after {args.warmup} "
+          f"warm-up, {args.ready_runs} readiness pairs per engine; load average before/after: {load_before} / {loadavg()}")
+
+
+if __name__ == "__main__":
+    main()

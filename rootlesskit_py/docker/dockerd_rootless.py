@@ -1,0 +1,408 @@
+"""dockerd-rootless.sh: start dockerd inside rootlesskit's namespaces, as moby's newest script does.
+
+It runs twice, like upstream's shell script. The *parent* phase (no `_DOCKERD_ROOTLESS_CHILD` in
+the environment) checks the environment, picks the network and port drivers and execs the
+`rootlesskit` found on PATH with this program as the command, so that a `setcap` or an AppArmor
+profile on that file applies. The *child* phase runs inside the namespaces: it gives the copied-up
+/run its own docker, containerd and xtables entries, works around a symlinked /etc/ssl, turns on IP
+forwarding in the right network namespace and execs dockerd, which keeps the child's pid (signals
+and sd_notify from systemd go straight to it).
+
+Users read the `+ ...` lines of upstream's `set -x` trace in their journal, and scripts grep the
+`echo`ed messages on stdout, so both are kept; the steps done in-process are traced as the
+command they stand for.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rootlesskit_py import names
+from rootlesskit_py.util.gocompat import GoError, look_path
+
+PROGRAM = "dockerd-rootless.sh"
+SETUPTOOL = "dockerd-rootless-setuptool.sh"
+# network drivers whose default MTU is 65520 (a user-mode stack: bigger frames, fewer syscalls)
+_BIG_MTU_DRIVERS = ("slirp4netns", "pasta", "gvisor-tap-vsock")
+# dockerd understands --detach-netns (runs its helpers through nsenter) from this version on
+DETACH_NETNS_SINCE = (29, 5)
+_TMPFS_MAGIC = "tmpfs"
+
+
+class Exit(Exception):
+    """End the program with `code`, after printing `message` (stdout, as the script's echo)."""
+
+    def __init__(self, message: str = "", code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def main(argv: list[str], env: dict[str, str], self_command: list[str]) -> int:
+    """Run one phase; `self_command` runs this program again (upstream's `$0`)."""
+    try:
+        if env.get(names.ENV_DR_CHILD):
+            child_phase(argv, env)
+        else:
+            parent_phase(argv, env, self_command)
+    except Exit as e:
+        if e.message:
+            sys.stdout.write(e.message + "\n")
+        return e.code
+    return 0  # not reached: both phases end in exec
+
+
+def trace(argv: list[str]) -> None:
+    """One line of `set -x`: `+ cmd args`, each word quoted as a POSIX shell would need it."""
+    sys.stderr.write("+ " + " ".join(shell_quote(word) for word in argv) + "\n")
+    sys.stderr.flush()
+
+
+def shell_quote(word: str) -> str:
+    if word and all(c.isalnum() or c in "@%+=:,./-_" for c in word):
+        return word
+    return "'" + word.replace("'", "'\\''") + "'"
+
+
+def which(name: str, env: dict[str, str]) -> str | None:
+    """`command -v NAME`: the first executable on PATH, or None."""
+    try:
+        return look_path(name, env.get("PATH", ""))
+    except GoError:
+        return None
+
+
+# ---- parent phase ----------------------------------------------------------------------------
+
+
+def parent_phase(argv: list[str], env: dict[str, str], self_command: list[str]) -> None:
+    check_environment(argv, env)
+    rootlesskit = find_rootlesskit(env)
+    check_containerd_conflict(env)
+    net = network_driver(env)
+    if os.geteuid() == 0:
+        raise Exit("This script must be executed as a non-privileged user")
+    child_env = dict(env)
+    child_env[names.ENV_DR_CHILD] = "1"
+    if _selinux_enabled(env):
+        child_env[names.ENV_DR_SELINUX] = "1"
+    detach = detach_netns(env)
+    script = [script_path(self_command[0], env), *self_command[1:]]
+    command = rootlesskit_command(env, os.path.basename(rootlesskit), net, detach, script, argv)
+    trace(["exec", *command])
+    _exec(rootlesskit, command, child_env)
+
+
+def check_environment(argv: list[str], env: dict[str, str]) -> None:
+    """The checks upstream runs first, in its order: the setup-tool typo, XDG_RUNTIME_DIR, HOME."""
+    if argv and argv[0] in ("check", "install", "uninstall"):
+        raise Exit(f"Did you mean '{SETUPTOOL} {' '.join(argv)}' ?")
+    runtime_dir = env.get("XDG_RUNTIME_DIR", "")
+    if not runtime_dir or not os.access(runtime_dir, os.W_OK):
+        raise Exit("XDG_RUNTIME_DIR needs to be set and writable")
+    home = env.get("HOME", "")
+    if not home or not os.path.isdir(home):
+        raise Exit("HOME needs to be set and exist.")
+
+
+def find_rootlesskit(env: dict[str, str]) -> str:
+    for name in ("docker-rootlesskit", "rootlesskit"):
+        path = which(name, env)
+        if path:
+            return path
+    raise Exit("rootlesskit needs to be installed")
+
+
+def check_containerd_conflict(env: dict[str, str]) -> None:
+    """A containerd-rootless.sh instance (nerdctl) would share $XDG_RUNTIME_DIR's containerd paths."""
+    state = env.get(names.ENV_CONTAINERD_STATE_DIR) or os.path.join(env["XDG_RUNTIME_DIR"], "containerd-rootless")
+    if os.path.lexists(state):
+        raise Exit(f"{PROGRAM} conflicts with containerd-rootless.sh. Stop containerd-rootless.sh if it's running, "
+                   f"and remove {state} if it still exists.")
+
+
+def network_driver(env: dict[str, str]) -> str:
+    """`..._NET`, or the first user-mode network stack installed (slirp4netns >= 0.4, pasta, vpnkit)."""
+    net = env.get(names.ENV_DR_NET, "")
+    if not net:
+        net = _detect_network(env)
+    if net == "host":
+        raise Exit(f"Unsupported RootlessKit network driver: {net}")
+    return net
+
+
+def _detect_network(env: dict[str, str]) -> str:
+    slirp4netns = which("slirp4netns", env)
+    if slirp4netns:
+        from rootlesskit_py.util.proc import decode, run
+
+        _, usage, _ = run(slirp4netns, [slirp4netns, "--help"], combined=True)
+        if contains_word(decode(usage), "--netns-type"):  # added in v0.4.0
+            return "slirp4netns"
+        sys.stdout.write("slirp4netns found but seems older than v0.4.0. Checking for other network drivers.\n")
+    for name in ("pasta", "vpnkit"):
+        if which(name, env):
+            return name
+    # upstream falls back to gvisor-tap-vsock, which RootlessKit 3 links in; this rootlesskit cannot
+    raise Exit("One of slirp4netns (>= v0.4.0), pasta (passt >= 2023_12_04), or vpnkit needs to be installed")
+
+
+def contains_word(text: str, word: str) -> bool:
+    """`grep -w`: `word` not preceded or followed by a letter, digit or underscore."""
+    start = text.find(word)
+    while start >= 0:
+        before = text[start - 1] if start else " "
+        end = start + len(word)
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
+def _selinux_enabled(env: dict[str, str]) -> bool:
+    """Asked in the parent: `selinuxenabled` always fails inside the namespaces."""
+    path = which("selinuxenabled", env)
+    if not path:
+        return False
+    from rootlesskit_py.util.proc import run
+
+    err, _, _ = run(path, [path], combined=True)
+    return err is None
+
+
+def detach_netns(env: dict[str, str]) -> bool:
+    """`..._DETACH_NETNS`: 1/true or 0/false; unset or empty means "if this dockerd understands it".
+
+    Upstream's newest script defaults to true, which only dockerd >= 29.5 can use (it must run its
+    proxy and iptables through nsenter); older engines would lose their port forwarding.
+    """
+    value = env.get(names.ENV_DR_DETACH_NETNS, "")
+    if value in ("1", "true"):
+        return True
+    if value in ("0", "false"):
+        return False
+    if value:
+        raise Exit(f"Unknown {names.ENV_DR_DETACH_NETNS} value: {value}")
+    return dockerd_version(env) >= DETACH_NETNS_SINCE
+
+
+def dockerd_version(env: dict[str, str]) -> tuple[int, int]:
+    """(major, minor) from `$DOCKERD --version` ("Docker version 28.5.2+dfsg4, build ..."), or (0, 0)."""
+    path = which(env.get(names.ENV_DOCKERD) or "dockerd", env)
+    if not path:
+        return (0, 0)
+    from rootlesskit_py.util.proc import decode, run
+
+    _, out, _ = run(path, [path, "--version"], combined=False)
+    words = decode(out).split()
+    if len(words) < 3 or words[:2] != ["Docker", "version"]:
+        return (0, 0)
+    parts = words[2].rstrip(",").split(".")
+    try:
+        return (int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0))
+    except (IndexError, ValueError):
+        return (0, 0)
+
+
+def rootlesskit_command(env: dict[str, str], rootlesskit: str, net: str, detach: bool, script: list[str],
+                        argv: list[str]) -> list[str]:
+    """rootlesskit's command line, in upstream's order: the user's extra flags come last, so they win."""
+    runtime_dir = env["XDG_RUNTIME_DIR"]
+    state_dir = env.get(names.ENV_DR_STATE_DIR) or os.path.join(runtime_dir, names.DOCKERD_ROOTLESS_STATE)
+    mtu = env.get(names.ENV_DR_MTU) or ("65520" if net in _BIG_MTU_DRIVERS else "1500")
+    port_driver = env.get(names.ENV_DR_PORT_DRIVER) or ("implicit" if net == "pasta" else "builtin")
+    command = [rootlesskit, f"--state-dir={state_dir}", f"--net={net}", f"--mtu={mtu}",
+               f"--slirp4netns-sandbox={env.get(names.ENV_DR_SLIRP4NETNS_SANDBOX) or 'auto'}",
+               f"--slirp4netns-seccomp={env.get(names.ENV_DR_SLIRP4NETNS_SECCOMP) or 'auto'}"]
+    if env.get(names.ENV_DR_DISABLE_HOST_LOOPBACK, "") != "false":
+        command.append("--disable-host-loopback")
+    command += [f"--port-driver={port_driver}", "--copy-up=/etc", "--copy-up=/run", "--propagation=rslave"]
+    if detach:
+        command.append("--detach-netns")
+    command += split_unquoted(env.get(names.ENV_DR_FLAGS, ""))
+    return command + [*script, *argv]
+
+
+def split_unquoted(value: str) -> list[str]:
+    """What an unquoted `$VAR` becomes in sh: fields split on blanks, then each one glob-expanded
+    (a pattern that matches nothing stays as written). Docs rely on it: `-p 0.0.0.0:2376:2376/tcp`."""
+    words = value.split()
+    if not any(c in word for word in words for c in "*?["):
+        return words
+    import glob
+
+    expanded: list[str] = []
+    for word in words:
+        matches = sorted(glob.glob(word)) if any(c in word for c in "*?[") else []
+        expanded += matches or [word]
+    return expanded
+
+
+def script_path(self_path: str, env: dict[str, str]) -> str:
+    """The path rootlesskit runs in the child phase: `$0` as a shell gets it, i.e. the PATH entry
+    the program was found under when it was started by bare name."""
+    if "/" in self_path:
+        return self_path
+    return which(self_path, env) or self_path
+
+
+def _exec(path: str, argv: list[str], env: dict[str, str]) -> None:
+    sys.stdout.flush()
+    try:
+        os.execve(path, argv, env)
+    except OSError as e:
+        from rootlesskit_py.util.gocompat import strerror
+
+        sys.stderr.write(f"{PROGRAM}: exec: {argv[0]}: {strerror(e)}\n")
+        raise Exit(code=126 if os.path.exists(path) else 127) from None
+
+
+# ---- child phase -----------------------------------------------------------------------------
+
+
+def child_phase(argv: list[str], env: dict[str, str]) -> None:
+    marker = env.get(names.ENV_DR_CHILD, "")
+    if marker != "1":
+        trace(["[", marker, "=", "1", "]"])
+        raise Exit()
+    state_dir = env.get(names.ENV_STATE_DIR, "")
+    if not state_dir:
+        sys.stderr.write(f"{PROGRAM}: {names.ENV_STATE_DIR} is not set: this phase runs under rootlesskit only\n")
+        raise Exit()
+    remove_run_entries()
+    if env.get(names.ENV_DR_SELINUX):
+        _run_or_exit(["chcon", "system_u:object_r:iptables_var_run_t:s0", "/run"], env)
+    bind_real_etc_ssl()
+    netns = os.path.join(state_dir, names.STATE_NETNS)
+    enable_forwarding(netns if os.path.exists(netns) else None)
+    dockerd = env.get(names.ENV_DOCKERD) or "dockerd"
+    path = which(dockerd, env)
+    if path is None:
+        sys.stderr.write(f"{PROGRAM}: exec: {dockerd}: not found\n")
+        raise Exit(code=127)
+    trace(["exec", dockerd, *argv])
+    _exec(path, [dockerd, *argv], env)
+
+
+def remove_run_entries() -> None:
+    """Under --copy-up=/run these are symlinks to the host's: dockerd needs its own."""
+    entries = ["/run/docker", "/run/containerd", "/run/xtables.lock"]
+    trace(["rm", "-f", *entries])
+    for entry in entries:
+        try:
+            os.unlink(entry)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            from rootlesskit_py.util.gocompat import strerror
+
+            sys.stderr.write(f"rm: cannot remove '{entry}': {strerror(e).capitalize()}\n")
+            raise Exit() from None
+
+
+def bind_real_etc_ssl() -> None:
+    """A copied-up /etc holds symlinks, and Go's TLS code (and some distros' CA bundles) do not
+    follow a symlinked /etc/ssl ("x509: certificate signed by unknown authority"): put the real
+    directory there with a recursive bind mount."""
+    if not os.path.islink("/etc/ssl") or filesystem_type("/etc") != _TMPFS_MAGIC:
+        return
+    from rootlesskit_py import native
+
+    real = os.path.realpath("/etc/ssl")
+    if not os.path.isdir(real):
+        return
+    trace(["rm", "-f", "/etc/ssl"])
+    os.unlink("/etc/ssl")
+    trace(["mkdir", "-p", "/etc/ssl"])
+    os.makedirs("/etc/ssl", exist_ok=True)
+    trace(["mount", "--rbind", real, "/etc/ssl"])
+    try:
+        native.mount(real, "/etc/ssl", None, native.MS_BIND | native.MS_REC)
+    except OSError as e:
+        from rootlesskit_py.util.gocompat import strerror
+
+        sys.stderr.write(f"mount: /etc/ssl: {strerror(e)}\n")
+        raise Exit() from None
+
+
+def filesystem_type(path: str) -> str:
+    """The type of the filesystem mounted at or above `path` (the last mount over it wins)."""
+    path = os.path.realpath(path)
+    best, fstype = "", ""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            try:
+                mount_point = fields[4].encode().decode("unicode_escape")
+                kind = fields[fields.index("-") + 1]
+            except (IndexError, ValueError):
+                continue
+            inside = path == mount_point or path.startswith(mount_point.rstrip("/") + "/")
+            if inside and len(mount_point) >= len(best):
+                best, fstype = mount_point, kind
+    return fstype
+
+
+_FORWARDING = (("net.ipv4.ip_forward", True), ("net.ipv6.conf.all.forwarding", False))
+
+
+def enable_forwarding(netns: str | None) -> None:
+    """Forwarding on, in the namespace dockerd's bridge lives in: dockerd's nftables firewall
+    backend does not do it itself. IPv4 is required, IPv6 best effort (a kernel may lack it)."""
+    if netns is None:
+        for key, required in _FORWARDING:
+            _write_sysctl(key, required)
+        return
+    # another network namespace: only a process of its own can enter it (setns is per thread)
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            from rootlesskit_py import native
+
+            fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+            native.setns(fd, native.CLONE_NEWNET)
+            for key, required in _FORWARDING:
+                _write_sysctl(key, required)
+        except Exit as e:
+            code = e.code
+        except OSError as e:
+            sys.stderr.write(f"nsenter: {netns}: {e.strerror}\n")
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise Exit()
+
+
+def _write_sysctl(key: str, required: bool) -> None:
+    trace(["sysctl", "-w", f"{key}=1"])
+    try:
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write("1")
+    except OSError as e:
+        if required:
+            sys.stderr.write(f"sysctl: {'permission denied on' if e.errno in (1, 13) else 'cannot stat'} key "
+                             f"\"{key}\"\n")
+            raise Exit() from None
+        return
+    sys.stdout.write(f"{key} = 1\n")
+
+
+def _run_or_exit(argv: list[str], env: dict[str, str]) -> None:
+    """A helper step whose failure ends the script (upstream's `set -e`)."""
+    trace(argv)
+    path = which(argv[0], env)
+    if path is None:
+        sys.stderr.write(f"{PROGRAM}: {argv[0]}: not found\n")
+        raise Exit(code=127)
+    from rootlesskit_py.util.proc import decode, run
+
+    err, out, _ = run(path, argv, combined=True)
+    sys.stderr.write(decode(out))
+    if err is not None:
+        raise Exit()

@@ -1,0 +1,188 @@
+"""Rootless Docker engines for the tests: Debian 12's 20.10 (installed), Debian 13's 26.1 and sid's
+28.x (unpacked by tests/engines.sh), each run by a dockerd-rootless.sh on top of a rootlesskit, with
+a private HOME and XDG_RUNTIME_DIR so that nothing of the test user's own is touched."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import tarfile
+import tempfile
+import time
+
+import pytest
+
+from conftest import BIN_DIR, ENGINE_CACHE, engine_file, run
+from portutil import terminate
+
+IMAGE = "rkpy-busybox"
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+
+
+class Engine:
+    """One Docker generation: where its programs are, its own contrib script, and the Go
+    RootlessKit of its generation (the reference the upstream script runs with)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        if name == "20.10":
+            self.dirs: list[str] = []
+            self.docker = "/usr/bin/docker"  # Debian 12's client: a newer docker on PATH must not be used
+            self.script = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
+            self.go_kit = "/usr/bin"
+            for tool in (self.script, "/usr/sbin/dockerd", self.docker, "/usr/sbin/docker-proxy"):
+                assert os.path.exists(tool), f"{tool} missing (apt-get install docker.io; sudo tests/run does)"
+        else:
+            suite = {"26.1": "trixie", "28": "sid"}[name]
+            root = ENGINE_CACHE / suite / "root"
+            self.dirs = [str(root / "usr/bin"), str(root / "usr/sbin")]
+            self.docker = engine_file(f"{suite}/root/usr/bin/docker")
+            engine_file(f"{suite}/root/usr/sbin/dockerd")
+            self.script = str(root / "usr/share/docker.io/contrib/dockerd-rootless.sh")
+            self.go_kit = os.path.dirname(engine_file("trixie/root/usr/bin/rootlesskit"))
+
+    def version(self) -> str:
+        return run([self.docker, "--version"]).stdout.strip()
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+ENGINES = ["20.10", "26.1", "28"]
+
+
+def kit_dir(base: pathlib.Path, ours: bool, engine: Engine) -> pathlib.Path:
+    """A PATH entry holding the rootlesskit pair under test (and, for ours, the Docker scripts)."""
+    kit = base / "kit"
+    kit.mkdir()
+    source = str(BIN_DIR) if ours else engine.go_kit
+    names = ["rootlesskit", "rootlesskit-docker-proxy"] + (["dockerd-rootless.sh"] if ours else [])
+    for name in names:
+        (kit / name).symlink_to(os.path.join(source, name))
+    return kit
+
+
+class RootlessDocker:
+    """A dockerd-rootless.sh instance with its own HOME, XDG_RUNTIME_DIR and data root under `base`."""
+
+    def __init__(self, base: pathlib.Path, engine: Engine, script: str, kit: pathlib.Path,
+                 env: dict[str, str] | None = None, args: list[str] | None = None,
+                 extra_path: list[str] | None = None) -> None:
+        self.base, self.engine = base, engine
+        # short: containerd's sockets under it ($XDG_RUNTIME_DIR/docker/containerd/containerd.sock.ttrpc)
+        # must fit in a sockaddr_un's 108 bytes
+        self.xdg = pathlib.Path(tempfile.mkdtemp(prefix="rkx-", dir="/tmp"))
+        self.home = base / "home"
+        self.home.mkdir(mode=0o700)
+        path = [str(kit), *(extra_path or []), *engine.dirs, SYSTEM_PATH]
+        self.env = {**os.environ, "XDG_RUNTIME_DIR": str(self.xdg), "HOME": str(self.home),
+                    "PATH": ":".join(path), "DOCKER_HOST": f"unix://{self.xdg}/docker.sock", **(env or {})}
+        self.data = self.home / ".local/share/docker"
+        self.state = pathlib.Path(self.env.get("DOCKERD_ROOTLESS_ROOTLESSKIT_STATE_DIR", self.xdg / "dockerd-rootless"))
+        self.log_path = base / "dockerd.log"
+        self.log = open(self.log_path, "w")
+        self.started = time.monotonic()
+        args = [arg.replace("{xdg}", str(self.xdg)) for arg in args or []]
+        self.proc = subprocess.Popen([script, *args], env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.stopped = False
+
+    def wait_ready(self, timeout: float = 90) -> float:
+        """Seconds from start to the first working `docker version`."""
+        deadline = time.monotonic() + timeout
+        while self.docker("version").returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                log = self.log_text()
+                self.stop()
+                pytest.fail(f"rootless dockerd ({self.engine}) did not start:\n{log[-4000:]}")
+            time.sleep(0.1)
+        return time.monotonic() - self.started
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return run([self.engine.docker, *args], env=self.env, timeout=timeout)
+
+    def child_pid(self) -> int:
+        return int((self.state / "child_pid").read_text())
+
+    def import_busybox(self) -> None:
+        """No registry here: an image made of busybox-static alone."""
+        rootfs = self.base / "rootfs.tar"
+        with tarfile.open(rootfs, "w") as tar:
+            tar.add("/bin/busybox", "bin/busybox")
+            for name in ("sh", "sleep", "echo", "cat"):
+                link = tarfile.TarInfo(f"bin/{name}")
+                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(link)
+        with open(rootfs, "rb") as f:
+            result = subprocess.run([self.engine.docker, "import", "-", IMAGE], env=self.env, stdin=f,
+                                    capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+
+    def serve(self, publish: str) -> str:
+        """A container answering HTTP on its port 80, published as `publish`; returns its id."""
+        result = self.docker("run", "-d", "-p", publish, IMAGE, "/bin/busybox", "sh", "-c",
+                             "mkdir /www && echo hello-from-the-container > /www/index.html && "
+                             "exec /bin/busybox httpd -f -p 80 -h /www")
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """SIGTERM to the service pid (rootlesskit: the script execs it), then wait; remove the data
+        (owned by subordinate ids) from inside a user namespace."""
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.proc.poll() is None:
+            for container in self.docker("ps", "-aq").stdout.split():
+                self.docker("rm", "-f", container)
+        terminate(self.proc, 30)
+        self.log.close()
+        run([str(BIN_DIR / "rootlesskit"), "rm", "-rf", str(self.home), str(self.xdg)], timeout=120)
+
+
+def http_get(host: str, port: int, timeout: float = 20) -> str:
+    """The index page through a published port, retried while the container starts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=5) as s:
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+            if data:
+                return data.decode(errors="replace")
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"nothing answered on {host}:{port}")
+        time.sleep(0.2)
+
+
+def user_namespace(pid: int) -> tuple[int, int]:
+    st = os.stat(f"/proc/{pid}/ns/user")
+    return st.st_dev, st.st_ino
+
+
+def processes_in(userns: tuple[int, int]) -> list[str]:
+    """Every process (any uid: containers run as subordinate ids) in the user namespace `userns`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if user_namespace(int(entry)) != userns:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            found.append(f"{entry}: {cmdline}")
+        except OSError:
+            continue
+    return found

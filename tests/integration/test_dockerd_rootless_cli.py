@@ -1,0 +1,142 @@
+"""dockerd-rootless.sh's parent phase against the engine's own upstream script (sid's 28.x copy):
+the same rootlesskit command line for the same environment, and the same message for each bad
+variable. The rootlesskit on PATH here records the command line it was given and exits, so both
+scripts stop right at the exec; everything before it is the real programs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import ENGINE_CACHE, engine_file, run
+
+RECORDER = '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done > "$RECORD"\n'
+
+
+@pytest.fixture
+def upstream() -> list[str]:
+    """moby's v28.5 contrib script (the newest packaged), run by Debian's /bin/sh (dash)."""
+    engine_file("sid/root/usr/sbin/dockerd")
+    return ["/bin/sh", str(ENGINE_CACHE / "sid/root/usr/share/docker.io/contrib/dockerd-rootless.sh")]
+
+
+class Sandbox:
+    """A HOME, an XDG_RUNTIME_DIR and a PATH whose rootlesskit is the recorder."""
+
+    def __init__(self, tmp_path) -> None:
+        self.tmp = tmp_path
+        self.bin = tmp_path / "bin"
+        self.bin.mkdir()
+        (self.bin / "rootlesskit").write_text(RECORDER)
+        (self.bin / "rootlesskit").chmod(0o755)
+        self.record = tmp_path / "record"
+        for d in ("xdg", "home"):
+            (tmp_path / d).mkdir(mode=0o700)
+        self.env = {"PATH": f"{self.bin}:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(tmp_path / "home"),
+                    "XDG_RUNTIME_DIR": str(tmp_path / "xdg"), "RECORD": str(self.record),
+                    "DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS": "false"}
+
+    def run(self, argv: list[str], env: dict[str, str] | None = None, args: list[str] = ()):
+        if self.record.exists():
+            self.record.unlink()
+        result = run(argv + list(args), env={**self.env, **(env or {})})
+        recorded = self.record.read_text().split("\n")[:-1] if self.record.exists() else None
+        return result, recorded
+
+
+ENVIRONMENTS = [
+    {},
+    {"DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "slirp4netns"},
+    {"DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "pasta"},
+    {"DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "vpnkit", "DOCKERD_ROOTLESS_ROOTLESSKIT_MTU": "9000"},
+    {"DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "lxc-user-nic", "DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER": "slirp4netns"},
+    {"DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER": "slirp4netns", "DOCKERD_ROOTLESS_ROOTLESSKIT_SLIRP4NETNS_SANDBOX": "true",
+     "DOCKERD_ROOTLESS_ROOTLESSKIT_SLIRP4NETNS_SECCOMP": ""},
+    {"DOCKERD_ROOTLESS_ROOTLESSKIT_DISABLE_HOST_LOOPBACK": "false"},
+    {"DOCKERD_ROOTLESS_ROOTLESSKIT_DISABLE_HOST_LOOPBACK": "0"},
+    {"DOCKERD_ROOTLESS_ROOTLESSKIT_STATE_DIR": "/tmp/elsewhere"},
+    {"DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS": "-p 0.0.0.0:2376:2376/tcp  --debug\t--cidr=10.0.9.0/24"},
+    {"DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS": "--copy-up=/nonexistent-glob-*"},
+]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda e: ",".join(f"{k[28:] or k}={v}" for k, v in e.items()) or "default")
+def test_same_rootlesskit_command_line_as_upstream(impl, upstream, tmp_path, env):
+    box = Sandbox(tmp_path)
+    args = ["--debug", "-H", "unix:///x y.sock", "--data-root=/d"]
+    theirs, their_line = box.run(upstream, env, args)
+    ours, our_line = box.run(impl.argv("dockerd-rootless.sh"), env, args)
+    assert theirs.returncode == ours.returncode == 0, (theirs.stdout, ours.stderr)
+    # the last words differ only in how each script runs itself again ($0)
+    script_words = 1 if impl.kind == "binary" else 4
+    assert our_line[:-len(args) - script_words] == their_line[:-len(args) - 1]
+    assert our_line[-len(args):] == their_line[-len(args):] == args
+    assert ours.stdout == theirs.stdout  # the detection messages, if any
+    assert f"+ exec rootlesskit {' '.join(our_line[:3])}" in ours.stderr
+
+
+@pytest.mark.parametrize("case, env, args", [
+    ("typo", {}, ["install", "--force"]),
+    ("typo-check", {}, ["check"]),
+    ("no-xdg", {"XDG_RUNTIME_DIR": ""}, []),
+    ("xdg-missing", {"XDG_RUNTIME_DIR": "/nonexistent/xdg"}, []),
+    ("no-home", {"HOME": "/nonexistent/home"}, []),
+    ("no-rootlesskit", {"PATH": "/nonexistent"}, []),
+    ("net-host", {"DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "host"}, []),
+    ("root", {}, []),  # uid 0 of a user namespace of our own (unshare -r), as `id -u` sees it
+])
+def test_same_message_as_upstream(impl, upstream, tmp_path, case, env, args):
+    box = Sandbox(tmp_path)
+    prefix = ["unshare", "--map-root-user"] if case == "root" else []
+    theirs, _ = box.run(prefix + upstream, env, args)
+    ours, recorded = box.run(prefix + impl.argv("dockerd-rootless.sh"), env, args)
+    assert recorded is None
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout) == (1, theirs.stdout)
+    assert ours.stdout.strip(), theirs.stderr
+    assert "Traceback" not in ours.stderr
+
+
+def test_newer_checks(impl, tmp_path):
+    """The checks moby added after 28.x: detach-netns values, the containerd-rootless conflict,
+    and a hard stop when no network stack is installed."""
+    box = Sandbox(tmp_path)
+    ours = impl.argv("dockerd-rootless.sh")
+    result, recorded = box.run(ours, {"DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS": "maybe"})
+    assert (result.returncode, result.stdout, recorded) == (
+        1, "Unknown DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS value: maybe\n", None)
+    for value, flag in (("1", True), ("true", True), ("0", False), ("false", False)):
+        result, recorded = box.run(ours, {"DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS": value,
+                                          "DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS": "--debug"})
+        assert result.returncode == 0, result.stderr
+        assert ("--detach-netns" in recorded) is flag
+        if flag:  # after the fixed flags, before the user's
+            assert recorded.index("--detach-netns") == recorded.index("--propagation=rslave") + 1
+            assert recorded.index("--debug") == recorded.index("--detach-netns") + 1
+    conflict = tmp_path / "xdg" / "containerd-rootless"
+    conflict.mkdir()
+    result, recorded = box.run(ours)
+    assert (result.returncode, recorded) == (1, None)
+    assert result.stdout == ("dockerd-rootless.sh conflicts with containerd-rootless.sh. Stop containerd-rootless.sh if "
+                             f"it's running, and remove {conflict} if it still exists.\n")
+    conflict.rmdir()
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "rootlesskit").symlink_to(box.bin / "rootlesskit")
+    result, recorded = box.run(ours, {"PATH": str(bare)})
+    assert (result.returncode, recorded) == (1, None)
+    assert result.stdout == ("One of slirp4netns (>= v0.4.0), pasta (passt >= 2023_12_04), or vpnkit needs to be "
+                             "installed\n")
+
+
+@pytest.mark.parametrize("suite, detach", [("sid", False)])
+def test_detach_netns_default_follows_the_engine(impl, tmp_path, suite, detach):
+    """Unset, --detach-netns is passed only for a dockerd that runs its helpers through nsenter
+    (29.5 and later); sid's 28.x does not, so an upgrade of the script alone keeps ports working."""
+    box = Sandbox(tmp_path)
+    dockerd = engine_file(f"{suite}/root/usr/sbin/dockerd")
+    env = {k: v for k, v in box.env.items() if k != "DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS"}
+    box.env = env
+    result, recorded = box.run(impl.argv("dockerd-rootless.sh"), {"DOCKERD": dockerd})
+    assert result.returncode == 0, result.stderr
+    assert ("--detach-netns" in recorded) is detach
