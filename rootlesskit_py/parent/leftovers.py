@@ -22,22 +22,23 @@ def namespace_of(pid: int) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def kill_all_in(userns: tuple[int, int], rounds: int = 20) -> int:
-    """SIGKILL every process whose user namespace is `userns`, again while new ones appear (a
-    dying shim may still be forking); returns how many were killed."""
-    killed = 0
-    own = os.getpid()
-    for _ in range(rounds):
-        found = 0
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == own or namespace_of(int(entry)) != userns:
-                continue
+def kill_all_in(userns: tuple[int, int], spare: set[int]) -> int:
+    """SIGKILL every process whose user namespace is `userns`, but not `spare` (helpers the network
+    driver stops itself), looking again while new ones appear (a dying shim may still fork);
+    returns how many were killed."""
+    killed: set[int] = set()
+    spare = spare | {os.getpid()}
+    while True:
+        found = [pid for pid in _pids() if pid not in killed and pid not in spare and namespace_of(pid) == userns]
+        if not found:
+            return len(killed)
+        for pid in found:
             try:
-                os.kill(int(entry), signal.SIGKILL)
-                found += 1
+                os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        if not found:
-            break
-        killed += found
-    return killed
+        killed.update(found)
+
+
+def _pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]

@@ -19,13 +19,15 @@ from rootlesskit_py.util.signals import block_relayed_signals, describe_status, 
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from rootlesskit_py.child.command import Launcher
     from rootlesskit_py.network.common import NetworkConfig
 
 MAX_MTU = 65521
 
 
-def run(opts: dict, command: list[str]) -> int:
-    """Run `command` in new namespaces; returns the exit code (raises RootlessKitError on failure)."""
+def run(opts: dict, command: list[str], launcher: Launcher | None = None) -> int:
+    """Run `command` in new namespaces; returns the exit code (raises RootlessKitError on failure).
+    `launcher` may offer to run the command in the forked process instead of exec'ing it."""
     if opts["evacuate-cgroup2"]:
         if not opts["cgroupns"]:
             raise RootlessKitError("evacuate-cgroup2 requires --cgroupns")
@@ -41,7 +43,7 @@ def run(opts: dict, command: list[str]) -> int:
         preflight.check_userns_sysctls()
         preflight.check_propagation(opts["propagation"])
         state.lock()
-        return _supervise(opts, command, state, network, port.get_driver(opts, state.path))
+        return _supervise(opts, command, state, network, port.get_driver(opts, state.path), launcher)
     finally:
         state.cleanup()
 
@@ -114,9 +116,9 @@ class _Child:
 
 
 def _supervise(opts: dict, command: list[str], state: StateDir, network: NetworkDriver,
-               port_driver: PortDriver | None) -> int:
+               port_driver: PortDriver | None, launcher: Launcher | None) -> int:
     channel = Channel()
-    spec = ChildSpec(opts, command, state.path, network, channel, port_driver)
+    spec = ChildSpec(opts, command, state.path, network, channel, port_driver, launcher)
     if port_driver is not None:
         port_driver.before_fork()
     # From here on, signals for the command are held pending (the child inherits the mask) and
@@ -143,7 +145,7 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
         userns = leftovers.namespace_of(child.pid)
         status = child.status = relay_until_exit(child.pid, lambda: child.signal_target, watch=watch)
         if userns is not None:
-            killed = leftovers.kill_all_in(userns)
+            killed = leftovers.kill_all_in(userns, spare=set(network.helpers()))
             if killed:
                 log.debug(f"killed {killed} processes left in the user namespace after the command exited")
     except BaseException:
