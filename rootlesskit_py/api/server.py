@@ -103,18 +103,23 @@ def _statuses(driver: PortDriver) -> list[dict]:
 
 
 def serve(path: str, api: Api) -> _socket.socket:
-    """Listen on `path` (a stale file is replaced; only our user may connect) and serve from a thread."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    """Listen on `path` (a stale file is replaced; only our user may connect) and serve from a thread.
+
+    The socket is bound and listening under a temporary name first: a client that sees `path`
+    must never get "connection refused" from the moment between bind and listen."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    pending = path + ".new"
     old_umask = os.umask(0o177)
     try:
-        sock.bind(path)
+        try:
+            os.unlink(pending)
+        except FileNotFoundError:
+            pass
+        sock.bind(pending)
     finally:
         os.umask(old_umask)
     sock.listen(128)
+    os.rename(pending, path)
     _thread.start_new_thread(_accept_loop, (sock, api))
     return sock
 
