@@ -25,6 +25,10 @@ from rootlesskit_py.port import PortDriver
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import strerror
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from rootlesskit_py.child.command import Launcher
+
 _PROPAGATION = {
     "private": native.MS_PRIVATE,
     "rprivate": native.MS_PRIVATE | native.MS_REC,
@@ -50,8 +54,9 @@ class ChildSpec:
     """Everything the parent decided that the child needs (shared by fork, never serialised)."""
 
     def __init__(self, opts: dict, command: list[str], state_dir: str, network: NetworkDriver,
-                 channel: Channel, port_driver: PortDriver | None) -> None:
+                 channel: Channel, port_driver: PortDriver | None, launcher: Launcher | None = None) -> None:
         self.opts = opts
+        self.launcher = launcher
         self.command = command
         self.state_dir = state_dir
         self.network = network
@@ -176,7 +181,7 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     if kind != "published":
         return 1  # the parent failed and prints why
     spec.channel.close()
-    run_command(spec.command, env, reaper, _listen_fds(env), spec.socket_activation)
+    run_command(spec.command, env, reaper, _listen_fds(env), spec.socket_activation, spec.launcher)
     return 0
 
 

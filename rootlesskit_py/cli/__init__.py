@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 # name -> module with `main(argv) -> int`; None: the name is reserved, the program not written yet
 PROGRAMS = {
     "rootlesskit": "rootlesskit_py.cli.rootlesskit",
@@ -30,6 +34,42 @@ def invoked_as() -> str:
         return sys.argv[0]
 
 
+# programs a rootlesskit child may run in the process it forked instead of exec'ing this file again:
+# dockerd-rootless.sh's child phase does a few mounts and sysctls, then execs dockerd itself
+IN_PROCESS = {"dockerd-rootless.sh"}
+
+
+def self_launcher(path: str, argv: list[str]) -> "Callable[[list[str], dict[str, str]], None] | None":
+    """For a command that is this very executable under a name in IN_PROCESS, the function that
+    runs it in a freshly forked process (an interpreter start saved); else None: exec it."""
+    if os.path.basename(argv[0]) not in IN_PROCESS or "__compiled__" not in globals():
+        return None
+    try:
+        if not os.path.samestat(os.stat(path), os.stat("/proc/self/exe")):
+            return None
+    except OSError:
+        return None
+    return _run_forked
+
+
+def _run_forked(argv: list[str], env: dict[str, str]) -> None:
+    """What exec would have started, in this process: the environment and argv it would have had."""
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = list(argv)
+    _finish(__import__(PROGRAMS[os.path.basename(argv[0])], fromlist=["main"]).main(argv[1:]))
+
+
+def _finish(code: int) -> None:
+    # Skip interpreter finalization (~5 ms of every run): nothing is left to clean up but buffers.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            pass
+    os._exit(code)
+
+
 def main() -> None:
     """Run the program named by argv[0]; `rootlesskit-py NAME ARGS...` selects one explicitly."""
     name = os.path.basename(invoked_as())
@@ -46,11 +86,4 @@ def main() -> None:
     global program
     program = name
     module = __import__(PROGRAMS[name], fromlist=["main"])
-    code = module.main(argv)
-    # Skip interpreter finalization (~5 ms of every run): nothing is left to clean up but buffers.
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except OSError:
-            pass
-    os._exit(code)
+    _finish(module.main(argv))

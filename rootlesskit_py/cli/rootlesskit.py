@@ -33,10 +33,11 @@ def main(argv: list[str]) -> int:
             return 0
         if not command:
             raise RootlessKitError("no command specified")
+        from rootlesskit_py.cli import self_launcher
         from rootlesskit_py.parent.run import run
 
         sys.stdout.flush()
-        return run(opts, command)
+        return run(opts, command, self_launcher)
     except RootlessKitError as e:
         log.fatal(e.message)
         return e.code

@@ -15,7 +15,7 @@ from rootlesskit_py.util.signals import describe_status, reset_signals
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 _nofile_to_restore: tuple[int, int] | None = None
 
@@ -117,13 +117,14 @@ def run(path: str, argv: Sequence[str], combined: bool) -> tuple[str | None, byt
 
 def fork_exec(path: str, argv: Sequence[str], env: dict[str, str], *, fds: dict[int, int] | None = None,
               keep_fds: Sequence[int] = (), setsid: bool = False, quiet: bool = False,
-              set_listen_pid: bool = False) -> int:
+              set_listen_pid: bool = False, in_process: Callable[[list[str], dict[str, str]], None] | None = None) -> int:
     """Start a long-lived process that dies with us (pdeathsig SIGKILL) and starts with default
     signal handling; returns its pid, or raises OSError if exec failed.
 
     `fds` maps target fd -> our fd (slirp4netns's ready pipe at 3); `keep_fds` stay open at their
     numbers (socket activation); `quiet` points stdout/stderr at /dev/null; `set_listen_pid` sets
     LISTEN_PID to the new process's own pid, as systemd does for the process it activates.
+    `in_process`, if given, is called in the new process instead of execve (it must not return).
     """
     err_r, err_w = os.pipe()
     pid = os.fork()
@@ -147,9 +148,14 @@ def fork_exec(path: str, argv: Sequence[str], env: dict[str, str], *, fds: dict[
 
                 resource.setrlimit(resource.RLIMIT_NOFILE, _nofile_to_restore)
             reset_signals()
+            if in_process is not None:
+                os.close(err_w)  # started: from here on it is the command's own business
+                err_w = -1
+                in_process(list(argv), env)
             os.execve(path, list(argv), env)
         except OSError as e:
-            os.write(err_w, str(e.errno).encode())
+            if err_w >= 0:
+                os.write(err_w, str(e.errno).encode())
         finally:
             os._exit(127)
     os.close(err_w)

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from conftest import ENGINE_CACHE, engine_file, run
+from conftest import BIN_DIR, ENGINE_CACHE, engine_file, run
 
 RECORDER = '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done > "$RECORD"\n'
 
@@ -140,3 +140,16 @@ def test_detach_netns_default_follows_the_engine(impl, tmp_path, suite, detach):
     result, recorded = box.run(impl.argv("dockerd-rootless.sh"), {"DOCKERD": dockerd})
     assert result.returncode == 0, result.stderr
     assert ("--detach-netns" in recorded) is detach
+
+
+def test_both_phases_under_our_rootlesskit(impl, tmp_path):
+    """`DOCKERD=true dockerd-rootless.sh` on our rootlesskit: the child phase runs in the namespaces
+    (in the process rootlesskit forked, for the compiled binary) and execs $DOCKERD with the args."""
+    box = Sandbox(tmp_path)
+    (box.bin / "rootlesskit").unlink()
+    (box.bin / "rootlesskit").symlink_to(BIN_DIR / "rootlesskit")
+    result, _ = box.run(impl.argv("dockerd-rootless.sh"), {"DOCKERD": "sh"}, ["-c", 'echo "dockerd as $(id -u): $0"', "x y"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("net.ipv4.ip_forward = 1\nnet.ipv6.conf.all.forwarding = 1\ndockerd as 0: x y\n")
+    assert "+ rm -f /run/docker /run/containerd /run/xtables.lock\n" in result.stderr
+    assert "+ exec sh -c 'echo \"dockerd as $(id -u): $0\"' 'x y'\n" in result.stderr
