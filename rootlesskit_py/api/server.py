@@ -112,18 +112,22 @@ class Api:
 
 
 def serve(path: str, api: Api) -> _socket.socket:
-    """Listen on `path` (a stale file is replaced; only our user may connect) and serve from a thread."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    """Listen on `path` (a stale file is replaced; only our user may connect) and serve from a thread.
+    The socket is bound and listening under a temporary name first: a client that sees `path` can
+    connect (a bound socket that does not listen yet refuses)."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    pending = os.path.join(os.path.dirname(path), ".api.tmp")  # no longer than api.sock: the same length limit
     old_umask = os.umask(0o177)
     try:
-        sock.bind(path)
+        try:
+            os.unlink(pending)
+        except FileNotFoundError:
+            pass
+        sock.bind(pending)
     finally:
         os.umask(old_umask)
     sock.listen(128)
+    os.rename(pending, path)
     _thread.start_new_thread(_accept_loop, (sock, api))
     return sock
 
