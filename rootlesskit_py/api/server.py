@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from rootlesskit_py.port import PortDriver
 
 IDLE_SECONDS = 120
-MAX_HEADER = 1 << 20  # request line and headers, as Go's http.DefaultMaxHeaderBytes
+MAX_HEADER = 1 << 20  # request line and headers: 431 once more has come without their end (Go: the same 1 MiB)
 MAX_BODY = 1 << 20
 _RECV = 1 << 16
 _REASONS = {100: "Continue", 200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found",
