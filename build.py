@@ -31,7 +31,8 @@ BUILD = ROOT / "build"
 VENV = ROOT / ".venv"
 DIST_BIN = ROOT / "dist" / "bin"
 BASE_PYTHON = "/usr/bin/python3.11"
-REQUIREMENTS = ["nuitka==4.3.3", "ordered-set==4.1.0", "cffi==1.15.1", "pytest==9.2.0"]
+# h11: the API server's HTTP/1.1 parser (compiled in; imported on the first API connection)
+REQUIREMENTS = ["nuitka==4.3.3", "ordered-set==4.1.0", "cffi==1.15.1", "pytest==9.2.0", "h11==0.16.0"]
 # python3.11-dev: the development `_native` module for the Python entry point; musl-tools: the binaries
 APT_PACKAGES = ["python3.11-dev", "python3.11-venv", "gcc", "make", "binutils", "ccache", "musl-tools"]
 TOOLS = ["rootlesskit", "rootlessctl", "rootlesskit-docker-proxy", "dockerd-rootless.sh",
@@ -125,7 +126,8 @@ def stage_sources() -> pathlib.Path:
 
 # Modules the standard library imports optionally (inside try/except) that the program never needs:
 # not compiled in, for size. `rootlesskit_py.native._native` is the development .so (the binary's is built in).
-NOT_SHIPPED = ["bz2", "lzma", "hashlib", "decimal", "_pydecimal", "contextvars", "typing", "_typing",
+# `typing` ships: h11 imports it at module level (only the API server loads either).
+NOT_SHIPPED = ["bz2", "lzma", "hashlib", "decimal", "_pydecimal", "contextvars",
                "rootlesskit_py.native._native", "cffi", "pytest", "unittest", "pydoc"]
 
 

@@ -1,29 +1,38 @@
 """A client of the API on `$STATE/api.sock`, for rootlessctl and rootlesskit-docker-proxy.
 
-Plain HTTP/1.1 over a unix socket with the stdlib `socket` module: http.client would add ~10 ms of
-imports to every `rootlessctl` run. One connection per request (`Connection: close`), as the calls
-are few. Errors read as Go's client words them, since scripts see them on stderr.
+HTTP/1.1 over a unix socket with the stdlib `socket` module, one connection per request
+(`Connection: close`), as the calls are few. Not http.client (~10 ms of imports) and not h11 (whose
+import costs more than the rest of a `rootlessctl list-ports` run: BENCHMARKS.md); the response is
+read as strictly as the server reads requests: a well-formed status line, Content-Length digits
+only, hex chunk sizes with their CRLFs, bounded sizes, linear time. Errors read as Go's client words
+them, since scripts see them on stderr.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import socket
 
-from rootlesskit_py.api import go_json
+from rootlesskit_py.api import schema
 from rootlesskit_py.util.gocompat import go_quote, path_error, strerror
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from rootlesskit_py.port.spec import PortSpec
-
+MAX_HEAD = 1 << 20
+MAX_BODY = 64 << 20  # a list of every port a user could have is far smaller
+_STATUS_LINE = re.compile(rb"HTTP/[0-9]\.[0-9] (.*?)(?: .*)?")
+_BROKEN = "net/http: HTTP/1.x transport connection broken: "
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _STATUS_TEXT = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
                 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 class ApiError(Exception):
     """A failed call; str() is what upstream's client prints."""
+
+
+class _BodyError(ValueError):
+    """The response head was fine, its body was not: Go's client reports these without the URL,
+    from the JSON decoder that was reading it."""
 
 
 class Client:
@@ -36,18 +45,19 @@ class Client:
         self.socket_path = socket_path
 
     def info(self) -> dict:
-        return self._call("GET", "/v1/info")
+        return self._call("GET", "/v1/info", expect=(dict, "api.Info")) or {}
 
     def list_ports(self) -> list[dict]:
-        return self._call("GET", "/v1/ports") or []
+        return self._call("GET", "/v1/ports", expect=(list, "[]port.Status")) or []
 
-    def add_port(self, spec: PortSpec) -> dict:
-        return self._call("POST", "/v1/ports", go_json(spec.to_json()).encode())
+    def add_port(self, spec: schema.PortSpec) -> dict:
+        return self._call("POST", "/v1/ports", schema.go_json(spec.to_json()).encode(),
+                          expect=(dict, "port.Status")) or {}
 
     def remove_port(self, port_id: int) -> None:
         self._call("DELETE", f"/v1/ports/{port_id}")
 
-    def _call(self, method: str, path: str, body: bytes | None = None):
+    def _call(self, method: str, path: str, body: bytes | None = None, expect: tuple[type, str] | None = None):
         url = f"http://rootlesskit{path}"
         request = f"{method} {path} HTTP/1.1\r\nHost: rootlesskit\r\nUser-Agent: rootlessctl\r\nConnection: close\r\n"
         if body is not None:
@@ -60,15 +70,22 @@ class Client:
                 raise ApiError(f'{shown_method} "{url}": dial unix {self.socket_path}: connect: {strerror(e)}') from None
             try:
                 sock.sendall(request.encode() + b"\r\n" + (body or b""))
-                status, payload = _read_response(sock)
+                status, payload = _read_response(_Reader(sock))
+            except EOFError:
+                raise ApiError(f'{shown_method} "{url}": EOF') from None
+            except _BodyError as e:
+                raise ApiError(str(e)) from None
             except (OSError, ValueError) as e:
                 raise ApiError(f'{shown_method} "{url}": {e}') from None
         if status // 100 != 2:
             raise ApiError(_status_error(status, payload))
         if not payload:
+            if expect:
+                raise ApiError("EOF")  # Go's decoder, given nothing to decode
             return None
         try:
-            return json.loads(payload)
+            value = schema.decode(payload)
+            return schema.expect(value, *expect) if expect else value
         except ValueError as e:
             raise ApiError(str(e)) from None
 
@@ -77,7 +94,7 @@ def _status_error(status: int, payload: bytes) -> str:
     """Upstream's HTTPStatusError: the JSON `message` when the body has one."""
     text = payload.decode("utf-8", "replace")
     try:
-        message = json.loads(text).get("message")
+        message = schema.decode(payload).get("message")
         if isinstance(message, str):
             return message
     except (ValueError, AttributeError):
@@ -85,28 +102,110 @@ def _status_error(status: int, payload: bytes) -> str:
     return f"unexpected HTTP status {_STATUS_TEXT.get(status, str(status))}, body={go_quote(text)}"
 
 
-def _read_response(sock: socket.socket) -> tuple[int, bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
+class _Reader:
+    """Lines and counted bytes from the socket; one growing buffer, consumed by an offset."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buffer, self.offset = sock, bytearray(), 0
+
+    def _fill(self, limit: int) -> None:
+        if len(self.buffer) - self.offset > limit:
+            raise ValueError(f"the response is larger than {limit} bytes")
+        chunk = self.sock.recv(65536)
         if not chunk:
-            raise ValueError("EOF")
-        data += chunk
-    head, rest = data.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    while chunk := sock.recv(65536):  # the server closes after its answer (Connection: close)
-        rest += chunk
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        body = b""
-        while rest:
-            size_line, _, rest = rest.partition(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            if size == 0:
-                break
-            body, rest = body + rest[:size], rest[size + 2:]
-        return status, body
-    if "content-length" in headers:
-        rest = rest[:int(headers["content-length"])]
-    return status, rest
+            raise EOFError
+        self.buffer += chunk
+
+    def line(self) -> bytes:
+        """One line without its CRLF (or bare LF, as Go accepts)."""
+        searched = self.offset
+        while (end := self.buffer.find(b"\n", searched)) < 0:
+            searched = len(self.buffer)
+            self._fill(MAX_HEAD)
+        line = bytes(self.buffer[self.offset:end])
+        self.offset = end + 1
+        return line[:-1] if line.endswith(b"\r") else line
+
+    def take(self, count: int) -> bytes:
+        while len(self.buffer) - self.offset < count:
+            self._fill(MAX_BODY)
+        data = bytes(self.buffer[self.offset:self.offset + count])
+        self.offset += count
+        return data
+
+    def rest(self) -> bytes:
+        """Everything up to EOF (a response without framing ends with the connection)."""
+        try:
+            while True:
+                self._fill(MAX_BODY)
+        except EOFError:
+            return bytes(self.buffer[self.offset:])
+
+
+def _read_response(reader: _Reader) -> tuple[int, bytes]:
+    """(status, body) of the final response (1xx ones are skipped). ValueError with Go's wording for
+    a bad head, _BodyError for a bad body, EOFError if the server closed before saying anything."""
+    while True:
+        line = reader.line()
+        match = _STATUS_LINE.fullmatch(line)
+        if match is None:
+            raise ValueError(_BROKEN + "malformed HTTP response " + go_quote(line.decode("latin-1")))
+        code = match.group(1)
+        if len(code) != 3 or not code.isdigit():
+            raise ValueError(_BROKEN + "malformed HTTP status code " + go_quote(code.decode("latin-1")))
+        try:
+            headers = _read_headers(reader)
+        except EOFError:
+            raise ValueError(_BROKEN + "unexpected EOF") from None
+        if int(code) >= 200:
+            break
+    encoding, length = headers.get(b"transfer-encoding"), headers.get(b"content-length")
+    if encoding is not None and encoding.lower() != b"chunked":
+        raise ValueError(_BROKEN + "unsupported transfer encoding: " + go_quote(encoding.decode("latin-1")))
+    if encoding is None and length is not None and (not length.isdigit() or len(length) > 18):
+        raise ValueError(_BROKEN + "bad Content-Length " + go_quote(length.decode("latin-1")))
+    try:
+        if encoding is not None:
+            return int(code), _read_chunked(reader)
+        if length is None:
+            return int(code), reader.rest()
+        if int(length) > MAX_BODY:
+            raise _BodyError(f"the response body is larger than {MAX_BODY} bytes")
+        return int(code), reader.take(int(length))
+    except EOFError:
+        raise _BodyError("unexpected EOF") from None
+    except ValueError as e:
+        raise _BodyError(str(e)) from None
+
+
+def _read_headers(reader: _Reader) -> dict[bytes, bytes]:
+    headers: dict[bytes, bytes] = {}
+    while line := reader.line():
+        name, colon, value = line.partition(b":")
+        if not colon:
+            raise ValueError(_BROKEN + "malformed MIME header: missing colon: " + go_quote(line.decode("latin-1")))
+        if _TOKEN.fullmatch(name) is None:
+            raise ValueError(_BROKEN + "malformed MIME header line: " + go_quote(line.decode("latin-1")))
+        name, value = name.lower(), value.strip(b" \t")
+        if name in (b"content-length", b"transfer-encoding") and headers.get(name, value) != value:
+            raise ValueError(_BROKEN + f"more than one {name.decode()} header with different values")
+        headers[name] = value
+    return headers
+
+
+def _read_chunked(reader: _Reader) -> bytes:
+    body = bytearray()
+    while True:
+        size_text = reader.line().split(b";", 1)[0].strip(b" \t")
+        if not size_text or len(size_text) > 16 or size_text.strip(b"0123456789abcdefABCDEF"):
+            raise ValueError("invalid byte in chunk length")
+        size = int(size_text, 16)
+        if size == 0:
+            while reader.line():  # trailers
+                pass
+            return bytes(body)
+        if len(body) + size > MAX_BODY:
+            raise ValueError(f"the response body is larger than {MAX_BODY} bytes")
+        body += reader.take(size)
+        if reader.take(2) != b"\r\n":
+            raise ValueError("malformed chunked encoding")

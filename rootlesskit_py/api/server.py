@@ -1,33 +1,46 @@
-"""The API server on `$STATE/api.sock`: HTTP/1.1 as Go's net/http speaks it, routes as upstream's.
+"""The API server on `$STATE/api.sock`: routes as upstream's, HTTP/1.1 framing by h11.
 
-Enough HTTP for RootlessKit's clients (Go's rootlessctl and docker-proxy, ours, curl): requests with
-Content-Length bodies, keep-alive, one thread per connection so a client that connects and says
-nothing holds up no one. Driver operations are serialised by one lock. Served from threads of the
-parent while its main thread relays signals.
+h11 (the HTTP/1.1 state machine under httpx and uvicorn) reads requests strictly: Content-Length is
+digits only, chunk sizes are hex digits and the CRLF after each chunk is required, header names and
+values are checked, a missing or doubled Host is refused, and it reads in linear time. On top of it,
+this module refuses what h11 leaves to its user: HTTP versions other than 1.x (505), Content-Length
+together with Transfer-Encoding, bodies over MAX_BODY (413, chunked or not, before they are buffered),
+and JSON nested deeper than schema.MAX_NESTING. Each refusal is answered as Go's net/http answers
+it, a status with a text/plain body and the connection closed, so no client sees a silent close.
+
+h11 is imported on the first connection: it costs milliseconds that `rootlesskit` start-up must not
+pay (BENCHMARKS.md). One thread per connection, so a client that connects and says nothing holds up
+no one; driver operations are serialised by one lock. Served from threads of the parent while its
+main thread relays signals.
 """
 
 from __future__ import annotations
 
 import _socket
 import _thread
-import json
 import os
 
-from rootlesskit_py.api import go_json
+from rootlesskit_py.api import schema
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_atoi
-from rootlesskit_py.version import API_VERSION, VERSION
+from rootlesskit_py.version import VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from rootlesskit_py.port import PortDriver
 
 IDLE_SECONDS = 120
-MAX_HEADER = 1 << 16
+MAX_HEADER = 1 << 20  # request line and headers: 431 once more has come without their end (Go: the same 1 MiB)
 MAX_BODY = 1 << 20
-_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            411: "Length Required", 413: "Request Entity Too Large", 500: "Internal Server Error"}
+_RECV = 1 << 16
+_REASONS = {100: "Continue", 200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found",
+            405: "Method Not Allowed", 408: "Request Timeout", 413: "Request Entity Too Large",
+            431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
+            505: "HTTP Version Not Supported"}
+_TEXT = "text/plain; charset=utf-8"
+# Go's ValidHostHeader: the bytes a Host header may hold
+_HOST_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!$%&'()*+,-.:;=[]_~")
 
 
 class Response:
@@ -36,12 +49,12 @@ class Response:
 
 
 def json_response(status: int, value: object) -> Response:
-    return Response(status, go_json(value).encode())
+    return Response(status, schema.go_json(value).encode())
 
 
 def error_response(status: int, message: str) -> Response:
-    """Upstream's error body: `{"message":...}` and a newline (json.Encoder), text/plain content type."""
-    return Response(status, (go_json({"message": message}) + "\n").encode(), "text/plain; charset=utf-8")
+    """Upstream writes the status before the content type, so its JSON errors say text/plain."""
+    return Response(status, schema.error_body(message), _TEXT)
 
 
 class Api:
@@ -53,12 +66,14 @@ class Api:
         self._lock = _thread.allocate_lock()
 
     def handle(self, method: str, path: str, body: bytes) -> Response:
-        path = path.split("?", 1)[0]
+        """`path` without its query; "*" only for `OPTIONS *`, which Go's server answers itself."""
+        if path == "*":
+            return Response(200)
         if path == "/v1/info":
             return json_response(200, self._info) if method == "GET" else Response(405)
         if path == "/v1/ports":
             if method == "GET":
-                return self._with_ports(lambda d: json_response(200, _statuses(d) or None))
+                return self._with_ports(lambda d: json_response(200, schema.port_statuses(d.ports)))
             if method == "POST":
                 return self._with_ports(lambda d: self._add(d, body))
             return Response(405)
@@ -71,7 +86,7 @@ class Api:
             except ValueError as e:
                 return error_response(400, f"bad id {text}: {e}")
             return self._with_ports(lambda d: self._remove(d, port_id))
-        return Response(404, b"404 page not found\n", "text/plain; charset=utf-8")
+        return Response(404, b"404 page not found\n", _TEXT)
 
     def _with_ports(self, operation) -> Response:
         if self._ports is None:
@@ -83,14 +98,12 @@ class Api:
                 return error_response(400, e.message)
 
     def _add(self, driver: PortDriver, body: bytes) -> Response:
-        from rootlesskit_py.port.spec import PortSpec
-
         try:
-            spec = PortSpec.from_json(json.loads(body))
-        except ValueError as e:  # json.JSONDecodeError is a ValueError too
+            spec = schema.PortSpec.from_json(schema.decode(body))
+        except ValueError as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too
             return error_response(400, str(e))
         port_id = driver.add_port(spec)
-        return json_response(201, {"id": port_id, "spec": spec.to_json()})
+        return json_response(201, schema.port_status(port_id, spec))
 
     @staticmethod
     def _remove(driver: PortDriver, port_id: int) -> Response:
@@ -98,17 +111,12 @@ class Api:
         return Response(200, b"")
 
 
-def _statuses(driver: PortDriver) -> list[dict]:
-    return [{"id": port_id, "spec": spec.to_json()} for port_id, spec in sorted(driver.ports.items())]
-
-
 def serve(path: str, api: Api) -> _socket.socket:
     """Listen on `path` (a stale file is replaced; only our user may connect) and serve from a thread.
-
-    The socket is bound and listening under a temporary name first: a client that sees `path`
-    must never get "connection refused" from the moment between bind and listen."""
+    The socket is bound and listening under a temporary name first: a client that sees `path` can
+    connect (a bound socket that does not listen yet refuses)."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    pending = path + ".new"
+    pending = os.path.join(os.path.dirname(path), ".api.tmp")  # no longer than api.sock: the same length limit
     old_umask = os.umask(0o177)
     try:
         try:
@@ -133,107 +141,167 @@ def _accept_loop(sock: _socket.socket, api: Api) -> None:
         _thread.start_new_thread(_serve_connection, (_socket.socket(fileno=fd), api))
 
 
+class _Refused(Exception):
+    """A request that is not answered by the routes: (status, why), the connection then closed."""
+
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(status, why)
+        self.status, self.why = status, why
+
+
 def _serve_connection(conn: _socket.socket, api: Api) -> None:
-    conn.settimeout(IDLE_SECONDS)
-    buffer = b""
     try:
-        while True:
-            request, buffer = _read_request(conn, buffer)
-            if request is None:
-                return
-            method, path, version, headers, body = request
-            if isinstance(body, Response):
-                response = body
-            else:
-                response = api.handle(method, path, body)
-            close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
-            conn.sendall(_render(response, close))
-            if close or response.status in (411, 413):
-                return
+        conn.settimeout(IDLE_SECONDS)
+        _Connection(conn).serve(api)
     except OSError:
-        return
-    except Exception as e:  # a bug must not take the API down for everyone else
-        log.error(f"api: {type(e).__name__}: {e}")
+        pass  # the client went away, or stayed idle too long
+    except Exception as e:  # a bug: one line in the log, not a traceback, and the API keeps serving
+        _internal_error("a connection", e)
+        try:
+            conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: " + _TEXT.encode() +
+                         b"\r\nConnection: close\r\nContent-Length: 25\r\n\r\n500 Internal Server Error")
+        except OSError:
+            pass
     finally:
         conn.close()
 
 
-def _read_request(conn: _socket.socket, buffer: bytes):
-    """One request: (method, path, version, headers, body or an error Response), and what follows it."""
-    while b"\r\n\r\n" not in buffer:
-        if len(buffer) > MAX_HEADER:
-            return None, b""
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None, b""
-        buffer += chunk
-    head, buffer = buffer.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    try:
-        method, path, version = lines[0].split(" ")
-    except ValueError:
-        return None, b""
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        body, buffer = _read_chunked(conn, buffer)
-        return (method, path, version, headers, body), buffer
-    try:
-        length = int(headers.get("content-length", "0"))
-    except ValueError:
-        return (method, path, version, headers, Response(400)), b""
-    if length > MAX_BODY:
-        return (method, path, version, headers, Response(413)), b""
-    while len(buffer) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None, b""
-        buffer += chunk
-    return (method, path, version, headers, buffer[:length]), buffer[length:]
+def _internal_error(what: str, error: Exception) -> None:
+    log.error(f"api: {what} failed with an internal error (a bug in rootlesskit-py; run rootlesskit with "
+              "--debug for its details)")
+    log.debug(f"api: {what}: {type(error).__name__}: {error}")
 
 
-def _read_chunked(conn: _socket.socket, buffer: bytes) -> tuple[bytes | Response, bytes]:
-    body = b""
-    while True:
-        while b"\r\n" not in buffer:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return Response(400), b""
-            buffer += chunk
-        size_line, buffer = buffer.split(b"\r\n", 1)
-        size = int(size_line.split(b";")[0], 16)
-        while len(buffer) < size + 2:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return Response(400), b""
-            buffer += chunk
-        if size == 0:
-            return body, buffer[2:]
-        body += buffer[:size]
-        if len(body) > MAX_BODY:
-            return Response(413), b""
-        buffer = buffer[size + 2:]
+class _Connection:
+    """One client connection: requests read through h11, answered in order (keep-alive, pipelining)."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        import h11
+
+        self.h11, self.sock = h11, sock
+        self.state = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER)
+        self.received = 0  # bytes of the request in progress, to tell a stalled request from an idle connection
+
+    def serve(self, api: Api) -> None:
+        while True:
+            try:
+                request = self._read_request()
+            except _Refused as refusal:
+                self._refuse(refusal)
+                return
+            if request is None:
+                return
+            method, path, body = request
+            try:
+                response = api.handle(method, path, body)
+            except Exception as e:  # a bug must not take the API down
+                _internal_error(f"{method} {path}", e)
+                response = error_response(500, "internal error")
+            self._send(response)
+            if self.state.our_state is not self.h11.DONE or self.state.their_state is not self.h11.DONE:
+                return  # Connection: close, HTTP/1.0
+            self.state.start_next_cycle()
+            self.received = 0
+
+    def _read_request(self) -> tuple[str, str, bytes] | None:
+        """The next request as (method, path, body), or None when the client closed between requests."""
+        h11, state = self.h11, self.state
+        method = path = ""
+        body = bytearray()
+        while True:
+            try:
+                event = state.next_event()
+            except h11.RemoteProtocolError as e:
+                raise _Refused(e.error_status_hint, _plain(str(e))) from None
+            if event is h11.NEED_DATA:
+                state.receive_data(self._recv())
+            elif type(event) is h11.Request:
+                method, path = event.method.decode("ascii"), _path(event)
+                if state.they_are_waiting_for_100_continue:
+                    self.sock.sendall(state.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")))
+            elif type(event) is h11.Data:
+                body += event.data
+                if len(body) > MAX_BODY:
+                    raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
+            elif type(event) is h11.EndOfMessage:
+                return method, path, bytes(body)
+            else:  # ConnectionClosed before a request began
+                return None
+
+    def _recv(self) -> bytes:
+        try:
+            data = self.sock.recv(_RECV)
+        except TimeoutError:
+            if self.received:
+                raise _Refused(408, f"the request was not complete after {IDLE_SECONDS} s") from None
+            raise
+        self.received += len(data)
+        return data
+
+    def _send(self, response: Response) -> None:
+        h11 = self.h11
+        headers = []
+        if response.body or response.status not in (200, 405):
+            headers.append(("Content-Type", response.content_type))
+        if response.status == 404:
+            headers.append(("X-Content-Type-Options", "nosniff"))
+        headers.append(("Content-Length", str(len(response.body))))
+        data = self.state.send(h11.Response(status_code=response.status, headers=headers,
+                                            reason=_REASONS.get(response.status, "")))
+        if response.body:
+            data += self.state.send(h11.Data(data=response.body))
+        self.sock.sendall(data + self.state.send(h11.EndOfMessage()))
+
+    def _refuse(self, refusal: _Refused) -> None:
+        """Go's net/http answer to a request it cannot read, with the reason in the body."""
+        reason = _REASONS.get(refusal.status, "")
+        if refusal.status == 431:
+            text = f"{refusal.status} {reason}"  # h11's "Receive buffer too long" says less than this
+        elif refusal.status == 501:
+            text = "Unsupported transfer encoding"
+        else:
+            text = f"{refusal.status} {reason}: {refusal.why}"
+        body = text.encode()
+        self.sock.sendall(f"HTTP/1.1 {refusal.status} {reason}\r\nContent-Type: {_TEXT}\r\nConnection: close\r\n"
+                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        try:
+            self.sock.shutdown(_socket.SHUT_WR)
+        except OSError:
+            pass
 
 
-def _render(response: Response, close: bool) -> bytes:
-    head = f"HTTP/1.1 {response.status} {_REASONS.get(response.status, '')}\r\n"
-    if response.body or response.status not in (200, 405):
-        head += f"Content-Type: {response.content_type}\r\n"
-    if response.status == 404:
-        head += "X-Content-Type-Options: nosniff\r\n"
-    head += f"Content-Length: {len(response.body)}\r\n"
-    if close:
-        head += "Connection: close\r\n"
-    return (head + "\r\n").encode() + response.body
+def _path(request) -> str:
+    """The path of a request target, after the checks h11 leaves to us (as Go's server makes them)."""
+    if not request.http_version.startswith(b"1."):
+        raise _Refused(505, "unsupported protocol version")
+    lengths = [value for name, value in request.headers if name == b"content-length"]
+    if lengths and any(name == b"transfer-encoding" for name, _ in request.headers):
+        raise _Refused(400, "Content-Length and Transfer-Encoding together")
+    if lengths and (len(lengths[0]) > 19 or int(lengths[0]) >= 1 << 63):
+        raise _Refused(400, "bad Content-Length")
+    if lengths and int(lengths[0]) > MAX_BODY:
+        raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
+    for name, value in request.headers:
+        if name == b"host" and not _HOST_BYTES.issuperset(value):
+            raise _Refused(400, "malformed Host header")
+    target = request.target.decode("ascii")  # h11 lets through visible ASCII only
+    if target.startswith(("http://", "https://")):  # absolute form: the path after the authority
+        authority_and_path = target.split("//", 1)[1]
+        target = "/" + authority_and_path.split("/", 1)[1] if "/" in authority_and_path else "/"
+    elif target == "*" and request.method == b"OPTIONS":
+        return "*"
+    elif not target.startswith("/"):
+        raise _Refused(400, "the request target is not a path")
+    return target.split("?", 1)[0]
+
+
+def _plain(text: str) -> str:
+    """h11's reason without the Python repr of the offending bytes it may append."""
+    for marker in (": b'", ': b"', ": bytearray("):
+        text = text.split(marker, 1)[0]
+    return text
 
 
 def info(state_dir: str, child_pid: int, network: dict | None, port_driver: PortDriver | None) -> dict:
-    """The `GET /v1/info` document (COMPAT §8): absent drivers are absent keys."""
-    document: dict = {"apiVersion": API_VERSION, "version": VERSION, "stateDir": state_dir, "childPID": child_pid}
-    if network is not None:
-        document["networkDriver"] = network
-    if port_driver is not None:
-        document["portDriver"] = port_driver.info()
-    return document
+    """The `GET /v1/info` document of this rootlesskit."""
+    return schema.info(VERSION, state_dir, child_pid, network, port_driver.info() if port_driver else None)

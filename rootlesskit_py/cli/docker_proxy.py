@@ -110,7 +110,7 @@ def _run(opts: dict, argv: list[str]) -> int:
 
 def _publish(client, port_driver: dict, host_ip: str, host_port: int, proto: str, child_ip: str) -> int:
     from rootlesskit_py.api.client import ApiError
-    from rootlesskit_py.port.spec import PortSpec
+    from rootlesskit_py.api.schema import PortSpec, reencode_port_status
 
     api_proto = proto if proto.endswith(("4", "6")) else proto + ("6" if is_ipv6(host_ip) else "4")
     if api_proto not in (port_driver.get("protos") or []):
@@ -121,7 +121,7 @@ def _publish(client, port_driver: dict, host_ip: str, host_port: int, proto: str
         status = client.add_port(PortSpec(api_proto, host_ip, host_port, host_port, child_ip))
     except ApiError as e:
         raise _Failure(f"error while calling PortManager.AddPort(): {e}") from None
-    return int(status["id"])
+    return reencode_port_status(status)["id"]
 
 
 def _exec_real_proxy(argv: list[str]) -> None:

@@ -102,19 +102,12 @@ def _client(socket_path: str):
     return Client(socket_path)
 
 
-def _status_json(status: dict) -> dict:
-    """A PortStatus as Go re-encodes what it decoded: known fields, upstream's order."""
-    from rootlesskit_py.port.spec import PortSpec
-
-    return {"id": status.get("id", 0), "spec": PortSpec.from_json(status.get("spec") or {}).to_json()}
-
-
 def list_ports(socket_path: str, as_json: bool, _args: list[str]) -> None:
-    from rootlesskit_py.api import go_json
+    from rootlesskit_py.api import schema
 
     statuses = _client(socket_path).list_ports()
     if as_json:
-        sys.stdout.write("".join(go_json(_status_json(s)) + "\n" for s in statuses))
+        sys.stdout.write("".join(schema.go_json(schema.reencode_port_status(s)) + "\n" for s in statuses))
         return
     rows = ["ID\tPROTO\tPARENTIP\tPARENTPORT\tCHILDIP\tCHILDPORT\t"]
     for status in statuses:
@@ -125,7 +118,7 @@ def list_ports(socket_path: str, as_json: bool, _args: list[str]) -> None:
 
 
 def add_ports(socket_path: str, as_json: bool, args: list[str]) -> None:
-    from rootlesskit_py.api import go_json
+    from rootlesskit_py.api import schema
     from rootlesskit_py.port.spec import parse
 
     if not args:
@@ -134,7 +127,7 @@ def add_ports(socket_path: str, as_json: bool, args: list[str]) -> None:
     client = _client(socket_path)
     for spec in specs:
         status = client.add_port(spec)
-        sys.stdout.write((go_json(_status_json(status)) if as_json else str(status.get("id"))) + "\n")
+        sys.stdout.write((schema.go_json(schema.reencode_port_status(status)) if as_json else str(status.get("id"))) + "\n")
         sys.stdout.flush()
 
 
@@ -155,11 +148,11 @@ def remove_ports(socket_path: str, _as_json: bool, args: list[str]) -> None:
 
 
 def info(socket_path: str, as_json: bool, _args: list[str]) -> None:
-    from rootlesskit_py.api import go_json
+    from rootlesskit_py.api import schema
 
-    document = _info_json(_client(socket_path).info())
+    document = schema.reencode_info(_client(socket_path).info())
     if as_json:
-        sys.stdout.write(go_json(document, indent="    ") + "\n")
+        sys.stdout.write(schema.go_json(document, indent="    ") + "\n")
         return
     lines = [f"- REST API version: {document['apiVersion']}", f"- Implementation version: {document['version']}",
              f"- State Directory: {document['stateDir']}", f"- Child PID: {document['childPID']}"]
@@ -173,24 +166,6 @@ def info(socket_path: str, as_json: bool, _args: list[str]) -> None:
         lines += [f"- Port Driver: {port_driver['driver']}",
                   f"  - Supported protocols: [{' '.join(port_driver['protos'] or [])}]"]
     sys.stdout.write("\n".join(lines) + "\n")
-
-
-def _info_json(raw: dict) -> dict:
-    """The Info document as Go re-encodes it: known fields in struct order, empty ones omitted."""
-    document = {"apiVersion": raw.get("apiVersion", ""), "version": raw.get("version", ""),
-                "stateDir": raw.get("stateDir", ""), "childPID": raw.get("childPID", 0)}
-    network = raw.get("networkDriver")
-    if isinstance(network, dict):
-        document["networkDriver"] = {"driver": network.get("driver", "")}
-        for key in ("dns", "childIP", "dynamicChildIP"):
-            if network.get(key):
-                document["networkDriver"][key] = network[key]
-    port_driver = raw.get("portDriver")
-    if isinstance(port_driver, dict):
-        document["portDriver"] = {"driver": port_driver.get("driver", ""), "protos": port_driver.get("protos")}
-        if port_driver.get("disallowLoopbackChildIP"):
-            document["portDriver"]["disallowLoopbackChildIP"] = True
-    return document
 
 
 ACTIONS = {"list-ports": list_ports, "add-ports": add_ports, "remove-ports": remove_ports, "info": info}

@@ -49,13 +49,12 @@ class NetworkDriver:
         """Inside the network namespace (the detached one with --detach-netns), before the command runs."""
 
     def api_info(self, config: "NetworkConfig | None") -> dict | None:
-        """The API's `networkDriver` object (COMPAT §8): what the child got, None for --net=host."""
-        info: dict = {"driver": self.name}
-        if config is not None and config.dns:
-            info["dns"] = list(config.dns)
-        if config is not None and config.ip:
-            info["childIP"] = config.ip
-        return info
+        """The API's `networkDriver` object: what the child got, None for --net=host."""
+        from rootlesskit_py.api.schema import network_driver_info
+
+        if config is None:
+            return network_driver_info(self.name)
+        return network_driver_info(self.name, config.dns, config.ip)
 
     def helpers(self) -> dict[int, str]:
         """pid -> name of helper processes the parent must watch (their death cuts the network)."""

@@ -45,7 +45,9 @@ class Driver(NetworkDriver):
             raise RootlessKitError("--detach-netns is not supported with --net=lxc-user-nic in rootlesskit-py yet")
 
     def api_info(self, config: object) -> dict:
-        return {"driver": self.name, "dynamicChildIP": True}  # the child's address comes from DHCP
+        from rootlesskit_py.api.schema import network_driver_info
+
+        return network_driver_info(self.name, dynamic_child_ip=True)  # the child's address comes from DHCP
 
     def setup_parent(self, child_pid: int, state_dir: str) -> None:
         argv = [self.binary, "create", "/dev/null", "dummy", str(child_pid), "veth",

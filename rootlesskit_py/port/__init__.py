@@ -60,10 +60,9 @@ class PortDriver:
 
     def info(self) -> dict:
         """The API's `portDriver` object."""
-        info: dict = {"driver": self.name, "protos": list(self.protos)}
-        if self.disallow_loopback_child_ip:
-            info["disallowLoopbackChildIP"] = True
-        return info
+        from rootlesskit_py.api.schema import port_driver_info
+
+        return port_driver_info(self.name, self.protos, self.disallow_loopback_child_ip)
 
     def cleanup(self) -> None:
         """Parent, at exit: release every host port."""

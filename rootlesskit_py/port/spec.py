@@ -1,4 +1,4 @@
-"""Port specs (`-p`, `rootlessctl add-ports`, the API's JSON): parsing, validation, conflicts.
+"""Port specs (`-p`, `rootlessctl add-ports`): parsing, validation, conflicts (their JSON: api.schema).
 
 Messages are upstream's, including its swapped labels (a bad parent port is reported as ChildPort
 and vice versa): scripts match on them (COMPAT §7.1).
@@ -6,60 +6,11 @@ and vice versa): scripts match on them (COMPAT §7.1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from rootlesskit_py.api.schema import PortSpec  # the API's JSON shape; parsed and validated here
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util.gocompat import go_atoi, go_quote
 
 PROTOS = ("tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "sctp", "sctp4", "sctp6")
-_JSON_FIELDS = (("proto", "proto", str), ("parentIP", "parent_ip", str), ("parentPort", "parent_port", int),
-                ("childPort", "child_port", int), ("childIP", "child_ip", str))
-
-
-@dataclass
-class PortSpec:
-    proto: str = ""
-    parent_ip: str = ""
-    parent_port: int = 0
-    child_port: int = 0
-    child_ip: str = ""
-
-    def to_json(self) -> dict:
-        """Upstream's key order; every empty or zero field omitted (`omitempty`)."""
-        return {key: getattr(self, attr) for key, attr, _ in _JSON_FIELDS if getattr(self, attr)}
-
-    @classmethod
-    def from_json(cls, obj: object) -> "PortSpec":
-        """Decode as Go's encoding/json does: unknown keys ignored, keys matched case-insensitively
-        (the last match wins), ports must be JSON integers."""
-        if not isinstance(obj, dict):
-            raise ValueError(f"json: cannot unmarshal {_json_kind(obj)} into Go value of type port.Spec")
-        spec = cls()
-        fields = {key.lower(): (key, attr, kind) for key, attr, kind in _JSON_FIELDS}
-        for key, value in obj.items():
-            if key.lower() not in fields or value is None:
-                continue
-            name, attr, kind = fields[key.lower()]
-            if kind is int and (type(value) is not int or not -(1 << 63) <= value < (1 << 63)):
-                shown = "number " + json_number(value) if type(value) in (int, float) else _json_kind(value)
-                raise ValueError(f"json: cannot unmarshal {shown} into Go struct field Spec.{name} of type int")
-            if kind is str and not isinstance(value, str):
-                raise ValueError(f"json: cannot unmarshal {_json_kind(value)} into Go struct field Spec.{name} of type string")
-            setattr(spec, attr, value)
-        return spec
-
-    def __str__(self) -> str:
-        """Go's `%v` of the struct, as upstream prints it in `failed to expose port {...}`."""
-        return f"{{{self.proto} {self.parent_ip} {self.parent_port} {self.child_port} {self.child_ip}}}"
-
-
-def _json_kind(value: object) -> str:
-    return {bool: "bool", str: "string", list: "array", dict: "object", int: "number", float: "number"}.get(
-        type(value), "value")
-
-
-def json_number(value: object) -> str:
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _split_brackets(text: str) -> list[str]:

@@ -1,10 +1,14 @@
-"""A real Docker 20.10 engine in rootless mode (Debian's docker.io and its dockerd-rootless.sh) on top
-of a rootlesskit: `docker run -p` must reach the container from the host. Docker 20.10 finds
-`rootlesskit` and `rootlesskit-docker-proxy` by name on PATH, so each variant puts its pair first.
+"""Real Docker engines in rootless mode (each with its own dockerd-rootless.sh) on top of a
+rootlesskit: `docker run -p` must reach the container from the host. Debian 12's Docker 20.10 on
+Go's rootlesskit and on ours; Docker 26.1 (Debian 13's, which publishes through
+rootlesskit-docker-proxy) and Docker 28 (sid's, whose daemon calls the port API itself) on ours. The
+engines find `rootlesskit` and `rootlesskit-docker-proxy` by name on PATH, so each variant puts its
+pair first.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -16,26 +20,30 @@ import pytest
 from conftest import BIN_DIR, GO_ROOTLESSKIT, run
 from portutil import free_port, refuses, terminate
 
-SCRIPT = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
-DOCKER = "/usr/bin/docker"  # Debian's 20.10 client: a newer docker earlier on PATH must not be the one tested
+ENGINE_CACHE = os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests")
+# engine -> the root its files are under; each engine is driven by its own docker client, never a PATH lookup
+ENGINES = {"20.10": "/", "26.1": f"{ENGINE_CACHE}/trixie/root", "28": f"{ENGINE_CACHE}/sid/root"}
+SCRIPT = "usr/share/docker.io/contrib/dockerd-rootless.sh"
 IMAGE = "rkpy-busybox"
 
 
 class RootlessDocker:
     """dockerd-rootless.sh with a private XDG_RUNTIME_DIR, HOME and data root under `base`."""
 
-    def __init__(self, base, kit_dir: str) -> None:
-        self.base = base
+    def __init__(self, base, kit_dir: str, engine: str) -> None:
+        self.base, self.root = base, ENGINES[engine]
+        self.client = os.path.join(self.root, "usr/bin/docker")
+        engine_path = "" if engine == "20.10" else f"{self.root}/usr/bin:{self.root}/usr/sbin:"
         self.xdg, home, self.data = base / "xdg", base / "home", base / "data"
         for path in (self.xdg, home, self.data):
             path.mkdir(mode=0o700)
         self.env = {**os.environ, "XDG_RUNTIME_DIR": str(self.xdg), "HOME": str(home),
-                    "PATH": f"{kit_dir}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+                    "PATH": f"{kit_dir}:{engine_path}/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
                     "DOCKER_HOST": f"unix://{self.xdg}/docker.sock",
                     "DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS": f"--state-dir={base / 'state'}"}
         self.log = open(base / "dockerd.log", "w")
         self.proc = subprocess.Popen(
-            [SCRIPT, "--data-root", str(self.data), "--exec-root", str(self.xdg / "exec"),
+            [os.path.join(self.root, SCRIPT), "--data-root", str(self.data), "--exec-root", str(self.xdg / "exec"),
              "--pidfile", str(self.xdg / "docker.pid"), "--host", self.env["DOCKER_HOST"]],
             env=self.env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True)
@@ -49,7 +57,7 @@ class RootlessDocker:
             time.sleep(0.2)
 
     def docker(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        return run([DOCKER, *args], env=self.env, timeout=60, **kwargs)
+        return run([self.client, *args], env=self.env, timeout=60, **kwargs)
 
     def import_busybox(self) -> None:
         """No registry here: an image made of busybox-static alone."""
@@ -60,7 +68,7 @@ class RootlessDocker:
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(link)
         with open(rootfs, "rb") as f:
-            result = subprocess.run([DOCKER, "import", "-", IMAGE], env=self.env, stdin=f, capture_output=True,
+            result = subprocess.run([self.client, "import", "-", IMAGE], env=self.env, stdin=f, capture_output=True,
                                     text=True, timeout=60)
         assert result.returncode == 0, result.stderr
 
@@ -72,17 +80,21 @@ class RootlessDocker:
         run([GO_ROOTLESSKIT, "rm", "-rf", str(self.data), str(self.xdg)], timeout=120)
 
 
-@pytest.fixture(scope="module", params=["go", "binary"])
+@pytest.fixture(scope="module", params=["go-20.10", "binary-20.10", "binary-26.1", "binary-28"])
 def dockerd(request, tmp_path_factory):
-    for tool in (SCRIPT, "/usr/sbin/dockerd", DOCKER, "/usr/sbin/docker-proxy"):
-        assert os.path.exists(tool), f"{tool} missing (apt-get install docker.io; sudo tests/run prepares this)"
+    kit, version = request.param.split("-")
+    root = ENGINES[version]
+    for tool in (SCRIPT, "usr/sbin/dockerd", "usr/bin/docker", "usr/sbin/docker-proxy"):
+        assert os.path.exists(os.path.join(root, tool)), (
+            f"{os.path.join(root, tool)} missing (apt-get install docker.io for 20.10; tests/engines.sh, run by "
+            "sudo tests/run, for the others)")
     base = tmp_path_factory.mktemp(f"docker-{request.param}")
     kit_dir = base / "kit"
     kit_dir.mkdir()
-    source = os.path.dirname(GO_ROOTLESSKIT) if request.param == "go" else str(BIN_DIR)
+    source = os.path.dirname(GO_ROOTLESSKIT) if kit == "go" else str(BIN_DIR)
     for name in ("rootlesskit", "rootlesskit-docker-proxy"):
         (kit_dir / name).symlink_to(os.path.join(source, name))
-    engine = RootlessDocker(base, str(kit_dir))
+    engine = RootlessDocker(base, str(kit_dir), version)
     try:
         engine.wait_ready()
         engine.import_busybox()
@@ -148,3 +160,13 @@ def test_rootlesskit_api_lists_dockers_ports(dockerd):
     assert listing.returncode == 0, listing.stderr
     assert f"tcp4     127.0.0.1    {port}" in listing.stdout
     dockerd.docker("rm", "-f", container)
+
+
+@pytest.mark.parametrize("dockerd", ["binary-26.1", "binary-28"], indirect=True)  # 20.10 does not list it
+def test_docker_version_shows_the_rootlesskit_it_runs_on(dockerd):
+    """dockerd asks the kit's API (GET /v1/info) for the component `docker version` lists."""
+    result = dockerd.docker("version", "--format", "{{json .Server.Components}}")
+    assert result.returncode == 0, result.stderr
+    component = next(c for c in json.loads(result.stdout) if c["Name"] == "rootlesskit")
+    assert component["Version"] == "3.0.1"
+    assert (component["Details"]["ApiVersion"], component["Details"]["NetworkDriver"]) == ("1.1.1", "slirp4netns")

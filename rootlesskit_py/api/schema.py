@@ -1,0 +1,194 @@
+"""The JSON documents of the API on `$STATE/api.sock` (RootlessKit API 1.1.x), in one place.
+
+Server, clients and drivers build these types; only this module knows their keys, key order and
+omission rules. Output is byte for byte what Go's encoding/json writes (scripts diff our output with
+upstream's): struct field order, compact separators, `<`, `>`, `&` escaped as \\u003c, \\u003e,
+\\u0026, and `omitempty` fields left out when empty. Input is read as Go reads it: unknown keys
+ignored, keys matched case-insensitively, numbers where the Go field is an int.
+
+Plain classes, not dataclasses: `rootlessctl` imports this on every run, and `dataclasses` pulls in
+`inspect` (several milliseconds of start-up).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re  # json imports it anyway
+
+from rootlesskit_py.version import API_VERSION
+
+# Deeper JSON is refused before decoding: the documents nest two levels; Python's decoder recurses
+# in C per level, on a thread stack that musl makes small.
+MAX_NESTING = 100
+_GO_HTML_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+
+
+def go_json(value: object, indent: str = "") -> str:
+    """`json.Marshal` (or `json.MarshalIndent(v, "", indent)`) of a JSON-ready value."""
+    if indent:
+        text = json.dumps(value, indent=indent, ensure_ascii=False)
+    else:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.translate(_GO_HTML_ESCAPES).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def error_body(message: str) -> bytes:
+    """Upstream's error document: `{"message":...}` and the newline json.Encoder adds."""
+    return (go_json({"message": message}) + "\n").encode()
+
+
+def decode(data: bytes) -> object:
+    """A request or response body as JSON; ValueError (with the decoder's text) if it is not JSON or
+    nests deeper than MAX_NESTING."""
+    if nesting(data) > MAX_NESTING:
+        raise ValueError(f"JSON nested deeper than {MAX_NESTING} levels")
+    return json.loads(data, parse_constant=_not_json)
+
+
+def _not_json(constant: str) -> object:
+    """NaN and Infinity, which Python's decoder takes and JSON (and Go) do not."""
+    raise ValueError(f"invalid character {constant.lstrip('-')[0]!r} looking for beginning of value")
+
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_OPENERS_CLOSERS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[{]}")
+
+
+def nesting(data: bytes) -> int:
+    """How deep `[` and `{` nest outside strings, in linear time (no per-byte Python loop): strings
+    removed by one regular expression, every other byte but brackets deleted, and the running sum of
+    +1/-1 taken in C."""
+    brackets = _STRING.sub(b"", data).translate(_OPENERS_CLOSERS, _NOT_BRACKETS)
+    return max(itertools.accumulate(memoryview(brackets).cast("b")), default=0)
+
+
+def _kind(value: object) -> str:
+    """How Go's decoder names a JSON value's type in its errors."""
+    return {bool: "bool", str: "string", list: "array", dict: "object", int: "number", float: "number"}.get(
+        type(value), "value")
+
+
+def _number(value: object) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def expect(value: object, kind: type, go_type: str) -> object:
+    """`value` decoded into a Go value of `go_type`, which only a JSON `kind` (or null) fits."""
+    if value is not None and not isinstance(value, kind):
+        raise ValueError(f"json: cannot unmarshal {_kind(value)} into Go value of type {go_type}")
+    return value
+
+
+class PortSpec:
+    """port.Spec: `-p`, `rootlessctl add-ports` and the body of `POST /v1/ports`."""
+
+    __slots__ = ("proto", "parent_ip", "parent_port", "child_port", "child_ip")
+    # (JSON key in Go's field order, attribute, Go type); every field is `omitempty`
+    FIELDS = (("proto", "proto", str), ("parentIP", "parent_ip", str), ("parentPort", "parent_port", int),
+              ("childPort", "child_port", int), ("childIP", "child_ip", str))
+
+    def __init__(self, proto: str = "", parent_ip: str = "", parent_port: int = 0, child_port: int = 0,
+                 child_ip: str = "") -> None:
+        self.proto, self.parent_ip, self.parent_port = proto, parent_ip, parent_port
+        self.child_port, self.child_ip = child_port, child_ip
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, attr) for _, attr, _ in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PortSpec) and self._values() == other._values()
+
+    def __repr__(self) -> str:
+        return "PortSpec(" + ", ".join(f"{attr}={getattr(self, attr)!r}" for _, attr, _ in self.FIELDS) + ")"
+
+    def __str__(self) -> str:
+        """Go's `%v` of the struct, as upstream prints it in `failed to expose port {...}`."""
+        return f"{{{self.proto} {self.parent_ip} {self.parent_port} {self.child_port} {self.child_ip}}}"
+
+    def to_json(self) -> dict:
+        return {key: getattr(self, attr) for key, attr, _ in self.FIELDS if getattr(self, attr)}
+
+    @classmethod
+    def from_json(cls, obj: object) -> PortSpec:
+        """ValueError with Go's text for a value Go would not decode into port.Spec."""
+        if not isinstance(obj, dict):
+            raise ValueError(f"json: cannot unmarshal {_kind(obj)} into Go value of type port.Spec")
+        spec = cls()
+        fields = {key.lower(): (key, attr, kind) for key, attr, kind in cls.FIELDS}
+        for key, value in obj.items():  # the last case-insensitive match wins, as in Go
+            if key.lower() not in fields or value is None:
+                continue
+            name, attr, kind = fields[key.lower()]
+            if kind is int and (type(value) is not int or not -(1 << 63) <= value < (1 << 63)):
+                shown = "number " + _number(value) if type(value) in (int, float) else _kind(value)
+                raise ValueError(f"json: cannot unmarshal {shown} into Go struct field Spec.{name} of type int")
+            if kind is str and not isinstance(value, str):
+                raise ValueError(f"json: cannot unmarshal {_kind(value)} into Go struct field Spec.{name} "
+                                 "of type string")
+            setattr(spec, attr, value)
+        return spec
+
+
+def port_status(port_id: int, spec: PortSpec) -> dict:
+    """port.Status: the answer to `POST /v1/ports` and an element of `GET /v1/ports`."""
+    return {"id": port_id, "spec": spec.to_json()}
+
+
+def port_statuses(ports: dict[int, PortSpec]) -> list[dict] | None:
+    """`GET /v1/ports`: by id (upstream's map order is random), and `null`, not `[]`, when empty."""
+    return [port_status(port_id, spec) for port_id, spec in sorted(ports.items())] or None
+
+
+def reencode_port_status(raw: object) -> dict:
+    """A port.Status received, as Go's rootlessctl prints it: decoded into the struct, then encoded."""
+    raw = raw if isinstance(raw, dict) else {}
+    port_id = raw.get("id", 0)
+    return port_status(port_id if type(port_id) is int else 0, PortSpec.from_json(raw.get("spec") or {}))
+
+
+def network_driver_info(driver: str, dns: list[str] | tuple[str, ...] = (), child_ip: str = "",
+                        dynamic_child_ip: bool = False) -> dict:
+    """api.NetworkDriverInfo (`networkDriver` of `GET /v1/info`); absent for --net=host."""
+    info: dict = {"driver": driver}
+    if dns:
+        info["dns"] = list(dns)
+    if child_ip:
+        info["childIP"] = child_ip
+    if dynamic_child_ip:
+        info["dynamicChildIP"] = True
+    return info
+
+
+def port_driver_info(driver: str, protos: list[str] | tuple[str, ...] | None,
+                     disallow_loopback_child_ip: bool = False) -> dict:
+    """api.PortDriverInfo (`portDriver`); `protos` is always present (`null` if Go's slice is nil)."""
+    info: dict = {"driver": driver, "protos": list(protos) if protos is not None else None}
+    if disallow_loopback_child_ip:
+        info["disallowLoopbackChildIP"] = True
+    return info
+
+
+def info(version: str, state_dir: str, child_pid: int, network_driver: dict | None,
+         port_driver: dict | None, api_version: str = API_VERSION) -> dict:
+    """api.Info, `GET /v1/info`: a driver without information is an absent key, not an empty one."""
+    document: dict = {"apiVersion": api_version, "version": version, "stateDir": state_dir, "childPID": child_pid}
+    if network_driver is not None:
+        document["networkDriver"] = network_driver
+    if port_driver is not None:
+        document["portDriver"] = port_driver
+    return document
+
+
+def reencode_info(raw: object) -> dict:
+    """An api.Info received, as Go's rootlessctl prints it: known fields in struct order, empty
+    `omitempty` ones left out."""
+    raw = raw if isinstance(raw, dict) else {}
+    network, port_driver = raw.get("networkDriver"), raw.get("portDriver")
+    return info(raw.get("version", ""), raw.get("stateDir", ""), raw.get("childPID", 0),
+                network_driver_info(network.get("driver", ""), network.get("dns") or (), network.get("childIP", ""),
+                                    bool(network.get("dynamicChildIP"))) if isinstance(network, dict) else None,
+                port_driver_info(port_driver.get("driver", ""), port_driver.get("protos"),
+                                 bool(port_driver.get("disallowLoopbackChildIP")))
+                if isinstance(port_driver, dict) else None, raw.get("apiVersion", ""))
