@@ -161,30 +161,31 @@ def nuitka(site_packages: pathlib.Path, src: pathlib.Path) -> pathlib.Path:
 
 
 def assemble(exe: pathlib.Path) -> None:
-    """dist/bin: `rootlesskit` a file of its own (setcap marks the inode), the other names one hard-linked inode."""
+    """dist/bin: the five names of one inode (hard links). Every program but the rootlesskit parent
+    drops file capabilities first thing, so `setcap` on the file reaches rootlesskit alone."""
     if DIST_BIN.exists():
         shutil.rmtree(DIST_BIN)
     DIST_BIN.mkdir(parents=True)
-    shutil.copy2(exe, DIST_BIN / "rootlesskit")
-    shutil.copy2(exe, DIST_BIN / TOOLS[1])
-    for name in TOOLS[2:]:
-        os.link(DIST_BIN / TOOLS[1], DIST_BIN / name)
+    shutil.copy2(exe, DIST_BIN / TOOLS[0])
+    for name in TOOLS[1:]:
+        os.link(DIST_BIN / TOOLS[0], DIST_BIN / name)
     digest = hashlib.sha256(exe.read_bytes()).hexdigest()[:16]
     print(f"built {DIST_BIN} ({exe.stat().st_size / 1e6:.1f} MB, sha256 {digest}): {', '.join(TOOLS)}")
 
 
 def install(prefix: pathlib.Path) -> None:
-    """Install with dist/bin's layout (rootlesskit its own file, the other four one inode), each name
-    replaced atomically so a running rootlesskit keeps its old inode."""
+    """Install with dist/bin's layout (one inode, five names), each name replaced atomically
+    (rename) so a running rootlesskit keeps its old inode."""
     prefix.mkdir(parents=True, exist_ok=True)
+    staged = prefix / ".rootlesskit-py.new"
+    staged.unlink(missing_ok=True)
+    shutil.copy2(DIST_BIN / TOOLS[0], staged)
     for name in TOOLS:
-        tmp = prefix / f".{name}.tmp"
+        tmp = prefix / f".{name}.new"
         tmp.unlink(missing_ok=True)
-        if name in TOOLS[:2]:
-            shutil.copy2(DIST_BIN / name, tmp)
-        else:
-            os.link(prefix / TOOLS[1], tmp)
+        os.link(staged, tmp)
         os.replace(tmp, prefix / name)
+    staged.unlink()
     print(f"installed {', '.join(TOOLS)} into {prefix}")
 
 

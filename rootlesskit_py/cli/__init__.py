@@ -39,6 +39,10 @@ def main() -> None:
     if name not in PROGRAMS:
         sys.stderr.write(f"rootlesskit-py: unknown program name {name!r}; run as one of: {', '.join(PROGRAMS)}\n")
         sys.exit(2)
+    if name != "rootlesskit":  # first: a setcap on the shared file is for the rootlesskit parent alone
+        from rootlesskit_py import native
+
+        native.drop_file_capabilities()
     if PROGRAMS[name] is None:
         sys.stderr.write(f"{name}: not implemented yet in rootlesskit-py\n")
         sys.exit(1)
