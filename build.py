@@ -4,6 +4,7 @@
     python3 build.py                 # build dist/bin/
     python3 build.py --install       # build, then install to /usr/local/bin (root) or ~/bin
     python3 build.py --install-apt   # as root: first apt-get install what the build needs
+    python3 build.py package         # build, then write the release files into dist/ (README "Releases")
 
 Why this shape (see README "The binaries"): Nuitka *standalone* mode, not onefile, because a
 onefile bootstrap forks the real program (so `$!` is the wrong pid, AppArmor path profiles and
@@ -27,13 +28,19 @@ sys.path.insert(0, str(ROOT / "packaging"))
 import static_python  # noqa: E402 (the recipe of the static interpreter)
 from static_python import run  # noqa: E402
 
+import dist  # noqa: E402 (the release files of `build.py package`)
+
+sys.path.insert(0, str(ROOT))
+from rootlesskit_py.version import VERSION  # noqa: E402
+
 BUILD = ROOT / "build"
 VENV = ROOT / ".venv"
 DIST_BIN = ROOT / "dist" / "bin"
 BASE_PYTHON = "/usr/bin/python3.11"
 REQUIREMENTS = ["nuitka==4.3.3", "ordered-set==4.1.0", "cffi==1.15.1", "pytest==9.2.0"]
 # python3.11-dev: the development `_native` module for the Python entry point; musl-tools: the binaries
-APT_PACKAGES = ["python3.11-dev", "python3.11-venv", "gcc", "make", "binutils", "ccache", "musl-tools"]
+# dpkg-dev, rpm: `build.py package` (dpkg-deb, rpmbuild)
+APT_PACKAGES = ["python3.11-dev", "python3.11-venv", "gcc", "make", "binutils", "ccache", "musl-tools", "dpkg-dev", "rpm"]
 TOOLS = ["rootlesskit", "rootlessctl", "rootlesskit-docker-proxy", "dockerd-rootless.sh",
          "dockerd-rootless-setuptool.sh"]
 
@@ -191,6 +198,10 @@ def install(prefix: pathlib.Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", nargs="?", choices=["package"],
+                        help="package: also write the tarball, install.sh, .deb and .rpm into dist/")
+    parser.add_argument("--download-url", help="package: the base URL install.sh downloads from "
+                        f"(default {dist.DEFAULT_DOWNLOAD_URL})")
     parser.add_argument("--install-apt", action="store_true", help="apt-get install the build prerequisites (root)")
     parser.add_argument("--install", action="store_true", help="install into --prefix after building")
     parser.add_argument("--prefix", type=pathlib.Path,
@@ -202,7 +213,11 @@ def main() -> None:
     python = ensure_venv()
     site_packages = patch_nuitka(python)
     build_native(python)
-    assemble(nuitka(site_packages, stage_sources()))
+    exe = nuitka(site_packages, stage_sources())
+    assemble(exe)
+    if args.command == "package":
+        for path in dist.package(exe, TOOLS, ROOT, VERSION, args.download_url):
+            print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size / 1e6:.1f} MB)")
     if args.install:
         install(args.prefix)
 

@@ -155,8 +155,8 @@ def root_helper():
     """Run one root-side step through the sudoers rule tests/run installs."""
     _require(os.path.exists(ROOT_HELPER), f"root helper {ROOT_HELPER}")
 
-    def call(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-        result = run(["sudo", "-n", ROOT_HELPER, *args], timeout=timeout)
+    def call(*args: str, check: bool = True, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess:
+        result = run(["sudo", "-n", ROOT_HELPER, *args], timeout=timeout, input=input)
         if check and result.returncode != 0:
             pytest.fail(f"root helper {args} failed: {result.stderr}")
         return result
