@@ -35,7 +35,7 @@ RPM = f"rootlesskit-py-{VERSION}-1.{ARCH}.rpm"
 PROGRAMS = ["rootlesskit", "rootlessctl", "rootlesskit-docker-proxy", "dockerd-rootless.sh",
             "dockerd-rootless-setuptool.sh"]
 LOGIN_PATH = "/usr/local/bin:/usr/bin:/bin"  # Debian's PATH for a user: no /usr/sbin
-HIDE_DOCKERD = "mount --bind /dev/null /usr/sbin/dockerd"
+HIDE_DOCKERD = "/usr/bin/mount --bind /dev/null /usr/sbin/dockerd"
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +100,8 @@ def in_session(script: str, engine: bool) -> list[str]:
         return ["sh", "-c", script]
     # a user namespace mapping our own uid (id -u is unchanged): mount there, then drop the namespace's
     # capabilities before running the script as the plain user
-    return ["unshare", "--user", "--map-current-user", "--mount", "--keep-caps", "sh", "-c",
-            f'{HIDE_DOCKERD} && exec setpriv --inh-caps=-all --ambient-caps=-all -- sh -c "$0"', script]
+    return ["/usr/bin/unshare", "--user", "--map-current-user", "--mount", "--keep-caps", "/bin/sh", "-c",
+            f'{HIDE_DOCKERD} && exec /usr/bin/setpriv --inh-caps=-all --ambient-caps=-all -- /bin/sh -c "$0"', script]
 
 
 def expected_fresh_install(home: pathlib.Path) -> str:
@@ -281,6 +281,17 @@ def _tools_without_downloaders(tmp_path: pathlib.Path) -> pathlib.Path:
     return tools
 
 
+def test_wget_when_there_is_no_curl(release, server, home, tmp_path):
+    tools = _tools_without_downloaders(tmp_path)
+    (tools / "wget").symlink_to("/usr/bin/wget")
+    result = run(in_session(f"DOWNLOAD_URL={server.url} sh {release / 'install.sh'}", engine=False),
+                 env=user_env(home, PATH=str(tools)))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert len(installed(home / "bin")) == 1
+    assert f"# Installed rootlesskit version {VERSION} into {home / 'bin'}: " in result.stdout
+
+
 def test_no_curl_or_wget(release, home, tmp_path):
     tools = _tools_without_downloaders(tmp_path)
     result = run(["sh", str(release / "install.sh")], env=user_env(home, PATH=str(tools)))
@@ -304,6 +315,15 @@ def test_root_is_refused_unless_forced(release, home):
     assert result.returncode == 1
     assert result.stderr == "Refusing to install rootless Docker as the root user\n"
     assert os.listdir(home) == []
+
+
+def test_root_installs_with_force_rootless_install(server, home):
+    """Root of a user namespace of our own is root to the installer (id -u is 0)."""
+    script = f"{HIDE_DOCKERD} && curl -fsSL {server.url}/install.sh | DOWNLOAD_URL={server.url} sh"
+    result = run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
+                 env=user_env(home, FORCE_ROOTLESS_INSTALL="1"))
+    assert result.returncode == 0, result.stderr
+    assert len(installed(home / "bin")) == 1
 
 
 # --- the .deb ---------------------------------------------------------------------------------
