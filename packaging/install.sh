@@ -23,13 +23,13 @@ fail() {
 	exit 1
 }
 
-# the temporary download directory and the staged files in BIN: removed on every exit
+# the temporary download directory and the staged files in BIN (.NAME.<pid>.new): removed on every exit
 TMP=""
 STAGED=""
 CREATED_BIN=""
 cleanup() {
 	[ -z "$TMP" ] || rm -rf "$TMP"
-	for f in $STAGED; do rm -f "$f"; done
+	[ -z "$STAGED" ] || rm -f "$BIN"/.*."$$".new
 	if [ -n "$CREATED_BIN" ]; then rmdir "$BIN" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
@@ -106,9 +106,9 @@ do_install() {
 		if [ -n "$getcap" ]; then
 			# `getcap FILE` prints "FILE cap_x=ep" (libcap >= 2.41) or "FILE = cap_x+ep"; nothing without capabilities
 			caps=$("$getcap" "$BIN/rootlesskit")
-		caps=${caps#"$BIN/rootlesskit"}
-		caps=${caps# }
-		caps=${caps#= }
+			caps=${caps#"$BIN/rootlesskit"}
+			caps=${caps# }
+			caps=${caps#= }
 		fi
 	fi
 	if [ ! -d "$BIN" ]; then
@@ -117,11 +117,10 @@ do_install() {
 	fi
 	# one file under five names: each name is a hard link, put in place by rename
 	stage="$BIN/.rootlesskit-py.$$.new"
-	STAGED="$stage"
+	STAGED=1
 	cp "$TMP/x/rootlesskit-py/rootlesskit" "$stage"
 	chmod 0755 "$stage"
 	for name in $PROGRAMS; do
-		STAGED="$STAGED $BIN/.$name.$$.new"
 		ln -f "$stage" "$BIN/.$name.$$.new" 2>/dev/null || cp -p "$stage" "$BIN/.$name.$$.new"
 	done
 	for name in $PROGRAMS; do
