@@ -40,7 +40,8 @@ BASE_PYTHON = "/usr/bin/python3.11"
 REQUIREMENTS = ["nuitka==4.3.3", "ordered-set==4.1.0", "cffi==1.15.1", "pytest==9.2.0"]
 # python3.11-dev: the development `_native` module for the Python entry point; musl-tools: the binaries
 # dpkg-dev, rpm: `build.py package` (dpkg-deb, rpmbuild)
-APT_PACKAGES = ["python3.11-dev", "python3.11-venv", "gcc", "make", "binutils", "ccache", "musl-tools", "dpkg-dev", "rpm"]
+APT_PACKAGES = ["python3.11-dev", "python3.11-venv", "gcc", "make", "binutils", "ccache", "musl-tools",
+                "dpkg-dev", "rpm"]
 TOOLS = ["rootlesskit", "rootlessctl", "rootlesskit-docker-proxy", "dockerd-rootless.sh",
          "dockerd-rootless-setuptool.sh"]
 

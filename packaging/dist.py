@@ -32,9 +32,10 @@ LICENSE = "Apache-2.0"
 APPARMOR_PROFILE = "usr.bin.rootlesskit"  # /etc/apparmor.d/<file>: the path it attaches to, '/' as '.'
 # Debian's and Docker's packages of the same programs: ours takes their place (dpkg Conflicts+Replaces,
 # rpm Conflicts). Provides: rootlesskit only; Debian's docker.io conflicts with docker-ce-rootless-extras,
-# so providing that name would keep ours from installing beside Debian's Docker engine. No rpm Obsoletes: dnf would then swap
-# an installed package for ours at every upgrade with our repository enabled; Debian's Replaces only
-# lets the files change hands when the user installs ours (rpm users: `dnf swap`).
+# so providing that name would keep ours from installing beside Debian's Docker engine. No rpm
+# Obsoletes: dnf would then swap an installed package for ours at every upgrade with our repository
+# enabled; Debian's Replaces only lets the files change hands when the user installs ours (rpm users:
+# `dnf swap`).
 REPLACED = ["rootlesskit", "docker-ce-rootless-extras"]
 SUMMARY = "RootlessKit and Docker's rootless-mode programs, in Python"
 DESCRIPTION = """\
@@ -55,6 +56,12 @@ def source_date_epoch(root: pathlib.Path) -> int:
     return int(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else 0
 
 
+def _gzip(path: pathlib.Path, data: bytes, mtime: int) -> None:
+    """gzip -9n: no file name, the given time stamp (the same bytes from the same input)."""
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime, compresslevel=9) as gz:
+        gz.write(data)
+
+
 def tarball(exe: pathlib.Path, tools: list[str], out: pathlib.Path, stem: str, mtime: int) -> pathlib.Path:
     """`<stem>.tgz`: one top folder `rootlesskit-py/` holding the five names of one file (hard links),
     as Docker's docker-rootless-extras-<ver>.tgz holds its programs in `docker-rootless-extras/`."""
@@ -73,8 +80,7 @@ def tarball(exe: pathlib.Path, tools: list[str], out: pathlib.Path, stem: str, m
             tar.addfile(info(f"{NAME}/{tools[0]}", tarfile.REGTYPE, 0o755, exe.stat().st_size), f)
         for name in tools[1:]:
             tar.addfile(info(f"{NAME}/{name}", tarfile.LNKTYPE, 0o755, link=f"{NAME}/{tools[0]}"))
-    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime, compresslevel=9) as gz:
-        gz.write(buffer.getvalue())
+    _gzip(path, buffer.getvalue(), mtime)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     (out / f"{path.name}.sha256").write_text(f"{digest}  {path.name}\n")
     return path
@@ -128,14 +134,13 @@ def deb(exe: pathlib.Path, tools: list[str], out: pathlib.Path, build: pathlib.P
     doc.mkdir(parents=True)
     (doc / "copyright").write_text(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
-        f"Upstream-Name: {NAME}\nSource: {HOMEPAGE}\n\nFiles: *\nCopyright: {time.gmtime(mtime).tm_year} the {NAME} authors\n"
+        f"Upstream-Name: {NAME}\nSource: {HOMEPAGE}\n\n"
+        f"Files: *\nCopyright: {time.gmtime(mtime).tm_year} the {NAME} authors\n"
         f"License: {LICENSE}\n On Debian systems, the full text of the Apache License, Version 2.0 can be found in\n"
         " /usr/share/common-licenses/Apache-2.0.\n")
     date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(mtime))
     changelog = f"{NAME} ({version}) unstable; urgency=medium\n\n  * Release {version}.\n\n -- {MAINTAINER}  {date}\n"
-    with open(doc / "changelog.gz", "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime,
-                                                               compresslevel=9) as gz:
-        gz.write(changelog.encode())
+    _gzip(doc / "changelog.gz", changelog.encode(), mtime)
     overrides = root / "usr" / "share" / "lintian" / "overrides" / NAME
     overrides.parent.mkdir(parents=True)
     shutil.copyfile(HERE / "lintian-overrides", overrides)
@@ -178,6 +183,7 @@ def rpm(exe: pathlib.Path, tools: list[str], out: pathlib.Path, build: pathlib.P
     (top / "SPECS").mkdir(parents=True)
     relations = "".join(f"Conflicts: {p}\n" for p in REPLACED)
     date = time.strftime("%a %b %d %Y", time.gmtime(mtime))
+    files = "\n".join(f"%{{_bindir}}/{name}" for name in tools)
     spec = f"""\
 Name: {NAME}
 Version: {version}
@@ -207,8 +213,8 @@ cp -a {tree}/. %{{buildroot}}/
 %post
 {POSTINST_APPARMOR}
 %files
-%{{_bindir}}/{tools[0]}
-{"".join(f"%{{_bindir}}/{name}" + chr(10) for name in tools[1:])}%config(noreplace) %{{_sysconfdir}}/apparmor.d/{APPARMOR_PROFILE}
+{files}
+%config(noreplace) %{{_sysconfdir}}/apparmor.d/{APPARMOR_PROFILE}
 
 %changelog
 * {date} {MAINTAINER} - {version}-1
@@ -244,4 +250,5 @@ def package(exe: pathlib.Path, tools: list[str], root: pathlib.Path, version: st
     url = download_url or DEFAULT_DOWNLOAD_URL.format(version=version)
     tgz = tarball(exe, tools, out, f"{NAME}-{version}-{machine}", mtime)
     return [tgz, tgz.with_name(tgz.name + ".sha256"), install_script(out, version, machine, url),
-            deb(exe, tools, out, build, version, deb_arch, mtime), rpm(exe, tools, out, build, version, rpm_arch, mtime)]
+            deb(exe, tools, out, build, version, deb_arch, mtime),
+            rpm(exe, tools, out, build, version, rpm_arch, mtime)]
