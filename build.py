@@ -4,6 +4,7 @@
     python3 build.py                 # build dist/bin/
     python3 build.py --install       # build, then install to /usr/local/bin (root) or ~/bin
     python3 build.py --install-apt   # as root: first apt-get install what the build needs
+    python3 build.py package         # build, then write the release files into dist/ (README "Releases")
 
 Why this shape (see README "The binaries"): Nuitka *standalone* mode, not onefile, because a
 onefile bootstrap forks the real program (so `$!` is the wrong pid, AppArmor path profiles and
@@ -27,6 +28,11 @@ sys.path.insert(0, str(ROOT / "packaging"))
 import static_python  # noqa: E402 (the recipe of the static interpreter)
 from static_python import run  # noqa: E402
 
+import dist  # noqa: E402 (the release files of `build.py package`)
+
+sys.path.insert(0, str(ROOT))
+from rootlesskit_py.version import VERSION  # noqa: E402
+
 BUILD = ROOT / "build"
 VENV = ROOT / ".venv"
 DIST_BIN = ROOT / "dist" / "bin"
@@ -34,7 +40,9 @@ BASE_PYTHON = "/usr/bin/python3.11"
 # h11: the API server's HTTP/1.1 parser (compiled in; imported on the first API connection)
 REQUIREMENTS = ["nuitka==4.3.3", "ordered-set==4.1.0", "cffi==1.15.1", "pytest==9.2.0", "h11==0.16.0"]
 # python3.11-dev: the development `_native` module for the Python entry point; musl-tools: the binaries
-APT_PACKAGES = ["python3.11-dev", "python3.11-venv", "gcc", "make", "binutils", "ccache", "musl-tools"]
+# dpkg-dev, rpm: `build.py package` (dpkg-deb, rpmbuild)
+APT_PACKAGES = ["python3.11-dev", "python3.11-venv", "gcc", "make", "binutils", "ccache", "musl-tools",
+                "dpkg-dev", "rpm"]
 TOOLS = ["rootlesskit", "rootlessctl", "rootlesskit-docker-proxy", "dockerd-rootless.sh",
          "dockerd-rootless-setuptool.sh"]
 
@@ -163,35 +171,40 @@ def nuitka(site_packages: pathlib.Path, src: pathlib.Path) -> pathlib.Path:
 
 
 def assemble(exe: pathlib.Path) -> None:
-    """dist/bin: `rootlesskit` a file of its own (setcap marks the inode), the other names one hard-linked inode."""
+    """dist/bin: the five names of one inode (hard links). Every program but the rootlesskit parent
+    drops file capabilities first thing, so `setcap` on the file reaches rootlesskit alone."""
     if DIST_BIN.exists():
         shutil.rmtree(DIST_BIN)
     DIST_BIN.mkdir(parents=True)
-    shutil.copy2(exe, DIST_BIN / "rootlesskit")
-    shutil.copy2(exe, DIST_BIN / TOOLS[1])
-    for name in TOOLS[2:]:
-        os.link(DIST_BIN / TOOLS[1], DIST_BIN / name)
+    shutil.copy2(exe, DIST_BIN / TOOLS[0])
+    for name in TOOLS[1:]:
+        os.link(DIST_BIN / TOOLS[0], DIST_BIN / name)
     digest = hashlib.sha256(exe.read_bytes()).hexdigest()[:16]
     print(f"built {DIST_BIN} ({exe.stat().st_size / 1e6:.1f} MB, sha256 {digest}): {', '.join(TOOLS)}")
 
 
 def install(prefix: pathlib.Path) -> None:
-    """Install with dist/bin's layout (rootlesskit its own file, the other four one inode), each name
-    replaced atomically so a running rootlesskit keeps its old inode."""
+    """Install with dist/bin's layout (one inode, five names), each name replaced atomically
+    (rename) so a running rootlesskit keeps its old inode."""
     prefix.mkdir(parents=True, exist_ok=True)
+    staged = prefix / ".rootlesskit-py.new"
+    staged.unlink(missing_ok=True)
+    shutil.copy2(DIST_BIN / TOOLS[0], staged)
     for name in TOOLS:
-        tmp = prefix / f".{name}.tmp"
+        tmp = prefix / f".{name}.new"
         tmp.unlink(missing_ok=True)
-        if name in TOOLS[:2]:
-            shutil.copy2(DIST_BIN / name, tmp)
-        else:
-            os.link(prefix / TOOLS[1], tmp)
+        os.link(staged, tmp)
         os.replace(tmp, prefix / name)
+    staged.unlink()
     print(f"installed {', '.join(TOOLS)} into {prefix}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", nargs="?", choices=["package"],
+                        help="package: also write the tarball, install.sh, .deb and .rpm into dist/")
+    parser.add_argument("--download-url", help="package: the base URL install.sh downloads from "
+                        f"(default {dist.DEFAULT_DOWNLOAD_URL})")
     parser.add_argument("--install-apt", action="store_true", help="apt-get install the build prerequisites (root)")
     parser.add_argument("--install", action="store_true", help="install into --prefix after building")
     parser.add_argument("--prefix", type=pathlib.Path,
@@ -203,7 +216,11 @@ def main() -> None:
     python = ensure_venv()
     site_packages = patch_nuitka(python)
     build_native(python)
-    assemble(nuitka(site_packages, stage_sources()))
+    exe = nuitka(site_packages, stage_sources())
+    assemble(exe)
+    if args.command == "package":
+        for path in dist.package(exe, TOOLS, ROOT, VERSION, args.download_url):
+            print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size / 1e6:.1f} MB)")
     if args.install:
         install(args.prefix)
 

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <stdint.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -28,6 +29,16 @@ int rk_prctl(int option, unsigned long arg2, unsigned long arg3,
              unsigned long arg4, unsigned long arg5)
 {
     RK_RET(prctl(option, arg2, arg3, arg4, arg5));
+}
+
+int rk_drop_capabilities(void)
+{
+    /* capset(2) version 3 (two 32-bit words per set); the raw syscall, as musl has no wrapper */
+    struct { uint32_t version; int pid; } header = { 0x20080522, 0 };
+    struct { uint32_t effective, permitted, inheritable; } data[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return -errno;  /* EINVAL: a kernel before 4.3, which has no ambient set */
+    RK_RET(syscall(SYS_capset, &header, data));
 }
 
 int rk_pivot_root(const char *new_root, const char *put_old)

@@ -9,6 +9,7 @@ int rk_umount2(const char *target, int flags);
 int rk_prctl(int option, unsigned long arg2, unsigned long arg3,
              unsigned long arg4, unsigned long arg5);
 int rk_pivot_root(const char *new_root, const char *put_old);
+int rk_drop_capabilities(void);
 /* rootlesskit_pump.c: the builtin port driver's splice pump (one thread for all connections).
  * rk_pump_add takes ownership of both sockets; a group is the id of the published port. */
 int rk_pump_start(void);

@@ -185,11 +185,8 @@ def _make_install(cpython: pathlib.Path, env: dict | None = None) -> None:
 
 
 def _recipe_key() -> str:
-    """The recipe, the compiler and where the tree lives: configure wrote absolute paths (the install
-    prefix, the compiler wrapper's headers), so a copied build/ is rebuilt, not installed over the
-    original."""
     text = pathlib.Path(__file__).read_text() + subprocess.run(["musl-gcc", "--version"], capture_output=True,
-                                                                text=True).stdout + str(MUSL)
+                                                                text=True).stdout
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -221,15 +218,22 @@ def _configure(venv_python: pathlib.Path) -> tuple[pathlib.Path, dict]:
     return cpython, env
 
 
+def _configured_here(cpython: pathlib.Path) -> bool:
+    """Whether the kept CPython tree was configured for this checkout: a build/ copied from another
+    checkout holds a tree whose `make install` writes into that checkout's prefix (and uses its compiler)."""
+    makefile = cpython / "Makefile"
+    return makefile.exists() and f"\nprefix=\t\t{PREFIX}\n" in makefile.read_text()
+
+
 def interpreter(venv_python: pathlib.Path) -> pathlib.Path:
     """The static musl CPython prefix, built on first use, refreshed when native/ changes (the kept
     CPython tree recompiles only the changed files)."""
     stamp, native_stamp = STAMPS
     native_key = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((ROOT / "native").glob("*")) if p.is_file()))
-    if stamp.exists() and stamp.read_text() == _recipe_key():
+    cpython = MUSL / "src" / "python" / "Python-3.11.2"
+    if stamp.exists() and stamp.read_text() == _recipe_key() and _configured_here(cpython):
         if native_stamp.exists() and native_stamp.read_text() == native_key.hexdigest():
             return PREFIX
-        cpython = MUSL / "src" / "python" / "Python-3.11.2"
         _copy_native(cpython, venv_python)
         _make_install(cpython)
     else:

@@ -19,7 +19,9 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]
 BIN_DIR = pathlib.Path(os.environ.get("RKPY_BIN_DIR", REPO / "dist" / "bin"))
 GO_ROOTLESSKIT = "/usr/bin/rootlesskit"
-ROOT_HELPER = "/usr/local/libexec/rootlesskit-py-test-roothelper"
+# tests/run installs one per staged copy (~rkpytest/rootlesskit-py-<checkout>), named after it
+ROOT_HELPER = "/usr/local/libexec/rootlesskit-py-test-roothelper-" + "".join(
+    c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in REPO.name)
 SETUP_HINT = "run the README's test command as root once (sudo tests/run) to prepare this machine"
 
 
@@ -179,8 +181,8 @@ def root_helper():
     """Run one root-side step through the sudoers rule tests/run installs."""
     _require(os.path.exists(ROOT_HELPER), f"root helper {ROOT_HELPER}")
 
-    def call(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-        result = run(["sudo", "-n", ROOT_HELPER, *args], timeout=timeout)
+    def call(*args: str, check: bool = True, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess:
+        result = run(["sudo", "-n", ROOT_HELPER, *args], timeout=timeout, input=input)
         if check and result.returncode != 0:
             pytest.fail(f"root helper {args} failed: {result.stderr}")
         return result

@@ -73,6 +73,43 @@ case "${1:-}" in
       /bin/busybox rmdir /oldroot
       exec /bin/busybox env -i HOME=/tmp PATH=/bin:/helpers /bin/busybox start-stop-daemon -S -c "$user" -x /helpers/busybox -- sh -c "$script"
     ' sh "$root" "$TEST_USER" "$2" "$3" ;;
-  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release|activate-port|libc-free-root" >&2
+  deb-in-debian12)  # DEB: dpkg -i, then dpkg -r and dpkg -P, of DEB (a file the test user owns) in a throwaway
+                    # overlay on the cached Debian 12 root with docker.io (tests/debroots.sh), in a private mount
+                    # namespace; prints "== section" blocks: what the test checks
+    [ "$(stat -c %U "$2")" = "$TEST_USER" ] || { echo "not owned by $TEST_USER: $2" >&2; exit 1; }
+    base=/var/cache/rootlesskit-py-tests/mmdebstrap/bookworm-docker
+    [ -e "$base/.complete" ] || { echo "no cached Debian 12 root at $base: run tests/run as root once" >&2; exit 1; }
+    work=$(mktemp -d /tmp/rkpy-deb.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+    unshare --mount --propagation private sh -euc '
+      base=$1 work=$2 deb=$3
+      mkdir "$work/upper" "$work/work" "$work/root"
+      mount -t overlay rkpy-deb -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/work" "$work/root"
+      mount -t proc proc "$work/root/proc"
+      r=$work/root
+      listing() { (cd "$r" && find . -xdev ! -path "./var/lib/dpkg/*" ! -path "./var/log/*" ! -path ./tmp/pkg.deb | sort); }
+      listing > "$work/before"
+      cp "$deb" "$r/tmp/pkg.deb"
+      echo "== dpkg -i"; chroot "$r" dpkg -i /tmp/pkg.deb 2>&1 && echo rc=0 || echo "rc=$?"
+      echo "== files"; chroot "$r" dpkg -L rootlesskit-py
+      echo "== stat"; chroot "$r" sh -c "stat -c \"%i %h %a %U %s %n\" /usr/bin/rootlesskit /usr/bin/rootlessctl /usr/bin/rootlesskit-docker-proxy /usr/bin/dockerd-rootless.sh /usr/bin/dockerd-rootless-setuptool.sh /etc/apparmor.d/usr.bin.rootlesskit"
+      echo "== version"; chroot "$r" rootlesskit --version 2>&1 && echo rc=0 || echo "rc=$?"
+      echo "== dockerd"; chroot "$r" dockerd --version 2>&1
+      echo "== dpkg -r"; chroot "$r" dpkg -r rootlesskit-py 2>&1 && echo rc=0 || echo "rc=$?"
+      listing > "$work/removed"
+      echo "== left after dpkg -r"; comm -13 "$work/before" "$work/removed"
+      echo "== gone after dpkg -r"; comm -23 "$work/before" "$work/removed"
+      echo "== dpkg -P"; chroot "$r" dpkg -P rootlesskit-py 2>&1 && echo rc=0 || echo "rc=$?"
+      listing > "$work/purged"
+      echo "== left after dpkg -P"; comm -13 "$work/before" "$work/purged"
+      echo "== dpkg database after dpkg -P"; ls "$r/var/lib/dpkg/info" | grep "^rootlesskit-py\." || true
+      echo "== end"
+    ' sh "$base" "$work" "$2" ;;
+  apparmor-parse)   # parse the AppArmor profile on stdin with Debian 13's apparmor_parser (abi 4.0), in the cached
+                    # Debian 13 root (tests/debroots.sh): compile only, no cache, nothing loaded into the kernel
+    base=/var/cache/rootlesskit-py-tests/mmdebstrap/trixie-apparmor
+    [ -e "$base/.complete" ] || { echo "no cached Debian 13 root at $base: run tests/run as root once" >&2; exit 1; }
+    exec chroot "$base" apparmor_parser --skip-kernel-load --skip-cache --skip-read-cache --skip-bad-cache ;;
+  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release|activate-port|libc-free-root|deb-in-debian12|apparmor-parse" >&2
      exit 2 ;;
 esac

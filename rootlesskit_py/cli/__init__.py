@@ -10,9 +10,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 # name -> module with `main(argv) -> int`; None: the name is reserved, the program not written yet
+ROOTLESSKIT = "rootlesskit_py.cli.rootlesskit"
 PROGRAMS = {
-    "rootlesskit": "rootlesskit_py.cli.rootlesskit",
-    "docker-rootlesskit": "rootlesskit_py.cli.rootlesskit",  # the name some distributions install it under
+    "rootlesskit": ROOTLESSKIT,
+    "docker-rootlesskit": ROOTLESSKIT,  # the name some distributions install it under
     "rootlessctl": "rootlesskit_py.cli.rootlessctl",
     "rootlesskit-docker-proxy": "rootlesskit_py.cli.docker_proxy",
     "dockerd-rootless.sh": "rootlesskit_py.cli.dockerd_rootless",
@@ -80,6 +81,10 @@ def main() -> None:
     if name not in PROGRAMS:
         sys.stderr.write(f"rootlesskit-py: unknown program name {name!r}; run as one of: {', '.join(PROGRAMS)}\n")
         sys.exit(2)
+    if PROGRAMS[name] != ROOTLESSKIT:  # first: a setcap on the shared file is for the rootlesskit parent alone
+        from rootlesskit_py import native
+
+        native.drop_file_capabilities()
     if PROGRAMS[name] is None:
         sys.stderr.write(f"{name}: not implemented yet in rootlesskit-py\n")
         sys.exit(1)

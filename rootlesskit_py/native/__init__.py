@@ -97,6 +97,16 @@ def set_pdeathsig(sig: int) -> None:
     prctl(PR_SET_PDEATHSIG, sig)
 
 
+def drop_file_capabilities() -> None:
+    """Clear the permitted, effective, inheritable and ambient capability sets of a process started
+    by a user: all five programs are one file, so `setcap cap_net_bind_service=ep` on rootlesskit
+    marks the others too, and only the rootlesskit parent may use what it grants. Root keeps its
+    capabilities: they are its own (inside rootlesskit's user namespace the Docker programs need them),
+    not the file's."""
+    if os.getuid() != 0:
+        _check(_lib.rk_drop_capabilities())
+
+
 def pivot_root(new_root: str, put_old: str) -> None:
     """pivot_root(2)."""
     _check(_lib.rk_pivot_root(new_root.encode(), put_old.encode()), new_root)

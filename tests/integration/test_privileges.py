@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -100,3 +101,70 @@ def test_low_max_user_namespaces_warns(impl, go):
     warning = "/proc/sys/user/max_user_namespaces=1000 may be low. Consider setting to >= 1024."
     for which in (impl, go):
         assert warning in _with_max_user_namespaces(1000, which.argv()).stderr
+
+
+def _status_caps(pid: int) -> dict[str, int]:
+    with open(f"/proc/{pid}/status") as f:
+        return {key: int(value, 16) for key, value in (line.split(":") for line in f)
+                if key in ("CapInh", "CapPrm", "CapEff", "CapAmb")}
+
+
+def _full_pipe() -> tuple[int, int]:
+    """A pipe with no room left: a process writing to it blocks until the test reads."""
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    try:
+        while True:
+            os.write(w, b"x" * 65536)
+    except BlockingIOError:
+        pass
+    os.set_blocking(w, True)
+    return r, w
+
+
+# each program run so that it writes something (and so blocks on the full pipe) without exec'ing
+PROGRAM_ARGS = {"rootlessctl": ["--help"], "rootlesskit-docker-proxy": ["--help"],
+                "dockerd-rootless.sh": [], "dockerd-rootless-setuptool.sh": ["--help"]}
+
+
+@pytest.mark.parametrize("name", list(PROGRAM_ARGS))
+def test_no_file_capability_reaches_the_other_programs(setcap_rootlesskit, tmp_path, name):
+    """All five programs are one file: after `setcap cap_net_bind_service=ep` on it, each program but
+    rootlesskit drops what the file grants before it does anything else. The program runs by a
+    symlink to the setcap'd file (the kernel grants the file's capabilities, the name picks the
+    program) with stdout and stderr on a full pipe, so it stays alive at its first write."""
+    link = tmp_path / name
+    link.symlink_to(setcap_rootlesskit)
+    r, w = _full_pipe()
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}  # no XDG_RUNTIME_DIR: no daemon
+    proc = subprocess.Popen([str(link), *PROGRAM_ARGS[name]], stdin=subprocess.DEVNULL, stdout=w, stderr=w, env=env)
+    os.close(w)
+    try:
+        caps = _status_caps(proc.pid)
+        deadline = time.monotonic() + 10
+        while caps["CapPrm"] and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+            caps = _status_caps(proc.pid)
+        assert proc.poll() is None, f"{name} exited ({proc.returncode}) before its first write"
+        assert caps == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapAmb": 0}, f"{name} kept capabilities: {caps}"
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(r)
+
+
+def test_the_rootlesskit_parent_keeps_the_file_capability_and_passes_none_on(setcap_rootlesskit, tmp_path):
+    """The parent holds cap_net_bind_service (to bind host ports) in its permitted and effective sets
+    only: nothing inheritable or ambient, so no program it executes (slirp4netns, the command) gets it."""
+    proc = subprocess.Popen([setcap_rootlesskit, f"--state-dir={tmp_path / 'st'}", "cat"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "st" / "child_pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        caps = _status_caps(proc.pid)
+        assert caps["CapPrm"] == caps["CapEff"] == 1 << 10, caps
+        assert caps["CapInh"] == caps["CapAmb"] == 0, caps
+    finally:
+        proc.communicate(b"", timeout=20)
+    assert proc.returncode == 0
