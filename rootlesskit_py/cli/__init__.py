@@ -15,10 +15,6 @@ PROGRAMS = {
 }
 
 
-# the program main() dispatched to (upstream's messages that depend on basename(argv[0]) use it)
-program = ""
-
-
 def invoked_as() -> str:
     """argv[0] as given to execve: a compiled binary's sys.argv[0] is the resolved file, which
     loses the name of a symlink (upstream, and scripts, go by the name used)."""
@@ -42,8 +38,6 @@ def main() -> None:
     if PROGRAMS[name] is None:
         sys.stderr.write(f"{name}: not implemented yet in rootlesskit-py\n")
         sys.exit(1)
-    global program
-    program = name
     module = __import__(PROGRAMS[name], fromlist=["main"])
     code = module.main(argv)
     # Skip interpreter finalization (~5 ms of every run): nothing is left to clean up but buffers.

@@ -164,12 +164,10 @@ def _bind_error(spec: PortSpec, text: str, error: OSError) -> str:
     if error.errno in (errno.EACCES, errno.EPERM):
         start = _unprivileged_port_start()
         if start is not None and spec.parent_port < start:
-            from rootlesskit_py import cli
-
-            cap = ", or set CAP_NET_BIND_SERVICE on rootlesskit binary" if cli.program == "rootlesskit" else ""
             return (f"cannot expose privileged port {spec.parent_port}, you can add "
                     f"'net.ipv4.ip_unprivileged_port_start={spec.parent_port}' to /etc/sysctl.conf "
-                    f"(currently {start}){cap}, or choose a larger port number (>= {start}): {text}")
+                    f"(currently {start}), or set CAP_NET_BIND_SERVICE on rootlesskit binary, "
+                    f"or choose a larger port number (>= {start}): {text}")
     if error.errno == errno.EADDRINUSE:
         return f"{text} ({describe_holder(spec.proto[:3], spec.parent_port)})"
     return text
