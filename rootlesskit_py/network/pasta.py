@@ -7,6 +7,7 @@ connections to the host: it is refused with the minimum named, like any older or
 
 from __future__ import annotations
 
+import _signal as signal
 import os
 
 from rootlesskit_py.errors import RootlessKitError
@@ -102,6 +103,6 @@ class Driver(UserModeDriver):
             return
         try:
             with open(self._pid_file(self.state_dir)) as f:
-                os.kill(int(f.read().strip()), 15)
+                os.kill(int(f.read().strip()), signal.SIGTERM)
         except (OSError, ValueError):
             pass  # never started, or already gone with the namespace

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 
@@ -23,7 +24,7 @@ def kernel_supports_seccomp() -> bool:
         try:
             native.prctl(option, arg)
         except OSError as e:
-            if e.errno == 22:
+            if e.errno == errno.EINVAL:
                 return False
     return True
 
