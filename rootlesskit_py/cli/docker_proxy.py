@@ -1,4 +1,4 @@
-"""`rootlesskit-docker-proxy`: the userland proxy Docker 20.10-27 runs in rootless mode (COMPAT §10).
+"""`rootlesskit-docker-proxy`: the userland proxy Docker 20.10-27 runs in rootless mode.
 
 dockerd starts it inside RootlessKit's namespaces in place of `docker-proxy`, with docker-proxy's
 flags and a pipe at fd 3 on which it expects `0\\n` (ready) or `1\\n<error>`. We publish the host

@@ -1,4 +1,4 @@
-"""`rootlessctl`: the API client (COMPAT §9), with urfave/cli's command layout and upstream's output."""
+"""`rootlessctl`: the API client of `api.sock`, with urfave/cli's command layout and upstream's output."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""rootlesskit's global flag table and help metadata (COMPAT §1.3, §1.5).
+"""rootlesskit's global flag table and help metadata (all flags are global, as upstream's).
 
 Declaration order is upstream's (cmd/rootlesskit/main.go), with help and version appended at the end
 in "Misc" as upstream's help template does; the help groups by category, so within each category this

@@ -49,7 +49,7 @@ class NetworkDriver:
         """Inside the network namespace (the detached one with --detach-netns), before the command runs."""
 
     def api_info(self, config: "NetworkConfig | None") -> dict | None:
-        """The API's `networkDriver` object (COMPAT §8): what the child got, None for --net=host."""
+        """The API's `networkDriver` object (driver, dns, childIP): what the child got, None for --net=host."""
         info: dict = {"driver": self.name}
         if config is not None and config.dns:
             info["dns"] = list(config.dns)

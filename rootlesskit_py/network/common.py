@@ -1,5 +1,5 @@
 """What every driver with a network namespace shares: the interface set-up, DNS and hosts files,
-and the fresh sysfs, done inside the namespaces as upstream's child does (COMPAT §5.4, §5.5)."""
+and the fresh sysfs, done inside the namespaces as upstream's child does."""
 
 from __future__ import annotations
 

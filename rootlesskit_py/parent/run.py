@@ -47,7 +47,8 @@ def run(opts: dict, command: list[str]) -> int:
 
 
 def validate(opts: dict) -> NetworkDriver:
-    """The parent's flag checks after the state dir, in upstream's order (§1.4a items 3-10)."""
+    """The parent's flag checks after the state dir, in upstream's order: mtu, cidr, ifname,
+    the network driver's own checks, then the port driver's."""
     mtu = opts["mtu"]
     if mtu < 0 or mtu > MAX_MTU:
         raise RootlessKitError(f"mtu must be <= {MAX_MTU}, got {mtu}")

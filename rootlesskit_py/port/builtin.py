@@ -85,7 +85,7 @@ class Driver(PortDriver):
             self._parent_end.close()
 
     def _dial_ip(self, spec: PortSpec) -> str:
-        """Where the child connects: upstream's rule (COMPAT §7.2), including its quirk that a specific
+        """Where the child connects: the child IP if given, else upstream's rule, including its quirk that a specific
         parent IP other than the host's gateway address is dialled as is inside the namespace."""
         if spec.child_ip:
             return spec.child_ip
@@ -120,7 +120,7 @@ def _host_gateway_ip() -> str:
 
 
 def _listen(spec: PortSpec) -> _socket.socket:
-    """Bind the host side with Go's semantics (COMPAT §7.2): `tcp`/`udp` on an unspecified address is
+    """Bind the host side with Go's semantics: `tcp`/`udp` on an unspecified address is
     dual-stack, the 4/6 suffixes pin the family; errors in Go's words plus our hints."""
     proto, ip = spec.proto, spec.parent_ip
     shown = f"[{ip}]:{spec.parent_port}" if ":" in ip else f"{ip}:{spec.parent_port}"

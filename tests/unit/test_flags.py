@@ -1,4 +1,5 @@
-"""Go-flag / urfave-cli-v2 parsing semantics and byte-exact help rendering (COMPAT §1.2, §1.5, §9, §10)."""
+"""Go-flag / urfave-cli-v2 parsing semantics and byte-exact help rendering
+(rootlesskit, rootlessctl and rootlesskit-docker-proxy)."""
 
 import copy
 import pathlib
