@@ -18,9 +18,10 @@ from rootlesskit_py.child.command import run_command
 from rootlesskit_py.child.copyup import copy_up
 from rootlesskit_py.child.netns import create_detached_netns, in_netns
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.messages import Channel
+from rootlesskit_py import messages
+from rootlesskit_py.messages import Channel, NetworkConfig
 from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.common import NetworkConfig, remount_sysfs
+from rootlesskit_py.network.common import remount_sysfs
 from rootlesskit_py.port import PortDriver
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import strerror
@@ -101,22 +102,22 @@ def _enter_namespaces(spec: ChildSpec) -> int:
     try:
         native.unshare(namespace_flags(opts, spec.network))
     except OSError as e:
-        channel.send("unshare-failed", f"{e.errno} {strerror(e)}")
+        channel.send(messages.UNSHARE_FAILED, f"{e.errno} {strerror(e)}")
         return 1
     # After a setcap'd parent, this process is not dumpable and /proc/<pid> is root's, which
     # newuidmap refuses; being dumpable again is harmless because nothing privileged is left.
     native.prctl(native.PR_SET_DUMPABLE, 1)
-    channel.send("userns")
+    channel.send(messages.USERNS)
     kind, _ = channel.recv()
-    if kind != "idmap-done":
+    if kind != messages.IDMAP_DONE:
         return 1  # the parent failed and prints why
     if not opts["pidns"]:
-        channel.send("child-pid", str(os.getpid()))
+        channel.send(messages.CHILD_PID, str(os.getpid()))
         return _prepare_and_run(spec)
     pid = os.fork()
     if pid == 0:
         _run_and_exit(_prepare_and_run, spec)
-    channel.send("child-pid", str(pid))  # inside the new PID namespace it only knows itself as 1
+    channel.send(messages.CHILD_PID, str(pid))  # inside the new PID namespace it only knows itself as 1
     channel.close()
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):  # die the same way, so the parent reports the same thing
@@ -145,7 +146,7 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     if opts["detach-netns"]:
         spec.netns_path = create_detached_netns(spec.state_dir)
     spec.in_network(spec.network.prepare_child)
-    spec.channel.send("prepared")
+    spec.channel.send(messages.PREPARED)
     if opts["pidns"]:
         _mount_proc()
     if propagation in _PROPAGATION:
@@ -157,7 +158,7 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     if spec.network.fresh_sysfs and not opts["detach-netns"]:
         remount_sysfs()
     kind, payload = spec.channel.recv()  # the parent's half of the network driver is done
-    if kind != "network":
+    if kind != messages.NETWORK:
         return 1  # the parent failed and prints why
     etc_copied_up = "/etc" in (d.rstrip("/") for d in opts["copy-up"])
     config = NetworkConfig.decode(payload) if payload else None
@@ -170,10 +171,10 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     # until run_command has a command to relay it to, where upstream loses it or dies of it.
     if spec.port_driver is not None:
         spec.port_driver.start_child(spec.netns_path)
-    spec.channel.send("ready")
+    spec.channel.send(messages.READY)
     if spec.port_driver is not None:  # the command starts once its ports are published (upstream: racing)
         kind, _ = spec.channel.recv()
-        if kind != "published":
+        if kind != messages.PUBLISHED:
             return 1  # the parent failed and prints why
     spec.channel.close()
     run_command(spec.command, env, reaper, _listen_fds(env), spec.socket_activation)

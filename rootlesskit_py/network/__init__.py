@@ -18,7 +18,7 @@ from rootlesskit_py.errors import RootlessKitError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from rootlesskit_py.network.common import NetworkConfig
+    from rootlesskit_py.messages import NetworkConfig
 
 KNOWN_DRIVERS = ("host", "none", "pasta", "slirp4netns", "vpnkit", "lxc-user-nic", "gvisor-tap-vsock")
 

@@ -8,6 +8,7 @@ import os
 
 from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.messages import NetworkConfig
 from rootlesskit_py.network import NetworkDriver
 from rootlesskit_py.network.netlink import Netlink
 from rootlesskit_py.util import log
@@ -19,49 +20,6 @@ ETC_RESOLV_CONF_WARNING = (
     "unmounted when it is recreated on the host. Unless /etc/resolv.conf is statically configured, copying-up "
     "/etc is highly recommended. Please refer to RootlessKit documentation for further information."
 )
-
-
-class NetworkConfig:
-    """What the parent's half of a driver tells the child: the device and its addresses, plus
-    `opaque` strings for the driver's child half (upstream's NetworkDriverOpaque, e.g. vpnkit's MAC).
-
-    Sent as one line of `key=value` words (the channel's format) rather than JSON: importing json
-    pulls in `re`, a cost every start would pay. Opaque values are %-escaped.
-    """
-
-    __slots__ = ("dev", "ip", "prefix", "gateway", "dns", "mtu", "opaque")
-
-    def __init__(self, dev: str = "", ip: str = "", prefix: int = 0, gateway: str = "",
-                 dns: list[str] | None = None, mtu: int = 0, opaque: dict[str, str] | None = None) -> None:
-        self.dev, self.ip, self.prefix, self.gateway, self.mtu = dev, ip, prefix, gateway, mtu
-        self.dns = dns or []
-        self.opaque = opaque or {}
-
-    def encode(self) -> str:
-        extra = "".join(f" o.{k}={_escape(v)}" for k, v in self.opaque.items())
-        return f"dev={self.dev} ip={self.ip} prefix={self.prefix} gateway={self.gateway} " \
-               f"dns={','.join(self.dns)} mtu={self.mtu}{extra}"
-
-    @classmethod
-    def from_cidr(cls, dev: str, cidr: str, mtu: int, extra_dns: list[str]) -> "NetworkConfig":
-        """slirp4netns's and pasta's layout: the child at +100, the gateway at +2, DNS at +3."""
-        ip, prefix = ipv4_plus(cidr, 100)
-        return cls(dev, ip, prefix, ipv4_plus(cidr, 2)[0], [ipv4_plus(cidr, 3)[0]] + extra_dns, mtu)
-
-    @classmethod
-    def decode(cls, text: str) -> "NetworkConfig":
-        fields = dict(word.split("=", 1) for word in text.split())
-        opaque = {k[2:]: _unescape(v) for k, v in fields.items() if k.startswith("o.")}
-        return cls(fields["dev"], fields["ip"], int(fields["prefix"]), fields["gateway"],
-                   [d for d in fields["dns"].split(",") if d], int(fields["mtu"]), opaque)
-
-
-def _escape(value: str) -> str:
-    return value.replace("%", "%25").replace(" ", "%20").replace("\n", "%0A").replace("\t", "%09")
-
-
-def _unescape(value: str) -> str:
-    return value.replace("%09", "\t").replace("%0A", "\n").replace("%20", " ").replace("%25", "%")
 
 
 def ipv4_plus(cidr: str, n: int) -> tuple[str, int]:
@@ -98,7 +56,11 @@ class UserModeDriver(NetworkDriver):
         self.binary = ""
 
     def config(self, extra_dns: list[str]) -> NetworkConfig:
-        return NetworkConfig.from_cidr(self.ifname, self.opts["cidr"] or self.DEFAULT_CIDR, self.mtu, extra_dns)
+        """slirp4netns's and pasta's layout: the child at +100, the gateway at +2, DNS at +3."""
+        cidr = self.opts["cidr"] or self.DEFAULT_CIDR
+        ip, prefix = ipv4_plus(cidr, 100)
+        return NetworkConfig(self.ifname, ip, prefix, ipv4_plus(cidr, 2)[0], [ipv4_plus(cidr, 3)[0]] + extra_dns,
+                             self.mtu)
 
 
 def reject_namespace_options(opts: dict, net: str) -> None:

@@ -13,7 +13,8 @@ import os
 
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.common import NetworkConfig, configure_namespace, look_up_binary
+from rootlesskit_py.messages import NetworkConfig
+from rootlesskit_py.network.common import configure_namespace, look_up_binary
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import strerror
 from rootlesskit_py.util.proc import fork_exec

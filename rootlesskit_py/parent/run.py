@@ -9,6 +9,7 @@ import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 from rootlesskit_py import port
 from rootlesskit_py.child.run import ChildSpec, child_main
 from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py import messages
 from rootlesskit_py.messages import Channel
 from rootlesskit_py.network import NetworkDriver, get_driver
 from rootlesskit_py.parent import idmap, preflight
@@ -19,7 +20,7 @@ from rootlesskit_py.util.signals import block_relayed_signals, describe_status, 
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from rootlesskit_py.network.common import NetworkConfig
+    from rootlesskit_py.messages import NetworkConfig
 
 MAX_MTU = 65521
 
@@ -135,7 +136,7 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
         config = _start_child(opts, child, channel, state, network)
         if port_driver is not None:
             _publish(opts, port_driver, child, config)
-            _send(channel, child, "published")
+            _send(channel, child, messages.PUBLISHED)
         state.write_child_pid(child.signal_target)
         api_socket = _serve_api(state.path, child.signal_target, network.api_info(config), port_driver)
         watch = {helper: network.helper_exited for helper in network.helpers()}
@@ -182,29 +183,29 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir,
                  network: NetworkDriver) -> NetworkConfig | None:
     """The handshake: namespaces made -> id maps written -> network set up -> child ready."""
     kind, payload = channel.recv()
-    if kind == "unshare-failed":
+    if kind == messages.UNSHARE_FAILED:
         err, _, text = payload.partition(" ")
         if int(err) in (errno.EACCES, errno.EPERM):
             preflight.apparmor_hint(os.readlink("/proc/self/exe"))
         raise RootlessKitError(f"failed to start the child: {text}")
-    if kind != "userns":
+    if kind != messages.USERNS:
         raise _child_died(child)
     idmap.map_invoking_user(child.pid, opts["subid-source"])
     if opts["evacuate-cgroup2"]:  # while the child waits: whatever it forks later starts in the new group
         from rootlesskit_py.parent import cgroup
 
         cgroup.evacuate(opts["evacuate-cgroup2"])
-    _send(channel, child, "idmap-done")
-    # "child-pid" (from the --pidns intermediate, which knows PID 1's host pid) and "prepared" (from
-    # the child itself) can arrive in either order; the network's parent half needs both.
+    _send(channel, child, messages.IDMAP_DONE)
+    # CHILD_PID (from the --pidns intermediate, which knows PID 1's host pid) and PREPARED (from the
+    # child itself) can arrive in either order; the network's parent half needs both.
     received, config = set(), None
     while True:
         kind, payload = channel.recv()
-        if kind == "ready":
+        if kind == messages.READY:
             break
-        if kind not in ("child-pid", "prepared"):
+        if kind not in (messages.CHILD_PID, messages.PREPARED):
             raise _child_died(child)
-        if kind == "child-pid":
+        if kind == messages.CHILD_PID:
             child.signal_target = int(payload)
         received.add(kind)
         if len(received) == 2:  # the second of the two, exactly once
@@ -214,7 +215,7 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir,
                 if child.has_exited():  # the helper failed because the child (and its namespace) went away
                     raise _child_died(child) from None
                 raise
-            _send(channel, child, "network", config.encode() if config else "")
+            _send(channel, child, messages.NETWORK, config.encode() if config else "")
     return config
 
 

@@ -19,7 +19,7 @@ from rootlesskit_py.errors import RootlessKitError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from rootlesskit_py.network.common import NetworkConfig
+    from rootlesskit_py.messages import NetworkConfig
     from rootlesskit_py.port.spec import PortSpec
 
 KNOWN_DRIVERS = ("none", "implicit", "builtin", "slirp4netns", "gvisor-tap-vsock")

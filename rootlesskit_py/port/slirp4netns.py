@@ -18,7 +18,7 @@ from rootlesskit_py.util.gocompat import strerror
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from rootlesskit_py.network.common import NetworkConfig
+    from rootlesskit_py.messages import NetworkConfig
 
 
 class Driver(PortDriver):
