@@ -10,7 +10,7 @@ from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import NetworkConfig
 from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.netlink import Netlink
+from rootlesskit_py.util.netlink import Netlink
 from rootlesskit_py.util import log
 from rootlesskit_py.util.fs import make_temp_dir
 from rootlesskit_py.util.gocompat import GoError, look_path, strerror

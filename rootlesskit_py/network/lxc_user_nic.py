@@ -17,7 +17,7 @@ from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.network import NetworkDriver, dhcp
 from rootlesskit_py.messages import NetworkConfig
 from rootlesskit_py.network.common import configure_namespace, look_up_binary
-from rootlesskit_py.network.netlink import Netlink
+from rootlesskit_py.util.netlink import Netlink
 from rootlesskit_py.util import log
 from rootlesskit_py.util.proc import decode, run
 

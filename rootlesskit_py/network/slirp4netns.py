@@ -11,7 +11,7 @@ from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.network import detached_netns_path
 from rootlesskit_py.messages import NetworkConfig
 from rootlesskit_py.network.common import UserModeDriver, configure_namespace, look_up_binary
-from rootlesskit_py.network.netlink import create_tap
+from rootlesskit_py.util.netlink import create_tap
 from rootlesskit_py.util.gocompat import go_quote, strerror
 from rootlesskit_py.util.proc import decode, fork_exec, run
 from rootlesskit_py.util.signals import describe_status

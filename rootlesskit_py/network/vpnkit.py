@@ -65,7 +65,7 @@ class Driver(NetworkDriver):
 
     def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
         from rootlesskit_py.network import vmnet
-        from rootlesskit_py.network.netlink import Netlink, create_tap, open_tap
+        from rootlesskit_py.util.netlink import Netlink, create_tap, open_tap
 
         try:
             create_tap(config.dev)

@@ -110,7 +110,7 @@ class Driver(PortDriver):
 
 def _host_gateway_ip() -> str:
     """The first non-loopback IPv4 address of the host (upstream's "host gateway IP")."""
-    from rootlesskit_py.network.netlink import Netlink
+    from rootlesskit_py.util.netlink import Netlink
 
     try:
         with Netlink() as netlink:

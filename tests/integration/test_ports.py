@@ -77,7 +77,7 @@ def test_udp_round_trips(impl, tmp_path, proto, host):
 
 def _host_ipv4() -> str:
     """A non-loopback IPv4 address of this machine (tests/run brings up lxcbr0 at 10.0.3.1)."""
-    from rootlesskit_py.network.netlink import Netlink
+    from rootlesskit_py.util.netlink import Netlink
 
     with Netlink() as netlink:
         addresses = [a for a in netlink.ipv4_addresses() if not a.startswith("127.")]
