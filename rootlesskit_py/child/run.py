@@ -17,11 +17,11 @@ from rootlesskit_py import native
 from rootlesskit_py.child.command import run_command
 from rootlesskit_py.child.copyup import copy_up
 from rootlesskit_py.child.netns import create_detached_netns, in_netns
+from rootlesskit_py.child.sysfs import remount_sysfs
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py import messages
 from rootlesskit_py.messages import Channel, NetworkConfig
 from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.common import remount_sysfs
 from rootlesskit_py.port import PortDriver
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import strerror

@@ -1,5 +1,5 @@
 """What every driver with a network namespace shares: the interface set-up, DNS and hosts files,
-and the fresh sysfs, done inside the namespaces as upstream's child does."""
+done inside the namespaces as upstream's child does."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from rootlesskit_py.messages import NetworkConfig
 from rootlesskit_py.network import NetworkDriver
 from rootlesskit_py.util.netlink import Netlink
 from rootlesskit_py.util import log
-from rootlesskit_py.util.fs import make_temp_dir
 from rootlesskit_py.util.gocompat import GoError, look_path, strerror
 
 ETC_RESOLV_CONF_WARNING = (
@@ -136,27 +135,3 @@ def _mount_over_etc(resolv_conf: str, hosts: str, etc_copied_up: bool) -> None:
             native.mount(source, target, None, native.MS_BIND)
         except OSError as e:
             raise RootlessKitError(f"failed to create bind mount {target} for {source}: {strerror(e)}") from None
-
-
-def remount_sysfs() -> None:
-    """A sysfs of our own network namespace at /sys, keeping the cgroup mount that lives below it."""
-    cgroup_dir = "/sys/fs/cgroup"
-    saved = make_temp_dir("rksys", "/tmp")
-    try:
-        native.mount(cgroup_dir, saved, None, native.MS_BIND | native.MS_REC)
-    except OSError as e:
-        os.rmdir(saved)
-        raise RootlessKitError(f"failed to create bind mount on {cgroup_dir}: {strerror(e)}") from None
-    try:
-        native.mount("none", "/sys", "sysfs")
-    except OSError as e:
-        log.warn(f"failed to mount sysfs, falling back to read-only mount: {strerror(e)}")
-        try:
-            native.mount("none", "/sys", "sysfs", native.MS_RDONLY)
-        except OSError as e2:
-            log.warn(f"failed to mount sysfs: {strerror(e2)}")
-    try:
-        native.mount(saved, cgroup_dir, None, native.MS_MOVE)
-    except OSError as e:
-        raise RootlessKitError(f"failed to move mount point from {saved} to {cgroup_dir}: {strerror(e)}") from None
-    os.rmdir(saved)  # empty again once its mount has moved back
