@@ -18,13 +18,14 @@ from rootlesskit_py.child.command import run_command
 from rootlesskit_py.child.copyup import copy_up
 from rootlesskit_py.child.netns import create_detached_netns, in_netns
 from rootlesskit_py.child.sysfs import remount_sysfs
-from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.errors import RootlessKitError, describe
 from rootlesskit_py import messages
 from rootlesskit_py.messages import Channel, NetworkConfig
 from rootlesskit_py.network import NetworkDriver
 from rootlesskit_py.port import PortDriver
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import strerror
+from rootlesskit_py.util.signals import die_of
 
 _PROPAGATION = {
     "private": native.MS_PRIVATE,
@@ -91,7 +92,7 @@ def _run_and_exit(body, spec: ChildSpec, check_parent: bool = False) -> None:
         log.fatal(e.message)
         code = e.code
     except BaseException as e:  # never let a child unwind into the parent's code
-        log.fatal(f"{type(e).__name__}: {e}")
+        log.fatal(describe(e))
     finally:
         os._exit(code)
 
@@ -121,11 +122,7 @@ def _enter_namespaces(spec: ChildSpec) -> int:
     channel.close()
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):  # die the same way, so the parent reports the same thing
-        signum = os.WTERMSIG(status)
-        if signum not in (signal.SIGKILL, signal.SIGSTOP):  # the only two that can't be caught or blocked
-            signal.signal(signum, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])  # relayed signals are blocked here
-        os.kill(os.getpid(), signum)
+        die_of(os.WTERMSIG(status))
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 255
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _signal as signal
 import os
 import sys
 
@@ -25,6 +26,13 @@ def invoked_as() -> str:
         return sys.argv[0]
 
 
+def _die_of(signum: int) -> None:
+    from rootlesskit_py.util.signals import die_of
+
+    die_of(signum)
+    os._exit(128 + signum)  # not reached
+
+
 def main() -> None:
     """Run the program named by argv[0]; `rootlesskit-py NAME ARGS...` selects one explicitly."""
     name = os.path.basename(invoked_as())
@@ -39,7 +47,21 @@ def main() -> None:
         sys.stderr.write(f"{name}: not implemented yet in rootlesskit-py\n")
         sys.exit(1)
     module = __import__(PROGRAMS[name], fromlist=["main"])
-    code = module.main(argv)
+    try:
+        code = module.main(argv)
+    except KeyboardInterrupt:  # Python's SIGINT handler: die of the signal, as a Go program does
+        _die_of(signal.SIGINT)
+    except BrokenPipeError:  # stdout's reader went away: Go dies of SIGPIPE there
+        _die_of(signal.SIGPIPE)
+    except Exception as e:  # whatever no layer foresaw still ends in one line, never a traceback
+        from rootlesskit_py.errors import describe
+        from rootlesskit_py.util import log
+
+        if name == "rootlesskit":
+            log.fatal(describe(e))
+        else:
+            sys.stderr.write(f"error: {describe(e)}\n")
+        code = 1
     # Skip interpreter finalization (~5 ms of every run): nothing is left to clean up but buffers.
     for stream in (sys.stdout, sys.stderr):
         try:
