@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, run
+from conftest import BIN_DIR, REPO, run
 
 
 def assert_one_error_line(result: subprocess.CompletedProcess, prefix: str, wanted: str) -> None:
@@ -74,3 +74,15 @@ def test_read_only_state_dir(impl, read_only_state_dir, program, args, prefix, w
     extra = [f"--state-dir={state}"] if program == "rootlesskit" else []
     result = run(impl.argv(program) + extra + args, env={**os.environ, "ROOTLESSKIT_STATE_DIR": state})
     assert_one_error_line(result, prefix, wanted.format(state=state))
+
+
+@pytest.mark.parametrize("program", ["rootlesskit", "rootlessctl", "rootlesskit-docker-proxy"])
+def test_binary_without_proc_says_so(binary, program):
+    """The executable finds itself through /proc/self/exe before any Python runs: with an empty
+    /proc it says what is missing (and exits 1) instead of dying of SIGABRT without a word."""
+    result = run(["unshare", "-Urm", "sh", "-c", 'mount -t tmpfs none /proc && exec "$@"', "sh",
+                  str(BIN_DIR / program), "--version"])
+    assert result.returncode == 1, result
+    assert result.stdout == ""
+    assert result.stderr == ("rootlesskit-py: /proc must be mounted: the executable finds itself through "
+                             "/proc/self/exe (mount -t proc proc /proc)\n")
