@@ -7,19 +7,31 @@ keeps renewing it from a small process that dies with the child.
 
 from __future__ import annotations
 
-import _signal as signal
 import os
-import time
 
-from rootlesskit_py import native
-from rootlesskit_py.cli.rootlesskit_flags import LXC_USER_NIC_PATHS
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import NetworkDriver, dhcp
-from rootlesskit_py.messages import NetworkConfig
-from rootlesskit_py.network.common import configure_namespace, look_up_binary
-from rootlesskit_py.util.netlink import Netlink
-from rootlesskit_py.util import log
-from rootlesskit_py.util.proc import decode, run
+from rootlesskit_py.network import NetworkDriver
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from rootlesskit_py.messages import NetworkConfig
+    from rootlesskit_py.network import dhcp
+
+# upstream's three locations (Debian/Fedora, Ubuntu, Arch), in its order
+BINARY_PATHS = ("/usr/libexec/lxc/lxc-user-nic", "/usr/lib/" + os.uname().machine + "-linux-gnu/lxc/lxc-user-nic",
+                "/usr/lib/lxc/lxc-user-nic")
+
+
+def default_binary() -> str:
+    """The first of BINARY_PATHS that exists, else "": the flag table's default, so the module
+    imports nothing more at the top (every start, --version included, loads the flag table)."""
+    for path in BINARY_PATHS:
+        try:
+            os.stat(path)
+        except OSError:
+            continue
+        return path
+    return ""
 
 
 class Driver(NetworkDriver):
@@ -33,13 +45,16 @@ class Driver(NetworkDriver):
         self.binary = ""
 
     def validate(self) -> None:
+        from rootlesskit_py.network.common import look_up_binary
+        from rootlesskit_py.util import log
+
         log.warn('"lxc-user-nic" network driver is experimental')
         if self.opts["cidr"]:
             raise RootlessKitError("custom cidr is not supported for --net=lxc-user-nic")
         if not self.opts["disable-host-loopback"]:
             log.warn("--disable-host-loopback is implicitly set for lxc-user-nic")
         if not self.opts["lxc-user-nic-binary"]:  # upstream says `exec: "": executable file not found`
-            raise RootlessKitError(f"lxc-user-nic not found in {', '.join(LXC_USER_NIC_PATHS)}: install lxc "
+            raise RootlessKitError(f"lxc-user-nic not found in {', '.join(BINARY_PATHS)}: install lxc "
                                    "(apt-get install lxc) or pass --lxc-user-nic-binary=PATH")
         self.binary = look_up_binary(self.opts["lxc-user-nic-binary"])
         if self.opts["detach-netns"]:
@@ -49,6 +64,8 @@ class Driver(NetworkDriver):
         return {"driver": self.name, "dynamicChildIP": True}  # the child's address comes from DHCP
 
     def setup_parent(self, child_pid: int, state_dir: str) -> None:
+        from rootlesskit_py.util.proc import decode, run
+
         argv = [self.binary, "create", "/dev/null", "dummy", str(child_pid), "veth",
                 self.opts["lxc-user-nic-bridge"], self.ifname]
         err, out, _ = run(self.binary, argv, combined=True)
@@ -57,6 +74,11 @@ class Driver(NetworkDriver):
         return None
 
     def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
+        from rootlesskit_py.messages import NetworkConfig
+        from rootlesskit_py.network import dhcp
+        from rootlesskit_py.network.common import configure_namespace
+        from rootlesskit_py.util.netlink import Netlink
+
         with Netlink() as netlink:
             netlink.set_link(self.ifname, mtu=self.mtu)
         client = dhcp.Client(self.ifname)
@@ -72,6 +94,12 @@ class Driver(NetworkDriver):
 
 def _keep_renewing(client: dhcp.Client, lease: dhcp.Lease) -> None:
     """The renewer process: renew at 90% of each lease; give up (loudly) if the address changes."""
+    import _signal as signal
+    import time
+
+    from rootlesskit_py import native
+    from rootlesskit_py.util import log
+
     try:
         native.set_pdeathsig(signal.SIGKILL)
         while True:
