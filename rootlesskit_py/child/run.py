@@ -13,13 +13,12 @@ from __future__ import annotations
 import os
 import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
-from rootlesskit_py import native
+from rootlesskit_py import messages, native
 from rootlesskit_py.child.command import run_command
 from rootlesskit_py.child.copyup import copy_up
 from rootlesskit_py.child.netns import create_detached_netns, in_netns
 from rootlesskit_py.child.sysfs import remount_sysfs
 from rootlesskit_py.errors import RootlessKitError, describe
-from rootlesskit_py import messages
 from rootlesskit_py.messages import Channel, NetworkConfig
 from rootlesskit_py.network import NetworkDriver
 from rootlesskit_py.port import PortDriver

@@ -36,10 +36,39 @@ def main(argv: list[str]) -> int:
         from rootlesskit_py.parent.run import run
 
         sys.stdout.flush()
-        return run(opts, command)
+        return run(opts, command, network_options(opts), port_options(opts))
     except RootlessKitError as e:
         log.fatal(e.message)
         return e.code
+
+
+def network_options(opts: dict):
+    """The network driver's typed options from the flags; the driver itself is chosen (and an
+    unknown --net refused) later, in upstream's order."""
+    from rootlesskit_py import network
+
+    net = opts["net"]
+    common = dict(mtu=opts["mtu"], cidr=opts["cidr"], ifname=opts["ifname"],
+                  disable_host_loopback=opts["disable-host-loopback"], ipv6=opts["ipv6"],
+                  detach_netns=opts["detach-netns"], debug=bool(opts["debug"]), port_driver=opts["port-driver"])
+    if net == "slirp4netns":
+        from rootlesskit_py.network import slirp4netns
+
+        return slirp4netns.Options(binary=opts["slirp4netns-binary"], sandbox=opts["slirp4netns-sandbox"],
+                                   seccomp=opts["slirp4netns-seccomp"], **common)
+    if net == "lxc-user-nic":
+        from rootlesskit_py.network import lxc_user_nic
+
+        return lxc_user_nic.Options(binary=opts["lxc-user-nic-binary"], bridge=opts["lxc-user-nic-bridge"], **common)
+    binaries = {"pasta": opts["pasta-binary"], "vpnkit": opts["vpnkit-binary"]}
+    return network.Options(binary=binaries.get(net, ""), **common)
+
+
+def port_options(opts: dict):
+    """The port driver's typed options from the flags."""
+    from rootlesskit_py import port
+
+    return port.Options(source_ip_transparent=opts["source-ip-transparent"])
 
 
 def semver_component(which: str) -> int:

@@ -23,6 +23,19 @@ if TYPE_CHECKING:
 KNOWN_DRIVERS = ("host", "none", "pasta", "slirp4netns", "vpnkit", "lxc-user-nic", "gvisor-tap-vsock")
 
 
+class Options:
+    """What a network driver is given, typed (upstream's drivers take constructor arguments): built
+    from the flags by cli/, so no driver reads a flag. `port_driver` is the port driver the network
+    serves (pasta forwards for `implicit`, slirp4netns opens its API socket for `slirp4netns`)."""
+
+    def __init__(self, *, mtu: int = 0, cidr: str = "", ifname: str = "", disable_host_loopback: bool = False,
+                 ipv6: bool = False, detach_netns: bool = False, debug: bool = False, port_driver: str = "none",
+                 binary: str = "") -> None:
+        self.mtu, self.cidr, self.ifname = mtu, cidr, ifname
+        self.disable_host_loopback, self.ipv6, self.detach_netns = disable_host_loopback, ipv6, detach_netns
+        self.debug, self.port_driver, self.binary = debug, port_driver, binary
+
+
 class NetworkDriver:
     """Base class; the defaults fit a driver with nothing to do in one of the halves."""
 
@@ -31,8 +44,8 @@ class NetworkDriver:
     fresh_sysfs = False  # upstream remounts /sys for every driver but host and none
     pid: int | None = None  # the helper process setup_parent started and the parent reaps (slirp4netns, vpnkit)
 
-    def __init__(self, opts: dict) -> None:
-        self.opts = opts
+    def __init__(self, options: Options) -> None:
+        self.options = options
 
     def validate(self) -> None:
         """Parent-side flag checks, run before anything is started (upstream's order)."""
@@ -96,10 +109,14 @@ def detached_netns_path(child_pid: int, state_dir: str) -> str:
     return f"/proc/{child_pid}/root{state_dir}/netns"
 
 
-def get_driver(opts: dict) -> NetworkDriver:
-    """The driver for `--net`; errors as upstream words them."""
-    name = opts["net"]
+def driver_module(name: str):
+    """The module of driver `name` (its Driver, and its Options where it has more than the common
+    ones); errors as upstream words them."""
     if name not in KNOWN_DRIVERS:
         raise RootlessKitError(f"unknown network mode: {name}")
-    module = __import__(f"rootlesskit_py.network.{name.replace('-', '_')}", fromlist=["Driver"])
-    return module.Driver(opts)
+    return __import__(f"rootlesskit_py.network.{name.replace('-', '_')}", fromlist=["Driver"])
+
+
+def get_driver(name: str, options: Options) -> NetworkDriver:
+    """The driver for `--net=name`."""
+    return driver_module(name).Driver(options)

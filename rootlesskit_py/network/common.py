@@ -9,7 +9,7 @@ import os
 from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import NetworkConfig
-from rootlesskit_py.network import NetworkDriver
+from rootlesskit_py.network import NetworkDriver, Options
 from rootlesskit_py.util.netlink import Netlink
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import GoError, look_path, strerror
@@ -48,27 +48,27 @@ class UserModeDriver(NetworkDriver):
     DEFAULT_MTU = 65520
     DEFAULT_CIDR = "10.0.2.0/24"
 
-    def __init__(self, opts: dict) -> None:
-        super().__init__(opts)
-        self.mtu = opts["mtu"] or self.DEFAULT_MTU
-        self.ifname = opts["ifname"] or "tap0"
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
+        self.mtu = options.mtu or self.DEFAULT_MTU
+        self.ifname = options.ifname or "tap0"
         self.binary = ""
 
     def config(self, extra_dns: list[str]) -> NetworkConfig:
         """slirp4netns's and pasta's layout: the child at +100, the gateway at +2, DNS at +3."""
-        cidr = self.opts["cidr"] or self.DEFAULT_CIDR
+        cidr = self.options.cidr or self.DEFAULT_CIDR
         ip, prefix = ipv4_plus(cidr, 100)
         return NetworkConfig(self.ifname, ip, prefix, ipv4_plus(cidr, 2)[0], [ipv4_plus(cidr, 3)[0]] + extra_dns,
                              self.mtu)
 
 
-def reject_namespace_options(opts: dict, net: str) -> None:
+def reject_namespace_options(options: Options, net: str) -> None:
     """host and none have no device: upstream warns about --mtu and refuses --cidr/--ifname."""
-    if opts["mtu"]:
-        log.warn(f"unsupported mtu for --net={net}: {opts['mtu']}")
-    if opts["cidr"]:
+    if options.mtu:
+        log.warn(f"unsupported mtu for --net={net}: {options.mtu}")
+    if options.cidr:
         raise RootlessKitError(f"custom cidr is not supported for --net={net}")
-    if opts["ifname"]:
+    if options.ifname:
         raise RootlessKitError(f"ifname cannot be specified for --net={net}")
 
 

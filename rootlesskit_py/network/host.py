@@ -11,7 +11,7 @@ class Driver(NetworkDriver):
     creates_netns = False
 
     def validate(self) -> None:
-        reject_namespace_options(self.opts, self.name)
+        reject_namespace_options(self.options, self.name)
 
     def api_info(self, config: object) -> None:
         return None  # the API has no networkDriver for --net=host

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import NetworkDriver
+from rootlesskit_py.network import NetworkDriver, Options as CommonOptions
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,14 +34,20 @@ def default_binary() -> str:
     return ""
 
 
+class Options(CommonOptions):
+    def __init__(self, *, bridge: str = "lxcbr0", **common) -> None:
+        super().__init__(**common)
+        self.bridge = bridge
+
+
 class Driver(NetworkDriver):
     name = "lxc-user-nic"
     fresh_sysfs = True
 
-    def __init__(self, opts: dict) -> None:
-        super().__init__(opts)
-        self.mtu = opts["mtu"] or 1500
-        self.ifname = opts["ifname"] or "eth0"
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
+        self.mtu = options.mtu or 1500
+        self.ifname = options.ifname or "eth0"
         self.binary = ""
 
     def validate(self) -> None:
@@ -49,15 +55,15 @@ class Driver(NetworkDriver):
         from rootlesskit_py.util import log
 
         log.warn('"lxc-user-nic" network driver is experimental')
-        if self.opts["cidr"]:
+        if self.options.cidr:
             raise RootlessKitError("custom cidr is not supported for --net=lxc-user-nic")
-        if not self.opts["disable-host-loopback"]:
+        if not self.options.disable_host_loopback:
             log.warn("--disable-host-loopback is implicitly set for lxc-user-nic")
-        if not self.opts["lxc-user-nic-binary"]:  # upstream says `exec: "": executable file not found`
+        if not self.options.binary:  # upstream says `exec: "": executable file not found`
             raise RootlessKitError(f"lxc-user-nic not found in {', '.join(BINARY_PATHS)}: install lxc "
                                    "(apt-get install lxc) or pass --lxc-user-nic-binary=PATH")
-        self.binary = look_up_binary(self.opts["lxc-user-nic-binary"])
-        if self.opts["detach-netns"]:
+        self.binary = look_up_binary(self.options.binary)
+        if self.options.detach_netns:
             raise RootlessKitError("--detach-netns is not supported with --net=lxc-user-nic in rootlesskit-py yet")
 
     def api_info(self, config: object) -> dict:
@@ -67,7 +73,7 @@ class Driver(NetworkDriver):
         from rootlesskit_py.util.proc import decode, run
 
         argv = [self.binary, "create", "/dev/null", "dummy", str(child_pid), "veth",
-                self.opts["lxc-user-nic-bridge"], self.ifname]
+                self.options.bridge, self.ifname]
         err, out, _ = run(self.binary, argv, combined=True)
         if err is not None:
             raise RootlessKitError(f"failed to setup network lxc-user-nic: {self.binary} failed: {decode(out)}: {err}")

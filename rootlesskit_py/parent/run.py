@@ -6,12 +6,11 @@ import errno
 import os
 import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
-from rootlesskit_py import port
+from rootlesskit_py import messages, port
 from rootlesskit_py.child.run import ChildSpec, child_main
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py import messages
 from rootlesskit_py.messages import Channel
-from rootlesskit_py.network import NetworkDriver, get_driver
+from rootlesskit_py.network import NetworkDriver, Options as NetworkOptions, get_driver
 from rootlesskit_py.parent import idmap, preflight
 from rootlesskit_py.parent.statedir import StateDir
 from rootlesskit_py.port import PortDriver
@@ -25,8 +24,9 @@ if TYPE_CHECKING:
 MAX_MTU = 65521
 
 
-def run(opts: dict, command: list[str]) -> int:
-    """Run `command` in new namespaces; returns the exit code (raises RootlessKitError on failure)."""
+def run(opts: dict, command: list[str], network_options: NetworkOptions, port_options: port.Options) -> int:
+    """Run `command` in new namespaces; returns the exit code (raises RootlessKitError on failure).
+    The drivers get their typed options, built from the flags by the caller."""
     if opts["evacuate-cgroup2"]:
         if not opts["cgroupns"]:
             raise RootlessKitError("evacuate-cgroup2 requires --cgroupns")
@@ -36,18 +36,19 @@ def run(opts: dict, command: list[str]) -> int:
     # remove it again when a later check fails, so bad flags leave nothing behind.
     state = StateDir.create(opts["state-dir"])
     try:
-        network = validate(opts)
+        network_driver = validate(opts, network_options)
         if os.geteuid() == 0:
             log.warn("Running RootlessKit as the root user is unsupported.")
         preflight.check_userns_sysctls()
         preflight.check_propagation(opts["propagation"])
         state.lock()
-        return _supervise(opts, command, state, network, port.get_driver(opts, state.path))
+        return _supervise(opts, command, state, network_driver,
+                          port.get_driver(opts["port-driver"], port_options, state.path))
     finally:
         state.cleanup()
 
 
-def validate(opts: dict) -> NetworkDriver:
+def validate(opts: dict, network_options: NetworkOptions) -> NetworkDriver:
     """The parent's flag checks after the state dir, in upstream's order: mtu, cidr, ifname,
     the network driver's own checks, then the port driver's."""
     mtu = opts["mtu"]
@@ -67,10 +68,10 @@ def validate(opts: dict) -> NetworkDriver:
             "specifying --disable-host-loopback is highly recommended to prohibit connecting to 127.0.0.1:* "
             "on the host namespace (requires pasta, slirp4netns, or VPNKit)"
         )
-    network = get_driver(opts)
-    network.validate()
-    port.validate(opts)
-    return network
+    driver = get_driver(net, network_options)
+    driver.validate()
+    port.validate(opts["port-driver"], net, opts["publish"])
+    return driver
 
 
 def _validate_cidr(cidr: str) -> None:

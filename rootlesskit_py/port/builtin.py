@@ -17,7 +17,7 @@ from __future__ import annotations
 import _socket
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.port import PortDriver
+from rootlesskit_py.port import Options, PortDriver
 from rootlesskit_py.port.holder import describe_holder
 from rootlesskit_py.port.spec import PortSpec, validate
 from rootlesskit_py.util.gocompat import strerror
@@ -33,8 +33,8 @@ class Driver(PortDriver):
     name = "builtin"
     protos = ("tcp", "tcp4", "tcp6", "udp", "udp4", "udp6")
 
-    def __init__(self, opts: dict, state_dir: str) -> None:
-        super().__init__(opts, state_dir)
+    def __init__(self, options: Options, state_dir: str) -> None:
+        super().__init__(options, state_dir)
         self._parent_end: _socket.socket | None = None
         self._child_end: _socket.socket | None = None
         self._listeners: dict[int, _socket.socket] = {}
@@ -50,7 +50,7 @@ class Driver(PortDriver):
         from rootlesskit_py.port.forwarder import Forwarder
 
         self._parent_end.close()
-        Forwarder(self._child_end, netns_path, self.opts["source-ip-transparent"]).start()
+        Forwarder(self._child_end, netns_path, self.options.source_ip_transparent).start()
 
     def start(self, child_pid: int, network: NetworkConfig | None) -> None:
         self._host_gateway_ip = _host_gateway_ip()
