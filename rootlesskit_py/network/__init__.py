@@ -15,6 +15,8 @@ import _signal as signal
 import os
 
 from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.util import log
+from rootlesskit_py.util.gocompat import GoError, look_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,7 +78,6 @@ class NetworkDriver:
 
     def helper_exited(self, pid: int, status: int) -> None:
         """A helper from helpers() ended while the command runs: say so; the command keeps running."""
-        from rootlesskit_py.util import log
         from rootlesskit_py.util.signals import describe_status
 
         log.error(f"{self.helpers().get(pid, pid)} exited ({describe_status(status) or 'exit status 0'}): the "
@@ -101,6 +102,24 @@ class NetworkDriver:
             except (ProcessLookupError, ChildProcessError):
                 pass
             self.pid = None
+
+
+def look_up_binary(name: str) -> str:
+    """PATH lookup of a helper with Go's error text (`exec: "pasta": executable file not found in $PATH`)."""
+    try:
+        return look_path(name)
+    except GoError as e:
+        raise RootlessKitError(str(e)) from None
+
+
+def reject_namespace_options(options: Options, net: str) -> None:
+    """host and none have no device: upstream warns about --mtu and refuses --cidr/--ifname."""
+    if options.mtu:
+        log.warn(f"unsupported mtu for --net={net}: {options.mtu}")
+    if options.cidr:
+        raise RootlessKitError(f"custom cidr is not supported for --net={net}")
+    if options.ifname:
+        raise RootlessKitError(f"ifname cannot be specified for --net={net}")
 
 
 def detached_netns_path(child_pid: int, state_dir: str) -> str:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.common import reject_namespace_options
+from rootlesskit_py.network import NetworkDriver, reject_namespace_options
 
 
 class Driver(NetworkDriver):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import NetworkDriver, Options as CommonOptions
+from rootlesskit_py.network import NetworkDriver, Options as CommonOptions, look_up_binary
+from rootlesskit_py.util import log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,9 +52,6 @@ class Driver(NetworkDriver):
         self.binary = ""
 
     def validate(self) -> None:
-        from rootlesskit_py.network.common import look_up_binary
-        from rootlesskit_py.util import log
-
         log.warn('"lxc-user-nic" network driver is experimental')
         if self.options.cidr:
             raise RootlessKitError("custom cidr is not supported for --net=lxc-user-nic")
@@ -82,7 +80,7 @@ class Driver(NetworkDriver):
     def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
         from rootlesskit_py.messages import NetworkConfig
         from rootlesskit_py.network import dhcp
-        from rootlesskit_py.network.common import configure_namespace
+        from rootlesskit_py.network.namespace import configure_namespace
         from rootlesskit_py.util.netlink import Netlink
 
         with Netlink() as netlink:
@@ -104,7 +102,6 @@ def _keep_renewing(client: dhcp.Client, lease: dhcp.Lease) -> None:
     import time
 
     from rootlesskit_py import native
-    from rootlesskit_py.util import log
 
     try:
         native.set_pdeathsig(signal.SIGKILL)

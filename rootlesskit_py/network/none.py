@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.common import bring_loopback_up, reject_namespace_options
+from rootlesskit_py.network import NetworkDriver, reject_namespace_options
+from rootlesskit_py.network.namespace import bring_loopback_up
 
 
 class Driver(NetworkDriver):

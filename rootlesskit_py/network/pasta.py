@@ -11,9 +11,10 @@ import _signal as signal
 import os
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import Options, detached_netns_path
 from rootlesskit_py.messages import NetworkConfig
-from rootlesskit_py.network.common import UserModeDriver, configure_namespace, look_up_binary
+from rootlesskit_py.network import Options, detached_netns_path, look_up_binary
+from rootlesskit_py.network.namespace import configure_namespace
+from rootlesskit_py.network.usermode import UserModeDriver
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.util.proc import decode, finish, run, spawn

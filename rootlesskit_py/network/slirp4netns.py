@@ -8,11 +8,12 @@ import select
 
 from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import Options as CommonOptions, detached_netns_path
 from rootlesskit_py.messages import NetworkConfig
-from rootlesskit_py.network.common import UserModeDriver, configure_namespace, look_up_binary
-from rootlesskit_py.util.netlink import create_tap
+from rootlesskit_py.network import Options as CommonOptions, detached_netns_path, look_up_binary
+from rootlesskit_py.network.namespace import configure_namespace
+from rootlesskit_py.network.usermode import UserModeDriver
 from rootlesskit_py.util.gocompat import go_quote, strerror
+from rootlesskit_py.util.netlink import create_tap
 from rootlesskit_py.util.proc import decode, fork_exec, run
 from rootlesskit_py.util.signals import describe_status
 

@@ -12,9 +12,9 @@ import _thread
 import os
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import NetworkDriver, Options
 from rootlesskit_py.messages import NetworkConfig
-from rootlesskit_py.network.common import configure_namespace, look_up_binary
+from rootlesskit_py.network import NetworkDriver, Options, look_up_binary
+from rootlesskit_py.network.namespace import configure_namespace
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import strerror
 from rootlesskit_py.util.proc import fork_exec

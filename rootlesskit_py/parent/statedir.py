@@ -14,9 +14,9 @@ import fcntl
 import os
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.util.gocompat import path_error
 from rootlesskit_py.util import log
 from rootlesskit_py.util.fs import make_temp_dir, remove_tree
+from rootlesskit_py.util.gocompat import path_error
 
 
 class StateDir:

@@ -1,75 +1,22 @@
-"""What every driver with a network namespace shares: the interface set-up, DNS and hosts files,
-done inside the namespaces as upstream's child does."""
+"""Inside the new network namespace, what every driver with one shares: loopback and the device,
+the DNS and hosts files in the state dir and their bind mounts at /etc, as upstream's child does."""
 
 from __future__ import annotations
 
-import _socket
 import os
 
 from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import NetworkConfig
-from rootlesskit_py.network import NetworkDriver, Options
-from rootlesskit_py.util.netlink import Netlink
 from rootlesskit_py.util import log
-from rootlesskit_py.util.gocompat import GoError, look_path, strerror
+from rootlesskit_py.util.gocompat import strerror
+from rootlesskit_py.util.netlink import Netlink
 
 ETC_RESOLV_CONF_WARNING = (
     "Mounting /etc/resolv.conf without copying-up /etc. Note that /etc/resolv.conf in the namespace will be "
     "unmounted when it is recreated on the host. Unless /etc/resolv.conf is statically configured, copying-up "
     "/etc is highly recommended. Please refer to RootlessKit documentation for further information."
 )
-
-
-def ipv4_plus(cidr: str, n: int) -> tuple[str, int]:
-    """The address `n` above a network's own (10.0.2.0/24 + 100 = 10.0.2.100) and the prefix length."""
-    network, _, prefix = cidr.partition("/")
-    try:
-        value = int.from_bytes(_socket.inet_aton(network), "big") + n
-    except OSError:
-        raise RootlessKitError(f"expected IPv4 address, got {network}") from None
-    if value >= 1 << 32:
-        raise RootlessKitError(f"{network} + {n} overflows")
-    return _socket.inet_ntoa(value.to_bytes(4, "big")), int(prefix)
-
-
-def look_up_binary(name: str) -> str:
-    """PATH lookup of a helper with Go's error text (`exec: "pasta": executable file not found in $PATH`)."""
-    try:
-        return look_path(name)
-    except GoError as e:
-        raise RootlessKitError(str(e)) from None
-
-
-class UserModeDriver(NetworkDriver):
-    """slirp4netns and pasta: a helper program serving a tap; upstream's defaults for both."""
-
-    fresh_sysfs = True
-    DEFAULT_MTU = 65520
-    DEFAULT_CIDR = "10.0.2.0/24"
-
-    def __init__(self, options: Options) -> None:
-        super().__init__(options)
-        self.mtu = options.mtu or self.DEFAULT_MTU
-        self.ifname = options.ifname or "tap0"
-        self.binary = ""
-
-    def config(self, extra_dns: list[str]) -> NetworkConfig:
-        """slirp4netns's and pasta's layout: the child at +100, the gateway at +2, DNS at +3."""
-        cidr = self.options.cidr or self.DEFAULT_CIDR
-        ip, prefix = ipv4_plus(cidr, 100)
-        return NetworkConfig(self.ifname, ip, prefix, ipv4_plus(cidr, 2)[0], [ipv4_plus(cidr, 3)[0]] + extra_dns,
-                             self.mtu)
-
-
-def reject_namespace_options(options: Options, net: str) -> None:
-    """host and none have no device: upstream warns about --mtu and refuses --cidr/--ifname."""
-    if options.mtu:
-        log.warn(f"unsupported mtu for --net={net}: {options.mtu}")
-    if options.cidr:
-        raise RootlessKitError(f"custom cidr is not supported for --net={net}")
-    if options.ifname:
-        raise RootlessKitError(f"ifname cannot be specified for --net={net}")
 
 
 def bring_loopback_up() -> None:
