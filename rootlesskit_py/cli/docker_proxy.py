@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from rootlesskit_py.util import flags, log
+from rootlesskit_py.util import flags, helptext, log
 from rootlesskit_py.util.flags import Flag
 
 REAL_PROXY = "docker-proxy"
@@ -40,10 +40,10 @@ def main(argv: list[str]) -> int:
     try:
         opts, _ = flags.parse(FLAGS, argv)
     except flags.FlagHelp:
-        sys.stderr.write(flags.render_go_usage(prog, FLAGS))
+        sys.stderr.write(helptext.render_go_usage(prog, FLAGS))
         return 0
     except flags.FlagError as e:
-        sys.stderr.write(f"{e}\n{flags.render_go_usage(prog, FLAGS)}")
+        sys.stderr.write(f"{e}\n{helptext.render_go_usage(prog, FLAGS)}")
         return 2
     try:
         return _run(opts, argv)

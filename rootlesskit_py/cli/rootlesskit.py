@@ -6,7 +6,7 @@ import sys
 
 from rootlesskit_py.cli.rootlesskit_flags import ROOTLESSKIT_APP, ROOTLESSKIT_FLAGS
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.util import flags, log
+from rootlesskit_py.util import flags, helptext, log
 from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.version import VERSION
 
@@ -16,12 +16,12 @@ def main(argv: list[str]) -> int:
     try:
         opts, command = flags.parse(ROOTLESSKIT_FLAGS, argv)
     except flags.FlagError as e:
-        sys.stdout.write(f"Incorrect Usage: {e}\n\n{flags.render_help(ROOTLESSKIT_APP)}")
+        sys.stdout.write(f"Incorrect Usage: {e}\n\n{helptext.render_help(ROOTLESSKIT_APP)}")
         sys.stdout.flush()
         log.fatal(str(e))
         return 1
     if opts["help"]:
-        sys.stdout.write(flags.render_help(ROOTLESSKIT_APP))
+        sys.stdout.write(helptext.render_help(ROOTLESSKIT_APP))
         return 0
     if opts["version"]:
         sys.stdout.write(f"rootlesskit version {VERSION}\n")
