@@ -10,6 +10,10 @@ from rootlesskit_py.util import flags, helptext, log
 from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.version import VERSION
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from rootlesskit_py import network, port
+
 
 def main(argv: list[str]) -> int:
     log.configure("parent")
@@ -42,7 +46,7 @@ def main(argv: list[str]) -> int:
         return e.code
 
 
-def network_options(opts: dict):
+def network_options(opts: dict) -> network.Options:
     """The network driver's typed options from the flags; the driver itself is chosen (and an
     unknown --net refused) later, in upstream's order."""
     from rootlesskit_py import network
@@ -64,7 +68,7 @@ def network_options(opts: dict):
     return network.Options(binary=binaries.get(net, ""), **common)
 
 
-def port_options(opts: dict):
+def port_options(opts: dict) -> port.Options:
     """The port driver's typed options from the flags."""
     from rootlesskit_py import port
 
