@@ -106,8 +106,10 @@ def test_etc_copy_up_replaces_the_links(impl):
 
 def test_state_dir_has_resolv_conf_and_hosts(impl, tmp_path):
     state = tmp_path / "st"
-    result = run(impl.argv() + SLIRP + [f"--state-dir={state}", "sh", "-c", 'ls "$ROOTLESSKIT_STATE_DIR"'])
-    assert set(result.stdout.split()) == {"child_pid", "hosts", "lock", "resolv.conf"}
+    # the parent writes child_pid and api.sock while the command starts: list once both are there
+    script = 'while [ ! -S "$ROOTLESSKIT_STATE_DIR/api.sock" ]; do sleep 0.01; done; ls "$ROOTLESSKIT_STATE_DIR"'
+    result = run(impl.argv() + SLIRP + [f"--state-dir={state}", "sh", "-c", script], timeout=30)
+    assert set(result.stdout.split()) == {"api.sock", "child_pid", "hosts", "lock", "resolv.conf"}, result.stderr
 
 
 @pytest.mark.parametrize("flag,message", [
