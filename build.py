@@ -88,6 +88,16 @@ NUITKA_PATCHES = [
     ("utils/Profiling.py", "            return False\n\n        fd = getPerfFileHandle(PERF_COUNT_HW_INSTRUCTIONS)\n",
      "            return False\n\n        try:\n            fd = getPerfFileHandle(PERF_COUNT_HW_INSTRUCTIONS)\n"
      "        except OSError:  # static interpreter: no dlopen (rootlesskit-py build.py)\n            return False\n"),
+    # The executable finds itself through /proc/self/exe before any Python runs; without /proc Nuitka
+    # calls abort(): SIGABRT, exit 134 and not a word. Say what is missing instead, and exit 1.
+    ("build/static_src/HelpersFilesystemPaths.c",
+     '    ssize_t res = readlink("/proc/self/exe", binary_filename, buffer_size - 1);\n\n'
+     "    if (unlikely(res == -1)) {\n        abort();\n    }\n",
+     '    ssize_t res = readlink("/proc/self/exe", binary_filename, buffer_size - 1);\n\n'
+     "    if (unlikely(res == -1)) { /* rootlesskit-py build.py: a message, not abort() */\n"
+     '        fputs("rootlesskit-py: /proc must be mounted: the executable finds itself through /proc/self/exe '
+     '(mount -t proc proc /proc)\\n", stderr);\n'
+     "        exit(1);\n    }\n"),
 ]
 
 
@@ -148,7 +158,7 @@ def nuitka(site_packages: pathlib.Path, src: pathlib.Path) -> pathlib.Path:
            "--quiet", "--assume-yes-for-downloads", "--python-flag=no_site", "--python-flag=no_docstrings",
            "--include-package=rootlesskit_py", *[f"--nofollow-import-to={m}" for m in NOT_SHIPPED],
            f"--output-dir={out}", "--output-filename=rootlesskit-py", str(src / "rootlesskit_main.py")]
-    digest = hashlib.sha256("\0".join(cmd + REQUIREMENTS).encode())
+    digest = hashlib.sha256("\0".join(cmd + REQUIREMENTS + [repr(NUITKA_PATCHES)]).encode())
     for path in [*sorted(src.rglob("*.py")), *static_python.STAMPS]:
         digest.update(str(path).encode() + b"\0" + path.read_bytes())
     stamp = out / ".inputs-sha256"

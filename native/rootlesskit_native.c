@@ -1,5 +1,4 @@
-/* System calls that Python 3.11's os module does not expose (namespaces, mounts, prctl), and the
- * descriptor limit, whose `resource` module is a separate .so a single-file binary cannot load. */
+/* System calls that Python 3.11's os module does not expose: namespaces, mounts, prctl. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -23,8 +22,6 @@ int rk_mount(const char *source, const char *target, const char *fstype,
     RK_RET(mount(source, target, fstype, flags, data));
 }
 
-int rk_umount2(const char *target, int flags) { RK_RET(umount2(target, flags)); }
-
 int rk_prctl(int option, unsigned long arg2, unsigned long arg3,
              unsigned long arg4, unsigned long arg5)
 {
@@ -41,7 +38,3 @@ int rk_drop_capabilities(void)
     RK_RET(syscall(SYS_capset, &header, data));
 }
 
-int rk_pivot_root(const char *new_root, const char *put_old)
-{
-    RK_RET(syscall(SYS_pivot_root, new_root, put_old));
-}

@@ -42,7 +42,6 @@ struct conn {
 
 static int pump_epoll = -1, pump_cmd_r = -1, pump_cmd_w = -1;
 static struct conn *conns, *pending;
-static int live_conns;
 static int pool[POOL_MAX][2], pool_len;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -101,7 +100,6 @@ static void conn_close(struct conn *c)
     }
     if (c->prev) c->prev->next = c->next; else conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    live_conns--;
     if (!c->pending)
         free(c);                 /* else freed when the pending list is walked */
 }
@@ -193,7 +191,6 @@ static void conn_add(int a, int b, int group)
     c->next = conns;
     if (conns) conns->prev = c;
     conns = c;
-    live_conns++;
     conn_run(c);                  /* bytes may have arrived before registration */
 }
 
@@ -296,5 +293,3 @@ static int send_command(int op, int a, int b, int group)
 int rk_pump_add(int a, int b, int group) { return send_command(CMD_ADD, a, b, group); }
 
 int rk_pump_close_group(int group) { return send_command(CMD_CLOSE_GROUP, -1, -1, group); }
-
-int rk_pump_connections(void) { return live_conns; }

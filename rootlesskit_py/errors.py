@@ -12,3 +12,16 @@ class RootlessKitError(Exception):
     def __str__(self) -> str:
         return self.message
 
+
+
+def describe(error: BaseException) -> str:
+    """The text for an error no layer turned into a RootlessKitError: for an OSError Go's PathError
+    shape (`/proc/self/mountinfo: permission denied`), else the exception's type and text, so the
+    program still ends with one line instead of a traceback."""
+    if isinstance(error, RootlessKitError):
+        return error.message
+    if isinstance(error, OSError):
+        from rootlesskit_py.util.gocompat import strerror
+
+        return f"{error.filename}: {strerror(error)}" if error.filename else strerror(error)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

@@ -35,3 +35,5 @@ ENV_DR_SELINUX = "_DOCKERD_ROOTLESS_SELINUX"
 
 # dockerd-rootless.sh's default state directory, under $XDG_RUNTIME_DIR
 DOCKERD_ROOTLESS_STATE = "dockerd-rootless"
+# beside it: the dockerd version last seen, keyed by the binary's identity (see dockerd_version)
+DOCKERD_VERSION_CACHE = ".dockerd-rootless-engine"

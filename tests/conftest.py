@@ -64,6 +64,17 @@ def refused(argv: list[str], tmp_path: pathlib.Path) -> str:
     return result.stderr
 
 
+def wait_for_file(path: pathlib.Path, timeout: float = 20) -> str:
+    """The text of `path` once it exists (state files such as child_pid appear when a step is done)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return path.read_text()
+        except FileNotFoundError:
+            time.sleep(0.02)
+    raise AssertionError(f"{path} did not appear")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def rootless_prerequisites() -> None:
     _require(os.geteuid() != 0, "the rootless tests must run as an unprivileged user, not root")

@@ -13,17 +13,18 @@ from __future__ import annotations
 import os
 import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
-from rootlesskit_py import native
+from rootlesskit_py import messages, native
 from rootlesskit_py.child.command import run_command
 from rootlesskit_py.child.copyup import copy_up
 from rootlesskit_py.child.netns import create_detached_netns, in_netns
-from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.messages import Channel
+from rootlesskit_py.child.sysfs import remount_sysfs
+from rootlesskit_py.errors import RootlessKitError, describe
+from rootlesskit_py.messages import Channel, NetworkConfig
 from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.common import NetworkConfig, remount_sysfs
 from rootlesskit_py.port import PortDriver
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import strerror
+from rootlesskit_py.util.signals import die_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def _run_and_exit(body, spec: ChildSpec, check_parent: bool = False) -> None:
         log.fatal(e.message)
         code = e.code
     except BaseException as e:  # never let a child unwind into the parent's code
-        log.fatal(f"{type(e).__name__}: {e}")
+        log.fatal(describe(e))
     finally:
         os._exit(code)
 
@@ -106,30 +107,26 @@ def _enter_namespaces(spec: ChildSpec) -> int:
     try:
         native.unshare(namespace_flags(opts, spec.network))
     except OSError as e:
-        channel.send("unshare-failed", f"{e.errno} {strerror(e)}")
+        channel.send(messages.UNSHARE_FAILED, f"{e.errno} {strerror(e)}")
         return 1
     # After a setcap'd parent, this process is not dumpable and /proc/<pid> is root's, which
     # newuidmap refuses; being dumpable again is harmless because nothing privileged is left.
     native.prctl(native.PR_SET_DUMPABLE, 1)
-    channel.send("userns")
+    channel.send(messages.USERNS)
     kind, _ = channel.recv()
-    if kind != "idmap-done":
+    if kind != messages.IDMAP_DONE:
         return 1  # the parent failed and prints why
     if not opts["pidns"]:
-        channel.send("child-pid", str(os.getpid()))
+        channel.send(messages.CHILD_PID, str(os.getpid()))
         return _prepare_and_run(spec)
     pid = os.fork()
     if pid == 0:
         _run_and_exit(_prepare_and_run, spec)
-    channel.send("child-pid", str(pid))  # inside the new PID namespace it only knows itself as 1
+    channel.send(messages.CHILD_PID, str(pid))  # inside the new PID namespace it only knows itself as 1
     channel.close()
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):  # die the same way, so the parent reports the same thing
-        signum = os.WTERMSIG(status)
-        if signum not in (signal.SIGKILL, signal.SIGSTOP):  # the only two that can't be caught or blocked
-            signal.signal(signum, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])  # relayed signals are blocked here
-        os.kill(os.getpid(), signum)
+        die_of(os.WTERMSIG(status))
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 255
 
 
@@ -150,7 +147,7 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     if opts["detach-netns"]:
         spec.netns_path = create_detached_netns(spec.state_dir)
     spec.in_network(spec.network.prepare_child)
-    spec.channel.send("prepared")
+    spec.channel.send(messages.PREPARED)
     if opts["pidns"]:
         _mount_proc()
     if propagation in _PROPAGATION:
@@ -162,7 +159,7 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     if spec.network.fresh_sysfs and not opts["detach-netns"]:
         remount_sysfs()
     kind, payload = spec.channel.recv()  # the parent's half of the network driver is done
-    if kind != "network":
+    if kind != messages.NETWORK:
         return 1  # the parent failed and prints why
     etc_copied_up = "/etc" in (d.rstrip("/") for d in opts["copy-up"])
     config = NetworkConfig.decode(payload) if payload else None
@@ -175,10 +172,10 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     # until run_command has a command to relay it to, where upstream loses it or dies of it.
     if spec.port_driver is not None:
         spec.port_driver.start_child(spec.netns_path)
-    spec.channel.send("ready")
+    spec.channel.send(messages.READY)
     # the command starts once its ports are published and child_pid and api.sock exist (upstream: racing)
     kind, _ = spec.channel.recv()
-    if kind != "published":
+    if kind != messages.PUBLISHED:
         return 1  # the parent failed and prints why
     spec.channel.close()
     run_command(spec.command, env, reaper, _listen_fds(env), spec.socket_activation, spec.launcher)

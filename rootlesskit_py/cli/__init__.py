@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _signal as signal
 import os
 import sys
 
@@ -19,10 +20,6 @@ PROGRAMS = {
     "dockerd-rootless.sh": "rootlesskit_py.cli.dockerd_rootless",
     "dockerd-rootless-setuptool.sh": None,
 }
-
-
-# the program main() dispatched to (upstream's messages that depend on basename(argv[0]) use it)
-program = ""
 
 
 def invoked_as() -> str:
@@ -58,7 +55,8 @@ def _run_forked(argv: list[str], env: dict[str, str]) -> None:
     os.environ.clear()
     os.environ.update(env)
     sys.argv = list(argv)
-    _finish(__import__(PROGRAMS[os.path.basename(argv[0])], fromlist=["main"]).main(argv[1:]))
+    name = os.path.basename(argv[0])
+    _finish(_run(name, argv[1:]))
 
 
 def _finish(code: int) -> None:
@@ -69,6 +67,32 @@ def _finish(code: int) -> None:
         except OSError:
             pass
     os._exit(code)
+
+
+def _run(name: str, argv: list[str]) -> int:
+    """Program `name`'s exit code; whatever no layer foresaw still ends in one line, never a traceback."""
+    try:
+        return __import__(PROGRAMS[name], fromlist=["main"]).main(argv)
+    except KeyboardInterrupt:  # Python's SIGINT handler: die of the signal, as a Go program does
+        _die_of(signal.SIGINT)
+    except BrokenPipeError:  # stdout's reader went away: Go dies of SIGPIPE there
+        _die_of(signal.SIGPIPE)
+    except Exception as e:
+        from rootlesskit_py.errors import describe
+        from rootlesskit_py.util import log
+
+        if PROGRAMS[name] == ROOTLESSKIT:
+            log.fatal(describe(e))
+        else:
+            sys.stderr.write(f"error: {describe(e)}\n")
+    return 1
+
+
+def _die_of(signum: int) -> None:
+    from rootlesskit_py.util.signals import die_of
+
+    die_of(signum)
+    os._exit(128 + signum)  # not reached
 
 
 def main() -> None:
@@ -88,7 +112,4 @@ def main() -> None:
     if PROGRAMS[name] is None:
         sys.stderr.write(f"{name}: not implemented yet in rootlesskit-py\n")
         sys.exit(1)
-    global program
-    program = name
-    module = __import__(PROGRAMS[name], fromlist=["main"])
-    _finish(module.main(argv))
+    _finish(_run(name, argv))

@@ -1,4 +1,4 @@
-"""`rootlesskit-docker-proxy`: the userland proxy Docker 20.10-27 runs in rootless mode (COMPAT §10).
+"""`rootlesskit-docker-proxy`: the userland proxy Docker 20.10-27 runs in rootless mode.
 
 dockerd starts it inside RootlessKit's namespaces in place of `docker-proxy`, with docker-proxy's
 flags and a pipe at fd 3 on which it expects `0\\n` (ready) or `1\\n<error>`. We publish the host
@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from rootlesskit_py.util import flags, log
+from rootlesskit_py.util import flags, helptext, log
 from rootlesskit_py.util.flags import Flag
 
 REAL_PROXY = "docker-proxy"
@@ -40,10 +40,10 @@ def main(argv: list[str]) -> int:
     try:
         opts, _ = flags.parse(FLAGS, argv)
     except flags.FlagHelp:
-        sys.stderr.write(flags.render_go_usage(prog, FLAGS))
+        sys.stderr.write(helptext.render_go_usage(prog, FLAGS))
         return 0
     except flags.FlagError as e:
-        sys.stderr.write(f"{e}\n{flags.render_go_usage(prog, FLAGS)}")
+        sys.stderr.write(f"{e}\n{helptext.render_go_usage(prog, FLAGS)}")
         return 2
     try:
         return _run(opts, argv)

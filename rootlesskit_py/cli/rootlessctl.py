@@ -1,11 +1,11 @@
-"""`rootlessctl`: the API client (COMPAT §9), with urfave/cli's command layout and upstream's output."""
+"""`rootlessctl`: the API client of `api.sock`, with urfave/cli's command layout and upstream's output."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from rootlesskit_py.util import flags
+from rootlesskit_py.util import flags, helptext
 from rootlesskit_py.util.flags import App, Command, Flag, help_command, help_flag, version_flag
 from rootlesskit_py.version import VERSION
 
@@ -39,12 +39,12 @@ def main(argv: list[str]) -> int:
     try:
         opts, rest = flags.parse(GLOBAL_FLAGS, argv)
     except flags.FlagError as e:
-        return _usage_error(e, flags.render_help(APP))
+        return _usage_error(e, helptext.render_help(APP))
     if opts["version"] and not opts["help"]:
         sys.stdout.write(f"rootlessctl version {VERSION}\n")
         return 0
     if opts["help"] or not rest:
-        sys.stdout.write(flags.render_help(APP))
+        sys.stdout.write(helptext.render_help(APP))
         return 0
     name, args = rest[0], rest[1:]
     if name in ("help", "h"):
@@ -56,9 +56,9 @@ def main(argv: list[str]) -> int:
     try:
         command_opts, args = flags.parse(command.flags, args)
     except flags.FlagError as e:
-        return _usage_error(e, flags.render_command_help(APP, command))
+        return _usage_error(e, helptext.render_command_help(APP, command))
     if command_opts["help"]:
-        sys.stdout.write(flags.render_command_help(APP, command))
+        sys.stdout.write(helptext.render_command_help(APP, command))
         return 0
     from rootlesskit_py.api.client import ApiError
     from rootlesskit_py.errors import RootlessKitError
@@ -81,13 +81,13 @@ def _usage_error(error: flags.FlagError, help_text: str) -> int:
 
 def _help(topic: str) -> int:
     if not topic:
-        sys.stdout.write(flags.render_help(APP))
+        sys.stdout.write(helptext.render_help(APP))
         return 0
     command = next((c for c in COMMANDS if c.name == topic), None)
     if command is None:
         sys.stderr.write(f"No help topic for '{topic}'\n")
         return 3
-    sys.stdout.write(flags.render_command_help(APP, command))
+    sys.stdout.write(helptext.render_command_help(APP, command))
     return 0
 
 
@@ -114,7 +114,9 @@ def list_ports(socket_path: str, as_json: bool, _args: list[str]) -> None:
         spec = status.get("spec") or {}
         rows.append(f"{status.get('id', 0)}\t{spec.get('proto', '')}\t{spec.get('parentIP', '')}\t"
                     f"{spec.get('parentPort', 0)}\t{spec.get('childIP', '')}\t{spec.get('childPort', 0)}\t")
-    sys.stdout.write(flags.tabwrite("\n".join(rows) + "\n", minwidth=4, padding=4))
+    from rootlesskit_py.util.tabwriter import tabwrite
+
+    sys.stdout.write(tabwrite("\n".join(rows) + "\n", minwidth=4, padding=4))
 
 
 def add_ports(socket_path: str, as_json: bool, args: list[str]) -> None:

@@ -6,9 +6,13 @@ import sys
 
 from rootlesskit_py.cli.rootlesskit_flags import ROOTLESSKIT_APP, ROOTLESSKIT_FLAGS
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.util import flags, log
+from rootlesskit_py.util import flags, helptext, log
 from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.version import VERSION
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from rootlesskit_py import network, port
 
 
 def main(argv: list[str]) -> int:
@@ -16,12 +20,12 @@ def main(argv: list[str]) -> int:
     try:
         opts, command = flags.parse(ROOTLESSKIT_FLAGS, argv)
     except flags.FlagError as e:
-        sys.stdout.write(f"Incorrect Usage: {e}\n\n{flags.render_help(ROOTLESSKIT_APP)}")
+        sys.stdout.write(f"Incorrect Usage: {e}\n\n{helptext.render_help(ROOTLESSKIT_APP)}")
         sys.stdout.flush()
         log.fatal(str(e))
         return 1
     if opts["help"]:
-        sys.stdout.write(flags.render_help(ROOTLESSKIT_APP))
+        sys.stdout.write(helptext.render_help(ROOTLESSKIT_APP))
         return 0
     if opts["version"]:
         sys.stdout.write(f"rootlesskit version {VERSION}\n")
@@ -37,10 +41,39 @@ def main(argv: list[str]) -> int:
         from rootlesskit_py.parent.run import run
 
         sys.stdout.flush()
-        return run(opts, command, self_launcher)
+        return run(opts, command, network_options(opts), port_options(opts), self_launcher)
     except RootlessKitError as e:
         log.fatal(e.message)
         return e.code
+
+
+def network_options(opts: dict) -> network.Options:
+    """The network driver's typed options from the flags; the driver itself is chosen (and an
+    unknown --net refused) later, in upstream's order."""
+    from rootlesskit_py import network
+
+    net = opts["net"]
+    common = dict(mtu=opts["mtu"], cidr=opts["cidr"], ifname=opts["ifname"],
+                  disable_host_loopback=opts["disable-host-loopback"], ipv6=opts["ipv6"],
+                  detach_netns=opts["detach-netns"], debug=bool(opts["debug"]), port_driver=opts["port-driver"])
+    if net == "slirp4netns":
+        from rootlesskit_py.network import slirp4netns
+
+        return slirp4netns.Options(binary=opts["slirp4netns-binary"], sandbox=opts["slirp4netns-sandbox"],
+                                   seccomp=opts["slirp4netns-seccomp"], **common)
+    if net == "lxc-user-nic":
+        from rootlesskit_py.network import lxc_user_nic
+
+        return lxc_user_nic.Options(binary=opts["lxc-user-nic-binary"], bridge=opts["lxc-user-nic-bridge"], **common)
+    binaries = {"pasta": opts["pasta-binary"], "vpnkit": opts["vpnkit-binary"]}
+    return network.Options(binary=binaries.get(net, ""), **common)
+
+
+def port_options(opts: dict) -> port.Options:
+    """The port driver's typed options from the flags."""
+    from rootlesskit_py import port
+
+    return port.Options(source_ip_transparent=opts["source-ip-transparent"])
 
 
 def semver_component(which: str) -> int:

@@ -1,13 +1,12 @@
-"""rootlesskit's global flag table and help metadata (COMPAT §1.3, §1.5).
+"""rootlesskit's global flag table and help metadata (all flags are global, as upstream's).
 
 Declaration order is upstream's (cmd/rootlesskit/main.go), with help and version appended at the end
 in "Misc" as upstream's help template does; the help groups by category, so within each category this
 is the order the golden `--help` shows. Usage texts are verbatim, including the trailing space of
---detach-netns. Only `os` is imported: every run (parent, child, activation helper) loads this.
+--detach-netns. Every run (parent, child, activation helper) loads this: what it imports stays light.
 """
 
-import os
-
+from rootlesskit_py.network.lxc_user_nic import default_binary as lxc_user_nic_default_binary
 from rootlesskit_py.util.flags import App, Flag, help_flag, version_flag
 from rootlesskit_py.version import VERSION
 
@@ -49,21 +48,6 @@ See https://rootlesscontaine.rs/getting-started/common/ .
 """
 
 
-LXC_USER_NIC_PATHS = ("/usr/libexec/lxc/lxc-user-nic", "/usr/lib/" + os.uname().machine + "-linux-gnu/lxc/lxc-user-nic",
-                      "/usr/lib/lxc/lxc-user-nic")
-
-
-def lxc_user_nic_binary_default() -> str:
-    """The first existing of upstream's three lxc-user-nic locations (Debian/Fedora, Ubuntu, Arch), else ""."""
-    for path in LXC_USER_NIC_PATHS:
-        try:
-            os.stat(path)
-        except OSError:
-            continue
-        return path
-    return ""
-
-
 def _f(name: str, kind: str, default: object, usage: str, category: str, **kw: object) -> Flag:
     return Flag(name, kind, default, usage, category=category, **kw)
 
@@ -82,7 +66,7 @@ ROOTLESSKIT_FLAGS = [
     _f("slirp4netns-seccomp", "string", "false", "enable slirp4netns seccomp (experimental) [auto, true, false] "
        '(the default is planned to be "auto" in future)', CATEGORY_SLIRP4NETNS),
     _f("vpnkit-binary", "string", "vpnkit", "path of VPNKit binary for --net=vpnkit", CATEGORY_VPNKIT),
-    _f("lxc-user-nic-binary", "string", lxc_user_nic_binary_default(),
+    _f("lxc-user-nic-binary", "string", lxc_user_nic_default_binary(),
        "path of lxc-user-nic binary for --net=lxc-user-nic", CATEGORY_LXC_USER_NIC),
     _f("lxc-user-nic-bridge", "string", "lxcbr0", "lxc-user-nic bridge name", CATEGORY_LXC_USER_NIC),
     _f("mtu", "int", 0, "MTU for non-host network (default: 65520 for pasta and slirp4netns, 1500 for others)",

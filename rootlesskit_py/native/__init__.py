@@ -1,4 +1,4 @@
-"""System calls Python 3.11 lacks (unshare, setns, mount, prctl, pivot_root) and the
+"""System calls Python 3.11 lacks (unshare, setns, mount, prctl) and the
 splice pump of the builtin port driver, behind one module.
 
 The C lives in native/ and is compiled by cffi into `_native`: built into the static interpreter of
@@ -24,19 +24,16 @@ MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
-MS_REMOUNT = 32
 MS_BIND = 4096
 MS_MOVE = 8192
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
 MS_SHARED = 1 << 20
-MNT_DETACH = 2
 
 # prctl options (linux/prctl.h)
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
-PR_SET_CHILD_SUBREAPER = 36
 
 
 def _import_native():
@@ -82,11 +79,6 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, d
     _check(_lib.rk_mount(_c(source), target.encode(), _c(fstype), flags, _c(data)), target)
 
 
-def umount(target: str, flags: int = 0) -> None:
-    """umount2(2)."""
-    _check(_lib.rk_umount2(target.encode(), flags), target)
-
-
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     """prctl(2) with integer arguments."""
     return _check(_lib.rk_prctl(option, arg2, arg3, arg4, arg5))
@@ -107,10 +99,6 @@ def drop_file_capabilities() -> None:
         _check(_lib.rk_drop_capabilities())
 
 
-def pivot_root(new_root: str, put_old: str) -> None:
-    """pivot_root(2)."""
-    _check(_lib.rk_pivot_root(new_root.encode(), put_old.encode()), new_root)
-
 
 def pump_start() -> None:
     """Start this process's splice pump thread (once; later calls do nothing)."""
@@ -126,8 +114,3 @@ def pump_add(a: int, b: int, group: int) -> None:
 def pump_close_group(group: int) -> None:
     """Close every connection handed over with `group` (a port being removed)."""
     _check(_lib.rk_pump_close_group(group))
-
-
-def pump_connections() -> int:
-    """How many connections the pump is copying right now."""
-    return _lib.rk_pump_connections()

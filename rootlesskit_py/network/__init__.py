@@ -15,12 +15,27 @@ import _signal as signal
 import os
 
 from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.util import log
+from rootlesskit_py.util.gocompat import GoError, look_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from rootlesskit_py.network.common import NetworkConfig
+    from rootlesskit_py.messages import NetworkConfig
 
 KNOWN_DRIVERS = ("host", "none", "pasta", "slirp4netns", "vpnkit", "lxc-user-nic", "gvisor-tap-vsock")
+
+
+class Options:
+    """What a network driver is given, typed (upstream's drivers take constructor arguments): built
+    from the flags by cli/, so no driver reads a flag. `port_driver` is the port driver the network
+    serves (pasta forwards for `implicit`, slirp4netns opens its API socket for `slirp4netns`)."""
+
+    def __init__(self, *, mtu: int = 0, cidr: str = "", ifname: str = "", disable_host_loopback: bool = False,
+                 ipv6: bool = False, detach_netns: bool = False, debug: bool = False, port_driver: str = "none",
+                 binary: str = "") -> None:
+        self.mtu, self.cidr, self.ifname = mtu, cidr, ifname
+        self.disable_host_loopback, self.ipv6, self.detach_netns = disable_host_loopback, ipv6, detach_netns
+        self.debug, self.port_driver, self.binary = debug, port_driver, binary
 
 
 class NetworkDriver:
@@ -31,8 +46,8 @@ class NetworkDriver:
     fresh_sysfs = False  # upstream remounts /sys for every driver but host and none
     pid: int | None = None  # the helper process setup_parent started and the parent reaps (slirp4netns, vpnkit)
 
-    def __init__(self, opts: dict) -> None:
-        self.opts = opts
+    def __init__(self, options: Options) -> None:
+        self.options = options
 
     def validate(self) -> None:
         """Parent-side flag checks, run before anything is started (upstream's order)."""
@@ -62,7 +77,6 @@ class NetworkDriver:
 
     def helper_exited(self, pid: int, status: int) -> None:
         """A helper from helpers() ended while the command runs: say so; the command keeps running."""
-        from rootlesskit_py.util import log
         from rootlesskit_py.util.signals import describe_status
 
         log.error(f"{self.helpers().get(pid, pid)} exited ({describe_status(status) or 'exit status 0'}): the "
@@ -89,16 +103,38 @@ class NetworkDriver:
             self.pid = None
 
 
+def look_up_binary(name: str) -> str:
+    """PATH lookup of a helper with Go's error text (`exec: "pasta": executable file not found in $PATH`)."""
+    try:
+        return look_path(name)
+    except GoError as e:
+        raise RootlessKitError(str(e)) from None
+
+
+def reject_namespace_options(options: Options, net: str) -> None:
+    """host and none have no device: upstream warns about --mtu and refuses --cidr/--ifname."""
+    if options.mtu:
+        log.warn(f"unsupported mtu for --net={net}: {options.mtu}")
+    if options.cidr:
+        raise RootlessKitError(f"custom cidr is not supported for --net={net}")
+    if options.ifname:
+        raise RootlessKitError(f"ifname cannot be specified for --net={net}")
+
+
 def detached_netns_path(child_pid: int, state_dir: str) -> str:
     """The child's $STATE/netns as the parent reaches it: the bind mount exists only in the child's
     mount namespace."""
     return f"/proc/{child_pid}/root{state_dir}/netns"
 
 
-def get_driver(opts: dict) -> NetworkDriver:
-    """The driver for `--net`; errors as upstream words them."""
-    name = opts["net"]
+def driver_module(name: str):
+    """The module of driver `name` (its Driver, and its Options where it has more than the common
+    ones); errors as upstream words them."""
     if name not in KNOWN_DRIVERS:
         raise RootlessKitError(f"unknown network mode: {name}")
-    module = __import__(f"rootlesskit_py.network.{name.replace('-', '_')}", fromlist=["Driver"])
-    return module.Driver(opts)
+    return __import__(f"rootlesskit_py.network.{name.replace('-', '_')}", fromlist=["Driver"])
+
+
+def get_driver(name: str, options: Options) -> NetworkDriver:
+    """The driver for `--net=name`."""
+    return driver_module(name).Driver(options)

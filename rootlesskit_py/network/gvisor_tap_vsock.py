@@ -17,9 +17,9 @@ class Driver(NetworkDriver):
 
     def validate(self) -> None:
         log.warn('"gvisor-tap-vsock" network driver is experimental')
-        if self.opts["disable-host-loopback"]:
+        if self.options.disable_host_loopback:
             log.warn('"--disable-host-loopback" is not yet supported for gvisor-tap-vsock')
-        if self.opts["ipv6"]:
+        if self.options.ipv6:
             raise RootlessKitError("--ipv6 is not supported for gvisor-tap-vsock")
         raise RootlessKitError(
             'network driver "gvisor-tap-vsock" is not supported by rootlesskit-py: upstream runs '

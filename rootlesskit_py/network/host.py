@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.common import reject_namespace_options
+from rootlesskit_py.network import NetworkDriver, reject_namespace_options
 
 
 class Driver(NetworkDriver):
@@ -11,7 +10,7 @@ class Driver(NetworkDriver):
     creates_netns = False
 
     def validate(self) -> None:
-        reject_namespace_options(self.opts, self.name)
+        reject_namespace_options(self.options, self.name)
 
     def api_info(self, config: object) -> None:
         return None  # the API has no networkDriver for --net=host

@@ -7,41 +7,61 @@ keeps renewing it from a small process that dies with the child.
 
 from __future__ import annotations
 
-import _signal as signal
 import os
-import time
 
-from rootlesskit_py import native
-from rootlesskit_py.cli.rootlesskit_flags import LXC_USER_NIC_PATHS
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import NetworkDriver, dhcp
-from rootlesskit_py.network.common import NetworkConfig, configure_namespace, look_up_binary
-from rootlesskit_py.network.netlink import Netlink
+from rootlesskit_py.network import NetworkDriver, Options as CommonOptions, look_up_binary
 from rootlesskit_py.util import log
-from rootlesskit_py.util.proc import decode, run
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from rootlesskit_py.messages import NetworkConfig
+    from rootlesskit_py.network import dhcp
+
+# upstream's three locations (Debian/Fedora, Ubuntu, Arch), in its order
+BINARY_PATHS = ("/usr/libexec/lxc/lxc-user-nic", "/usr/lib/" + os.uname().machine + "-linux-gnu/lxc/lxc-user-nic",
+                "/usr/lib/lxc/lxc-user-nic")
+
+
+def default_binary() -> str:
+    """The first of BINARY_PATHS that exists, else "": the flag table's default, so the module
+    imports nothing more at the top (every start, --version included, loads the flag table)."""
+    for path in BINARY_PATHS:
+        try:
+            os.stat(path)
+        except OSError:
+            continue
+        return path
+    return ""
+
+
+class Options(CommonOptions):
+    def __init__(self, *, bridge: str = "lxcbr0", **common) -> None:
+        super().__init__(**common)
+        self.bridge = bridge
 
 
 class Driver(NetworkDriver):
     name = "lxc-user-nic"
     fresh_sysfs = True
 
-    def __init__(self, opts: dict) -> None:
-        super().__init__(opts)
-        self.mtu = opts["mtu"] or 1500
-        self.ifname = opts["ifname"] or "eth0"
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
+        self.mtu = options.mtu or 1500
+        self.ifname = options.ifname or "eth0"
         self.binary = ""
 
     def validate(self) -> None:
         log.warn('"lxc-user-nic" network driver is experimental')
-        if self.opts["cidr"]:
+        if self.options.cidr:
             raise RootlessKitError("custom cidr is not supported for --net=lxc-user-nic")
-        if not self.opts["disable-host-loopback"]:
+        if not self.options.disable_host_loopback:
             log.warn("--disable-host-loopback is implicitly set for lxc-user-nic")
-        if not self.opts["lxc-user-nic-binary"]:  # upstream says `exec: "": executable file not found`
-            raise RootlessKitError(f"lxc-user-nic not found in {', '.join(LXC_USER_NIC_PATHS)}: install lxc "
+        if not self.options.binary:  # upstream says `exec: "": executable file not found`
+            raise RootlessKitError(f"lxc-user-nic not found in {', '.join(BINARY_PATHS)}: install lxc "
                                    "(apt-get install lxc) or pass --lxc-user-nic-binary=PATH")
-        self.binary = look_up_binary(self.opts["lxc-user-nic-binary"])
-        if self.opts["detach-netns"]:
+        self.binary = look_up_binary(self.options.binary)
+        if self.options.detach_netns:
             raise RootlessKitError("--detach-netns is not supported with --net=lxc-user-nic in rootlesskit-py yet")
 
     def api_info(self, config: object) -> dict:
@@ -50,14 +70,21 @@ class Driver(NetworkDriver):
         return network_driver_info(self.name, dynamic_child_ip=True)  # the child's address comes from DHCP
 
     def setup_parent(self, child_pid: int, state_dir: str) -> None:
+        from rootlesskit_py.util.proc import decode, run
+
         argv = [self.binary, "create", "/dev/null", "dummy", str(child_pid), "veth",
-                self.opts["lxc-user-nic-bridge"], self.ifname]
+                self.options.bridge, self.ifname]
         err, out, _ = run(self.binary, argv, combined=True)
         if err is not None:
             raise RootlessKitError(f"failed to setup network lxc-user-nic: {self.binary} failed: {decode(out)}: {err}")
         return None
 
     def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
+        from rootlesskit_py.messages import NetworkConfig
+        from rootlesskit_py.network import dhcp
+        from rootlesskit_py.network.namespace import configure_namespace
+        from rootlesskit_py.util.netlink import Netlink
+
         with Netlink() as netlink:
             netlink.set_link(self.ifname, mtu=self.mtu)
         client = dhcp.Client(self.ifname)
@@ -73,6 +100,11 @@ class Driver(NetworkDriver):
 
 def _keep_renewing(client: dhcp.Client, lease: dhcp.Lease) -> None:
     """The renewer process: renew at 90% of each lease; give up (loudly) if the address changes."""
+    import _signal as signal
+    import time
+
+    from rootlesskit_py import native
+
     try:
         native.set_pdeathsig(signal.SIGKILL)
         while True:

@@ -7,11 +7,14 @@ connections to the host: it is refused with the minimum named, like any older or
 
 from __future__ import annotations
 
+import _signal as signal
 import os
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import detached_netns_path
-from rootlesskit_py.network.common import NetworkConfig, UserModeDriver, configure_namespace, look_up_binary
+from rootlesskit_py.messages import NetworkConfig
+from rootlesskit_py.network import Options, detached_netns_path, look_up_binary
+from rootlesskit_py.network.namespace import configure_namespace
+from rootlesskit_py.network.usermode import UserModeDriver
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.util.proc import decode, finish, run, spawn
@@ -34,16 +37,16 @@ def check_version(version_line: str) -> None:
 class Driver(UserModeDriver):
     name = "pasta"
 
-    def __init__(self, opts: dict) -> None:
-        super().__init__(opts)
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
         self.host_lo_to_ns_lo = False
         self.log_to_stderr: list[str] = []
         self.state_dir = ""
 
     def validate(self) -> None:
         log.warn('"pasta" network driver is experimental. Needs very recent version of pasta (see docs/network.md).')
-        self.binary = look_up_binary(self.opts["pasta-binary"])
-        if self.opts["port-driver"] not in ("none", "implicit"):
+        self.binary = look_up_binary(self.options.binary)
+        if self.options.port_driver not in ("none", "implicit"):
             raise RootlessKitError('network "pasta" requires port driver "none" or "implicit"')
         # the three probes are independent: run them at once, judge them in upstream's order; on a
         # terminal, since a current pasta prints nothing (or 4 KiB of --help) into a pipe or file
@@ -64,20 +67,20 @@ class Driver(UserModeDriver):
     def command_line(self, child_pid: int, state_dir: str, config: NetworkConfig) -> list[str]:
         """pasta's arguments, in upstream's order, plus --pid: upstream relies on pasta exiting with the
         namespace, which Debian 12's does not; with its pid we stop it ourselves."""
-        opts = self.opts
+        options = self.options
         argv = [self.binary, *self.log_to_stderr, f"--ns-ifname={self.ifname}", f"--mtu={self.mtu}", "--config-net",
                 f"--address={config.ip}", f"--netmask={config.prefix}", f"--gateway={config.gateway}",
                 f"--dns-forward={config.dns[0]}"]
-        if opts["disable-host-loopback"]:
+        if options.disable_host_loopback:
             argv.append("--no-map-gw")
-        if not opts["ipv6"]:
+        if not options.ipv6:
             argv.append("--ipv4-only")
-        ports = "auto" if opts["port-driver"] == "implicit" else "none"
+        ports = "auto" if options.port_driver == "implicit" else "none"
         argv += [f"--tcp-ports={ports}", f"--udp-ports={ports}"]
         if self.host_lo_to_ns_lo:
             argv.append("--host-lo-to-ns-lo")
         argv.append(f"--pid={self._pid_file(state_dir)}")
-        if opts["detach-netns"]:
+        if options.detach_netns:
             return argv + [f"--userns=/proc/{child_pid}/ns/user", f"--netns={detached_netns_path(child_pid, state_dir)}"]
         return argv + [str(child_pid)]
 
@@ -106,6 +109,6 @@ class Driver(UserModeDriver):
             return
         try:
             with open(self._pid_file(self.state_dir)) as f:
-                os.kill(int(f.read().strip()), 15)
+                os.kill(int(f.read().strip()), signal.SIGTERM)
         except (OSError, ValueError):
             pass  # never started, or already gone with the namespace

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 
 from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import detached_netns_path
-from rootlesskit_py.network.common import NetworkConfig, UserModeDriver, configure_namespace, look_up_binary
-from rootlesskit_py.network.netlink import create_tap
+from rootlesskit_py.messages import NetworkConfig
+from rootlesskit_py.network import Options as CommonOptions, detached_netns_path, look_up_binary
+from rootlesskit_py.network.namespace import configure_namespace
+from rootlesskit_py.network.usermode import UserModeDriver
 from rootlesskit_py.util.gocompat import go_quote, strerror
+from rootlesskit_py.util.netlink import create_tap
 from rootlesskit_py.util.proc import decode, fork_exec, run
 from rootlesskit_py.util.signals import describe_status
 
@@ -23,21 +26,29 @@ def kernel_supports_seccomp() -> bool:
         try:
             native.prctl(option, arg)
         except OSError as e:
-            if e.errno == 22:
+            if e.errno == errno.EINVAL:
                 return False
     return True
+
+
+class Options(CommonOptions):
+    """`sandbox` and `seccomp`: auto, true or false (validated by the driver, in upstream's order)."""
+
+    def __init__(self, *, sandbox: str = "false", seccomp: str = "false", **common) -> None:
+        super().__init__(**common)
+        self.sandbox, self.seccomp = sandbox, seccomp
 
 
 class Driver(UserModeDriver):
     name = "slirp4netns"
 
-    def __init__(self, opts: dict) -> None:
-        super().__init__(opts)
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
         self.sandbox = self.seccomp = False
 
     def validate(self) -> None:
-        opts = self.opts
-        self.binary = look_up_binary(opts["slirp4netns-binary"])
+        options = self.options
+        self.binary = look_up_binary(options.binary)
         err, out, _ = run(self.binary, [self.binary, "--help"], combined=True)
         if err is not None:
             raise RootlessKitError(f'command "{self.binary} --help" failed, make sure slirp4netns v0.4.0+ is '
@@ -45,27 +56,28 @@ class Driver(UserModeDriver):
         text = decode(out)
         if "--netns-type" not in text:
             raise RootlessKitError("slirp4netns seems older than v0.4.0")
-        for wanted, option in ((opts["ipv6"], "--enable-ipv6"), (opts["cidr"], "--cidr"),
-                               (opts["disable-host-loopback"], "--disable-host-loopback")):
+        for wanted, option in ((options.ipv6, "--enable-ipv6"), (options.cidr, "--cidr"),
+                               (options.disable_host_loopback, "--disable-host-loopback")):
             if wanted and option not in text:
                 raise RootlessKitError(f"this version of slirp4netns does not support {option}")
-        sandbox_mode = self._mode("slirp4netns-sandbox")
-        seccomp_mode = self._mode("slirp4netns-seccomp")
-        if sandbox_mode == "true" and opts["detach-netns"]:
+        sandbox_mode = self._mode("slirp4netns-sandbox", options.sandbox)
+        seccomp_mode = self._mode("slirp4netns-seccomp", options.seccomp)
+        if sandbox_mode == "true" and options.detach_netns:
             raise RootlessKitError("--slirp4netns-sandbox conflicts with --detach-netns "
                                    "(https://github.com/rootless-containers/slirp4netns/issues/317)")
         self.sandbox = self._feature(sandbox_mode, "--enable-sandbox" in text, "SupportsEnableSandbox",
-                                     auto_allowed=not opts["detach-netns"])
+                                     auto_allowed=not options.detach_netns)
         self.seccomp = self._feature(seccomp_mode, "--enable-seccomp" in text, "SupportsEnableSeccomp")
         if self.seccomp and not kernel_supports_seccomp():
             if seccomp_mode == "true":
                 raise RootlessKitError("kernel doesn't support seccomp")
             self.seccomp = False
 
-    def _mode(self, flag: str) -> str:
-        mode = self.opts[flag] or "false"
+    @staticmethod
+    def _mode(flag: str, value: str) -> str:
+        mode = value or "false"
         if mode not in ("auto", "true", "false"):
-            raise RootlessKitError(f"unsupported {flag} mode: {go_quote(self.opts[flag])}")
+            raise RootlessKitError(f"unsupported {flag} mode: {go_quote(value)}")
         return mode
 
     @staticmethod
@@ -79,21 +91,21 @@ class Driver(UserModeDriver):
 
     def command_line(self, child_pid: int, state_dir: str) -> list[str]:
         """slirp4netns's arguments, in upstream's order."""
-        opts = self.opts
+        options = self.options
         argv = [self.binary, "--mtu", str(self.mtu), "-r", "3"]
-        if opts["disable-host-loopback"]:
+        if options.disable_host_loopback:
             argv.append("--disable-host-loopback")
-        if opts["cidr"]:
-            argv += ["--cidr", opts["cidr"]]
-        if opts["port-driver"] == "slirp4netns":
+        if options.cidr:
+            argv += ["--cidr", options.cidr]
+        if options.port_driver == "slirp4netns":
             argv += ["--api-socket", os.path.join(state_dir, ".s4nn.sock")]
         if self.sandbox:
             argv.append("--enable-sandbox")
         if self.seccomp:
             argv.append("--enable-seccomp")
-        if opts["ipv6"]:
+        if options.ipv6:
             argv.append("--enable-ipv6")
-        if opts["detach-netns"]:
+        if options.detach_netns:
             return argv + [f"--userns-path=/proc/{child_pid}/ns/user", "--netns-type=path",
                            detached_netns_path(child_pid, state_dir), self.ifname]
         return argv + [str(child_pid), self.ifname]
@@ -104,7 +116,7 @@ class Driver(UserModeDriver):
         try:
             try:
                 self.pid = fork_exec(self.binary, argv, dict(os.environ), fds={3: ready_w},
-                                     quiet=not self.opts["debug"])
+                                     quiet=not self.options.debug)
             except OSError as e:
                 raise RootlessKitError(f"failed to setup network slirp4netns: executing {argv}: {strerror(e)}") from None
             os.close(ready_w)
@@ -115,7 +127,7 @@ class Driver(UserModeDriver):
             if ready_w >= 0:
                 os.close(ready_w)
         # slirp4netns answers IPv6 DNS on fd00::3 only
-        return self.config(["fd00::3"] if self.opts["ipv6"] else [])
+        return self.config(["fd00::3"] if self.options.ipv6 else [])
 
     def _wait_ready(self, ready_r: int, argv: list[str]) -> None:
         """slirp4netns writes to fd 3 once the tap is attached; notice its death instead of hanging."""

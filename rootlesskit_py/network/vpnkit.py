@@ -12,8 +12,9 @@ import _thread
 import os
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.network import NetworkDriver
-from rootlesskit_py.network.common import NetworkConfig, configure_namespace, look_up_binary
+from rootlesskit_py.messages import NetworkConfig
+from rootlesskit_py.network import NetworkDriver, Options, look_up_binary
+from rootlesskit_py.network.namespace import configure_namespace
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import strerror
 from rootlesskit_py.util.proc import fork_exec
@@ -25,21 +26,21 @@ class Driver(NetworkDriver):
     name = "vpnkit"
     fresh_sysfs = True
 
-    def __init__(self, opts: dict) -> None:
-        super().__init__(opts)
-        self.mtu = opts["mtu"] or 1500
-        self.ifname = opts["ifname"] or "tap0"
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
+        self.mtu = options.mtu or 1500
+        self.ifname = options.ifname or "tap0"
         self.binary = ""
         self._vif = None
 
     def validate(self) -> None:
-        if self.opts["cidr"]:
+        if self.options.cidr:
             raise RootlessKitError("custom cidr is not supported for --net=vpnkit")
         if self.mtu != 1500:
             log.warn(f"vpnkit is known to have issues with non-1500 MTU (current: {self.mtu}), see "
                      "https://github.com/rootless-containers/rootlesskit/issues/6#issuecomment-403531453")
-        self.binary = look_up_binary(self.opts["vpnkit-binary"])
-        if self.opts["detach-netns"]:
+        self.binary = look_up_binary(self.options.binary)
+        if self.options.detach_netns:
             raise RootlessKitError("--detach-netns is not supported with --net=vpnkit in rootlesskit-py yet; "
                                    "use --net=slirp4netns --detach-netns")
 
@@ -48,7 +49,7 @@ class Driver(NetworkDriver):
 
         socket_path = os.path.join(state_dir, "vpnkit-ethernet.sock")
         argv = [self.binary, "--ethernet", socket_path, "--mtu", str(self.mtu)]
-        if self.opts["disable-host-loopback"]:
+        if self.options.disable_host_loopback:
             argv += ["--host-ip", "0.0.0.0"]
         try:
             self.pid = fork_exec(self.binary, argv, dict(os.environ), quiet=True)
@@ -64,7 +65,7 @@ class Driver(NetworkDriver):
 
     def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
         from rootlesskit_py.network import vmnet
-        from rootlesskit_py.network.netlink import Netlink, create_tap, open_tap
+        from rootlesskit_py.util.netlink import Netlink, create_tap, open_tap
 
         try:
             create_tap(config.dev)

@@ -10,25 +10,33 @@ import os
 
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util import log
-from rootlesskit_py.util.gocompat import strerror
+from rootlesskit_py.util.gocompat import path_error, strerror
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError as e:
+        raise RootlessKitError(f"cgroup2 evacuation: {path_error('open', e)}") from None
 
 
 def _cgroup2_mountpoints(mountinfo: str) -> list[str]:
+    """Mount points of cgroup2 in a mountinfo(5) text; a line not in that format is skipped."""
     points = []
-    with open(mountinfo) as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            if fields[sep + 1] == "cgroup2":
+    for line in _read(mountinfo).splitlines():
+        fields = line.split()
+        if "-" in fields[5:]:
+            sep = fields.index("-", 5)
+            if fields[sep + 1:sep + 2] == ["cgroup2"]:
                 points.append(fields[4])
     return points
 
 
 def _own_group(proc_cgroup: str) -> str:
-    with open(proc_cgroup) as f:
-        for line in f:
-            if line.startswith("0::"):
-                return line[3:].strip()
+    for line in _read(proc_cgroup).splitlines():
+        if line.startswith("0::"):
+            return line[3:].strip()
     return "/"
 
 
@@ -46,18 +54,18 @@ def evacuate(name: str, mountinfo: str = "/proc/self/mountinfo", proc_cgroup: st
         log.warn(f"expected single mountpoint for cgroup2, got {len(points)}")
     old = os.path.join(points[0], _own_group(proc_cgroup).lstrip("/"))
     new = os.path.join(old, name)
-    os.makedirs(new, mode=0o755, exist_ok=True)
-    with open(os.path.join(old, "cgroup.procs")) as f:
-        pids = [p.strip() for p in f.read().splitlines() if p.strip() not in ("", "0")]
+    try:
+        os.makedirs(new, mode=0o755, exist_ok=True)
+    except OSError as e:
+        raise RootlessKitError(f"cgroup2 evacuation: {path_error('mkdir', e)}") from None
+    pids = [p.strip() for p in _read(os.path.join(old, "cgroup.procs")).splitlines() if p.strip() not in ("", "0")]
     for pid in pids:
         try:
             with open(os.path.join(new, "cgroup.procs"), "w") as f:
                 f.write(pid)
         except OSError as e:
             log.warn(f'failed to move process {pid} to cgroup "{new}": {strerror(e)}')
-    with open(os.path.join(old, "cgroup.controllers")) as f:
-        controllers = f.read().split()
-    for controller in controllers:
+    for controller in _read(os.path.join(old, "cgroup.controllers")).split():
         try:
             with open(os.path.join(old, "cgroup.subtree_control"), "w") as f:
                 f.write("+" + controller)

@@ -1,4 +1,4 @@
-"""UID/GID maps for the child's user namespace (COMPAT §4.3).
+"""UID/GID maps for the child's user namespace: the invoking user as 0, then its sub-ID ranges from 1.
 
 The parent finds the invoking user, gets that user's sub-ID ranges (from /etc/sub{u,g}id or from
 `getsubids`) and hands them to the setuid `newuidmap`/`newgidmap` helpers.  Every error text imitates

@@ -6,11 +6,11 @@ import errno
 import os
 import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
-from rootlesskit_py import port
+from rootlesskit_py import messages, port
 from rootlesskit_py.child.run import ChildSpec, child_main
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import Channel
-from rootlesskit_py.network import NetworkDriver, get_driver
+from rootlesskit_py.network import NetworkDriver, Options as NetworkOptions, get_driver
 from rootlesskit_py.parent import idmap, leftovers, preflight
 from rootlesskit_py.parent.statedir import StateDir
 from rootlesskit_py.port import PortDriver
@@ -20,14 +20,16 @@ from rootlesskit_py.util.signals import block_relayed_signals, describe_status, 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from rootlesskit_py.child.command import Launcher
-    from rootlesskit_py.network.common import NetworkConfig
+    from rootlesskit_py.messages import NetworkConfig
 
 MAX_MTU = 65521
 
 
-def run(opts: dict, command: list[str], launcher: Launcher | None = None) -> int:
+def run(opts: dict, command: list[str], network_options: NetworkOptions, port_options: port.Options,
+        launcher: Launcher | None = None) -> int:
     """Run `command` in new namespaces; returns the exit code (raises RootlessKitError on failure).
-    `launcher` may offer to run the command in the forked process instead of exec'ing it."""
+    The drivers get their typed options, built from the flags by the caller; `launcher` may offer
+    to run the command in the forked process instead of exec'ing it."""
     if opts["evacuate-cgroup2"]:
         if not opts["cgroupns"]:
             raise RootlessKitError("evacuate-cgroup2 requires --cgroupns")
@@ -37,19 +39,21 @@ def run(opts: dict, command: list[str], launcher: Launcher | None = None) -> int
     # remove it again when a later check fails, so bad flags leave nothing behind.
     state = StateDir.create(opts["state-dir"])
     try:
-        network = validate(opts)
+        network_driver = validate(opts, network_options)
         if os.geteuid() == 0:
             log.warn("Running RootlessKit as the root user is unsupported.")
         preflight.check_userns_sysctls()
         preflight.check_propagation(opts["propagation"])
         state.lock()
-        return _supervise(opts, command, state, network, port.get_driver(opts, state.path), launcher)
+        return _supervise(opts, command, state, network_driver,
+                          port.get_driver(opts["port-driver"], port_options, state.path), launcher)
     finally:
         state.cleanup()
 
 
-def validate(opts: dict) -> NetworkDriver:
-    """The parent's flag checks after the state dir, in upstream's order (§1.4a items 3-10)."""
+def validate(opts: dict, network_options: NetworkOptions) -> NetworkDriver:
+    """The parent's flag checks after the state dir, in upstream's order: mtu, cidr, ifname,
+    the network driver's own checks, then the port driver's."""
     mtu = opts["mtu"]
     if mtu < 0 or mtu > MAX_MTU:
         raise RootlessKitError(f"mtu must be <= {MAX_MTU}, got {mtu}")
@@ -67,10 +71,10 @@ def validate(opts: dict) -> NetworkDriver:
             "specifying --disable-host-loopback is highly recommended to prohibit connecting to 127.0.0.1:* "
             "on the host namespace (requires pasta, slirp4netns, or VPNKit)"
         )
-    network = get_driver(opts)
-    network.validate()
-    port.validate(opts)
-    return network
+    driver = get_driver(net, network_options)
+    driver.validate()
+    port.validate(opts["port-driver"], net, opts["publish"])
+    return driver
 
 
 def _validate_cidr(cidr: str) -> None:
@@ -140,7 +144,7 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
         # starts, and scripts read child_pid (upstream lets the command race both)
         state.write_child_pid(child.signal_target)
         api_socket = _serve_api(state.path, child.signal_target, network.api_info(config), port_driver)
-        _send(channel, child, "published")
+        _send(channel, child, messages.PUBLISHED)
         watch = {helper: network.helper_exited for helper in network.helpers()}
         userns = leftovers.namespace_of(child.pid)
         status = child.status = relay_until_exit(child.pid, lambda: child.signal_target, watch=watch)
@@ -190,29 +194,29 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir,
                  network: NetworkDriver) -> NetworkConfig | None:
     """The handshake: namespaces made -> id maps written -> network set up -> child ready."""
     kind, payload = channel.recv()
-    if kind == "unshare-failed":
+    if kind == messages.UNSHARE_FAILED:
         err, _, text = payload.partition(" ")
         if int(err) in (errno.EACCES, errno.EPERM):
             preflight.apparmor_hint(os.readlink("/proc/self/exe"))
         raise RootlessKitError(f"failed to start the child: {text}")
-    if kind != "userns":
+    if kind != messages.USERNS:
         raise _child_died(child)
     idmap.map_invoking_user(child.pid, opts["subid-source"])
     if opts["evacuate-cgroup2"]:  # while the child waits: whatever it forks later starts in the new group
         from rootlesskit_py.parent import cgroup
 
         cgroup.evacuate(opts["evacuate-cgroup2"])
-    _send(channel, child, "idmap-done")
-    # "child-pid" (from the --pidns intermediate, which knows PID 1's host pid) and "prepared" (from
-    # the child itself) can arrive in either order; the network's parent half needs both.
+    _send(channel, child, messages.IDMAP_DONE)
+    # CHILD_PID (from the --pidns intermediate, which knows PID 1's host pid) and PREPARED (from the
+    # child itself) can arrive in either order; the network's parent half needs both.
     received, config = set(), None
     while True:
         kind, payload = channel.recv()
-        if kind == "ready":
+        if kind == messages.READY:
             break
-        if kind not in ("child-pid", "prepared"):
+        if kind not in (messages.CHILD_PID, messages.PREPARED):
             raise _child_died(child)
-        if kind == "child-pid":
+        if kind == messages.CHILD_PID:
             child.signal_target = int(payload)
         received.add(kind)
         if len(received) == 2:  # the second of the two, exactly once
@@ -222,7 +226,7 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir,
                 if child.has_exited():  # the helper failed because the child (and its namespace) went away
                     raise _child_died(child) from None
                 raise
-            _send(channel, child, "network", config.encode() if config else "")
+            _send(channel, child, messages.NETWORK, config.encode() if config else "")
     return config
 
 

@@ -14,9 +14,9 @@ import fcntl
 import os
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.util.gocompat import path_error
 from rootlesskit_py.util import log
 from rootlesskit_py.util.fs import make_temp_dir, remove_tree
+from rootlesskit_py.util.gocompat import path_error
 
 
 class StateDir:
@@ -93,15 +93,18 @@ class StateDir:
     def write_child_pid(self, pid: int) -> None:
         """Written last, read-only, no newline: scripts poll for it as the readiness marker."""
         tmp = self.file(".child_pid.tmp")
-        with open(tmp, "w") as f:
-            f.write(str(pid))
-        os.chmod(tmp, 0o444)
-        os.rename(tmp, self.file("child_pid"))
+        try:
+            with open(tmp, "w") as f:
+                f.write(str(pid))
+            os.chmod(tmp, 0o444)
+            os.rename(tmp, self.file("child_pid"))
+        except OSError as e:
+            raise RootlessKitError(f"writing the state directory's child_pid: {path_error('open', e)}") from None
 
     def cleanup(self) -> None:
         self.unlock()
         try:
             remove_tree(self.path)
         except OSError as e:
-            log.warn(f"failed to remove the state directory {self.path}: {e}")
+            log.warn(f"failed to remove the state directory {self.path}: {path_error('unlinkat', e)}")
 

@@ -19,10 +19,17 @@ from rootlesskit_py.errors import RootlessKitError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from rootlesskit_py.network.common import NetworkConfig
+    from rootlesskit_py.messages import NetworkConfig
     from rootlesskit_py.port.spec import PortSpec
 
 KNOWN_DRIVERS = ("none", "implicit", "builtin", "slirp4netns", "gvisor-tap-vsock")
+
+
+class Options:
+    """What a port driver is given, typed, from the flags (built by the parent's caller in cli/)."""
+
+    def __init__(self, *, source_ip_transparent: bool = True) -> None:
+        self.source_ip_transparent = source_ip_transparent
 
 
 class PortDriver:
@@ -32,8 +39,8 @@ class PortDriver:
     protos: tuple[str, ...] = ()
     disallow_loopback_child_ip = False
 
-    def __init__(self, opts: dict, state_dir: str) -> None:
-        self.opts = opts
+    def __init__(self, options: Options, state_dir: str) -> None:
+        self.options = options
         self.state_dir = state_dir
         self.ports: dict[int, PortSpec] = {}
         self._next_id = 1
@@ -73,11 +80,10 @@ class PortDriver:
         return port_id
 
 
-def validate(opts: dict) -> None:
-    """Upstream's port-driver checks, in its order, against the chosen network; then the -p specs."""
-    name, net = opts["port-driver"], opts["net"]
+def validate(name: str, net: str, publish: list[str]) -> None:
+    """Upstream's checks of port driver `name`, in its order, against network `net`; then the -p specs."""
     if name == "none":
-        if opts["publish"]:
+        if publish:
             raise RootlessKitError('port driver "none" does not support publishing ports')
         return
     if name not in KNOWN_DRIVERS:
@@ -93,14 +99,13 @@ def validate(opts: dict) -> None:
                                'does not have (see --help); use --port-driver=builtin')
     from rootlesskit_py.port import spec
 
-    for text in opts["publish"]:  # each one alone, as upstream: conflicts show up when publishing
+    for text in publish:  # each one alone, as upstream: conflicts show up when publishing
         spec.validate(spec.parse(text), {})
 
 
-def get_driver(opts: dict, state_dir: str) -> PortDriver | None:
-    """The driver with a port API for `--port-driver`, or None (none, implicit)."""
-    name = opts["port-driver"]
+def get_driver(name: str, options: Options, state_dir: str) -> PortDriver | None:
+    """The driver with a port API for `--port-driver=name`, or None (none, implicit)."""
     if name in ("none", "implicit"):
         return None
     module = __import__(f"rootlesskit_py.port.{name}", fromlist=["Driver"])
-    return module.Driver(opts, state_dir)
+    return module.Driver(options, state_dir)

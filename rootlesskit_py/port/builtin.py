@@ -17,14 +17,14 @@ from __future__ import annotations
 import _socket
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.port import PortDriver
+from rootlesskit_py.port import Options, PortDriver
 from rootlesskit_py.port.holder import describe_holder
 from rootlesskit_py.port.spec import PortSpec, validate
 from rootlesskit_py.util.gocompat import strerror
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from rootlesskit_py.network.common import NetworkConfig
+    from rootlesskit_py.messages import NetworkConfig
 
 _UNSPECIFIED = ("", "0.0.0.0", "::")
 
@@ -33,8 +33,8 @@ class Driver(PortDriver):
     name = "builtin"
     protos = ("tcp", "tcp4", "tcp6", "udp", "udp4", "udp6")
 
-    def __init__(self, opts: dict, state_dir: str) -> None:
-        super().__init__(opts, state_dir)
+    def __init__(self, options: Options, state_dir: str) -> None:
+        super().__init__(options, state_dir)
         self._parent_end: _socket.socket | None = None
         self._child_end: _socket.socket | None = None
         self._listeners: dict[int, _socket.socket] = {}
@@ -50,7 +50,7 @@ class Driver(PortDriver):
         from rootlesskit_py.port.forwarder import Forwarder
 
         self._parent_end.close()
-        Forwarder(self._child_end, netns_path, self.opts["source-ip-transparent"]).start()
+        Forwarder(self._child_end, netns_path, self.options.source_ip_transparent).start()
 
     def start(self, child_pid: int, network: NetworkConfig | None) -> None:
         self._host_gateway_ip = _host_gateway_ip()
@@ -85,7 +85,7 @@ class Driver(PortDriver):
             self._parent_end.close()
 
     def _dial_ip(self, spec: PortSpec) -> str:
-        """Where the child connects: upstream's rule (COMPAT §7.2), including its quirk that a specific
+        """Where the child connects: the child IP if given, else upstream's rule, including its quirk that a specific
         parent IP other than the host's gateway address is dialled as is inside the namespace."""
         if spec.child_ip:
             return spec.child_ip
@@ -110,7 +110,7 @@ class Driver(PortDriver):
 
 def _host_gateway_ip() -> str:
     """The first non-loopback IPv4 address of the host (upstream's "host gateway IP")."""
-    from rootlesskit_py.network.netlink import Netlink
+    from rootlesskit_py.util.netlink import Netlink
 
     try:
         with Netlink() as netlink:
@@ -120,7 +120,7 @@ def _host_gateway_ip() -> str:
 
 
 def _listen(spec: PortSpec) -> _socket.socket:
-    """Bind the host side with Go's semantics (COMPAT §7.2): `tcp`/`udp` on an unspecified address is
+    """Bind the host side with Go's semantics: `tcp`/`udp` on an unspecified address is
     dual-stack, the 4/6 suffixes pin the family; errors in Go's words plus our hints."""
     proto, ip = spec.proto, spec.parent_ip
     shown = f"[{ip}]:{spec.parent_port}" if ":" in ip else f"{ip}:{spec.parent_port}"
@@ -164,12 +164,10 @@ def _bind_error(spec: PortSpec, text: str, error: OSError) -> str:
     if error.errno in (errno.EACCES, errno.EPERM):
         start = _unprivileged_port_start()
         if start is not None and spec.parent_port < start:
-            from rootlesskit_py import cli
-
-            cap = ", or set CAP_NET_BIND_SERVICE on rootlesskit binary" if cli.program == "rootlesskit" else ""
             return (f"cannot expose privileged port {spec.parent_port}, you can add "
                     f"'net.ipv4.ip_unprivileged_port_start={spec.parent_port}' to /etc/sysctl.conf "
-                    f"(currently {start}){cap}, or choose a larger port number (>= {start}): {text}")
+                    f"(currently {start}), or set CAP_NET_BIND_SERVICE on rootlesskit binary, "
+                    f"or choose a larger port number (>= {start}): {text}")
     if error.errno == errno.EADDRINUSE:
         return f"{text} ({describe_holder(spec.proto[:3], spec.parent_port)})"
     return text

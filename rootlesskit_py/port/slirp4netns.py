@@ -12,13 +12,13 @@ import json
 import os
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.port import PortDriver
+from rootlesskit_py.port import Options, PortDriver
 from rootlesskit_py.port.spec import PortSpec, validate
 from rootlesskit_py.util.gocompat import strerror
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from rootlesskit_py.network.common import NetworkConfig
+    from rootlesskit_py.messages import NetworkConfig
 
 
 class Driver(PortDriver):
@@ -26,8 +26,8 @@ class Driver(PortDriver):
     protos = ("tcp", "tcp4", "udp", "udp4")
     disallow_loopback_child_ip = True
 
-    def __init__(self, opts: dict, state_dir: str) -> None:
-        super().__init__(opts, state_dir)
+    def __init__(self, options: Options, state_dir: str) -> None:
+        super().__init__(options, state_dir)
         self._api_socket = os.path.join(state_dir, ".s4nn.sock")
         self._child_ip = ""
 

@@ -1,7 +1,7 @@
 """Port specs (`-p`, `rootlessctl add-ports`): parsing, validation, conflicts (their JSON: api.schema).
 
 Messages are upstream's, including its swapped labels (a bad parent port is reported as ChildPort
-and vice versa): scripts match on them (COMPAT §7.1).
+and vice versa): scripts match on them.
 """
 
 from __future__ import annotations

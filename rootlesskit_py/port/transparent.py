@@ -29,7 +29,7 @@ def set_up_source_ip_routing() -> bool:
     if run(iptables, ["iptables", "-t", "mangle", "-L", "-n"], combined=True)[0] is not None:
         log.warn(FALLBACK)
         return False
-    from rootlesskit_py.network.netlink import Netlink
+    from rootlesskit_py.util.netlink import Netlink
 
     with Netlink() as netlink:
         for family in (_socket.AF_INET, _socket.AF_INET6):

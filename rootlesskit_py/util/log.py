@@ -25,10 +25,6 @@ def configure(role: str, debug: bool | None = None) -> None:
         _state["debug"] = debug
 
 
-def role() -> str:
-    return _state["role"]
-
-
 def _emit(level: str, msg: str) -> None:
     text = f"[rootlesskit:{_state['role']}] {msg}" if _state["role"] else msg
     if sys.stderr.isatty():

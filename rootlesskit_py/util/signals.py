@@ -55,6 +55,15 @@ def exit_code_of(status: int) -> int:
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 255
 
 
+def die_of(signum: int) -> None:
+    """End this process by `signum` with its default action, as a process the signal killed: a
+    parent then sees the same status (and a shell the same 128+n) as from a Go program."""
+    if signum not in (signal.SIGKILL, signal.SIGSTOP):  # the only two that can't be caught or blocked
+        signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])
+    os.kill(os.getpid(), signum)
+
+
 def block_relayed_signals() -> None:
     """Hold every relayed signal (and SIGCHLD) pending until relay_until_exit takes them.
 

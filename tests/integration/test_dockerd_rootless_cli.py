@@ -129,17 +129,26 @@ def test_newer_checks(impl, tmp_path):
                              "installed\n")
 
 
-@pytest.mark.parametrize("suite, detach", [("sid", False)])
-def test_detach_netns_default_follows_the_engine(impl, tmp_path, suite, detach):
+def test_detach_netns_default_follows_the_engine(impl, tmp_path):
     """Unset, --detach-netns is passed only for a dockerd that runs its helpers through nsenter
-    (29.5 and later); sid's 28.x does not, so an upgrade of the script alone keeps ports working."""
+    (29.5 and later): sid's 28.x does not, so an upgrade of the script alone keeps ports working.
+    The version is asked once per binary: the answer is kept in $XDG_RUNTIME_DIR."""
     box = Sandbox(tmp_path)
-    dockerd = engine_file(f"{suite}/root/usr/sbin/dockerd")
-    env = {k: v for k, v in box.env.items() if k != "DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS"}
-    box.env = env
+    del box.env["DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS"]
+    dockerd = engine_file("sid/root/usr/sbin/dockerd")
     result, recorded = box.run(impl.argv("dockerd-rootless.sh"), {"DOCKERD": dockerd})
     assert result.returncode == 0, result.stderr
-    assert ("--detach-netns" in recorded) is detach
+    assert "--detach-netns" not in recorded
+    cache = tmp_path / "xdg" / ".dockerd-rootless-engine"
+    assert cache.read_text().endswith(" 28.5\n")
+    # a newer engine at the same path is asked again: a copy is a new file (inode, mtime)
+    fake = tmp_path / "dockerd"
+    fake.write_text('#!/bin/sh\necho "Docker version 29.5.0, build 0123456"\n')
+    fake.chmod(0o755)
+    result, recorded = box.run(impl.argv("dockerd-rootless.sh"), {"DOCKERD": str(fake)})
+    assert result.returncode == 0, result.stderr
+    assert recorded.index("--detach-netns") == recorded.index("--propagation=rslave") + 1
+    assert cache.read_text().endswith(" 29.5\n")
 
 
 def test_both_phases_under_our_rootlesskit(impl, tmp_path):

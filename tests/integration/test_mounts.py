@@ -7,8 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, run
-from test_process import _wait_for_file
+from conftest import REPO, run, wait_for_file
 
 
 def test_copy_up_makes_etc_writable_without_touching_the_host(impl, go):
@@ -55,7 +54,7 @@ def test_propagation_of_host_mounts(impl, root_helper, tmp_path, propagation, se
     proc = subprocess.Popen(impl.argv() + [f"--propagation={propagation}", f"--state-dir={state}", "sleep", "infinity"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
-        child = _wait_for_file(state / "child_pid")
+        child = wait_for_file(state / "child_pid")
         root_helper("mount-tmpfs", str(target))
         try:
             with open(f"/proc/{child}/mountinfo") as f:

@@ -136,11 +136,14 @@ def test_slirp4netns_that_fails_to_start_is_reported(impl, tmp_path):
     fake = tmp_path / "slirp4netns"
     fake.write_text('#!/bin/sh\n[ "$1" = --help ] && exec slirp4netns --help\necho "boom" >&2\nexit 3\n')
     fake.chmod(0o755)
+    tmpdir = tmp_path / "tmp"  # where the state dir is made
+    tmpdir.mkdir()
     result = run(impl.argv() + ["--net=slirp4netns", "--disable-host-loopback", f"--slirp4netns-binary={fake}",
-                                "true"], timeout=30)
+                                "true"], timeout=30, env={**os.environ, "TMPDIR": str(tmpdir)})
     assert result.returncode == 1
     assert "failed to setup network slirp4netns: waiting for ready fd" in result.stderr
     assert "slirp4netns failed (exit status 3)" in result.stderr
+    assert list(tmpdir.iterdir()) == []  # and no helper left: the autouse check
 
 
 def test_slirp4netns_killed_while_running_is_reported(impl, tmp_path):

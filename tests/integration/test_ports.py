@@ -77,7 +77,7 @@ def test_udp_round_trips(impl, tmp_path, proto, host):
 
 def _host_ipv4() -> str:
     """A non-loopback IPv4 address of this machine (tests/run brings up lxcbr0 at 10.0.3.1)."""
-    from rootlesskit_py.network.netlink import Netlink
+    from rootlesskit_py.util.netlink import Netlink
 
     with Netlink() as netlink:
         addresses = [a for a in netlink.ipv4_addresses() if not a.startswith("127.")]
@@ -326,17 +326,29 @@ def test_privileged_port_is_refused_with_upstreams_hint(impl, tmp_path):
 
 
 def test_cap_net_bind_service_on_the_binary_exposes_a_low_port(binary, root_helper, tmp_path):
-    """The documented way: setcap cap_net_bind_service=ep on rootlesskit; the command does not get it."""
+    """The documented way: setcap cap_net_bind_service=ep on rootlesskit. The parent holds the
+    capability and binds port 80; the command does not get it: it runs in its own user namespace,
+    where no capability reaches the host's (so it cannot bind a low host port itself)."""
     copy = tmp_path / "bin" / "rootlesskit"
     copy.parent.mkdir()
     root_helper("setcap-copy", str(binary.argv()[0]), str(copy))
     try:
         port = 80
         with Running([str(copy)], BUILTIN + ["-p", f"127.0.0.1:{port}:8080/tcp"] + server_command(),
-                     tmp_path / "state"):
+                     tmp_path / "state") as running:
             assert wait_echo(("127.0.0.1", port))[1] == b"ping"
+            assert _effective_caps(running.proc.pid) & (1 << CAP_NET_BIND_SERVICE)
+            assert os.readlink(f"/proc/{running.child_pid()}/ns/user") != os.readlink("/proc/self/ns/user")
     finally:
         root_helper("remove", str(copy))
+
+
+CAP_NET_BIND_SERVICE = 10
+
+
+def _effective_caps(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
 
 
 def _free_low_port() -> int:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import REPO, run
+from conftest import REPO, run, wait_for_file
 
 PIDNS_MODES = [[], ["--pidns"], ["--pidns", "--reaper=true"], ["--pidns", "--reaper=false"]]
 
@@ -49,7 +49,7 @@ def test_signal_to_child_pid_kills_command_and_exits_255(impl, go, mode, tmp_pat
         state = tmp_path / f"state-{which.kind}"
         proc = subprocess.Popen(which.argv() + mode + [f"--state-dir={state}", "sleep", "infinity"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-        child_pid = int(_wait_for_file(state / "child_pid"))
+        child_pid = int(wait_for_file(state / "child_pid"))
         try:
             if which is impl:  # ours holds a signal sent this early until the command can get it
                 os.kill(child_pid, signal.SIGUSR1)
@@ -149,7 +149,7 @@ def test_parent_death_kills_child_and_command(impl, tmp_path):
         state = tmp_path / ("s" + str(len(mode)))
         proc = subprocess.Popen(impl.argv() + mode + [f"--state-dir={state}", "sleep", "infinity"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        child = int(_wait_for_file(state / "child_pid"))
+        child = int(wait_for_file(state / "child_pid"))
         descendants = _descendants(proc.pid)
         assert child in descendants
         proc.kill()
@@ -173,16 +173,6 @@ def test_dollar_bang_is_rootlesskit_running_the_installed_file(impl, tmp_path):
         assert child_exe == expected  # the process that created the user namespace
     else:
         assert parent_exe == child_exe  # the same interpreter: no re-exec of another program
-
-
-def _wait_for_file(path, timeout: float = 20) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            return path.read_text()
-        except FileNotFoundError:
-            time.sleep(0.02)
-    raise AssertionError(f"{path} did not appear")
 
 
 def _signal_until_exit(proc: subprocess.Popen, pid: int, signum: int, timeout: float = 20) -> str:
@@ -233,7 +223,7 @@ def test_pid_one_killed_by_a_signal_is_reported_as_that_signal(impl, tmp_path):
     proc = subprocess.Popen(impl.argv() + ["--pidns", f"--state-dir={state}", "sleep", "infinity"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
-        os.kill(int(_wait_for_file(state / "child_pid")), signal.SIGKILL)
+        os.kill(int(wait_for_file(state / "child_pid")), signal.SIGKILL)
         _, err = proc.communicate(timeout=20)
     finally:
         proc.kill()

@@ -6,8 +6,7 @@ import os
 import stat
 import subprocess
 
-from conftest import REPO, refused, run
-from test_process import _wait_for_file
+from conftest import REPO, refused, run, wait_for_file
 
 
 def _start(impl, state, *extra):
@@ -19,7 +18,7 @@ def test_child_pid_file_and_lock(impl, tmp_path):
     state = tmp_path / "st"
     proc = _start(impl, state)
     try:
-        content = _wait_for_file(state / "child_pid")
+        content = wait_for_file(state / "child_pid")
         assert content.isdigit() and not content.endswith("\n")
         assert stat.S_IMODE(os.stat(state / "child_pid").st_mode) == 0o444
         assert stat.S_IMODE(os.stat(state / "lock").st_mode) == 0o600
@@ -61,7 +60,7 @@ def test_state_dir_after_killed_parent_is_recovered(impl, tmp_path):
     """upstream hack/integration-restart.sh: a SIGKILLed instance's dir is reusable at once."""
     state = tmp_path / "st"
     proc = _start(impl, state)
-    _wait_for_file(state / "child_pid")
+    wait_for_file(state / "child_pid")
     proc.kill()
     proc.communicate(timeout=20)
     result = run(impl.argv() + [f"--state-dir={state}", "cat", f"{state}/child_pid"], timeout=30)

@@ -1,4 +1,5 @@
-"""Go-flag / urfave-cli-v2 parsing semantics and byte-exact help rendering (COMPAT §1.2, §1.5, §9, §10)."""
+"""Go-flag / urfave-cli-v2 parsing semantics and byte-exact help rendering
+(rootlesskit, rootlessctl and rootlesskit-docker-proxy)."""
 
 import copy
 import pathlib
@@ -6,10 +7,11 @@ import pathlib
 import pytest
 
 from rootlesskit_py.cli.rootlesskit_flags import ROOTLESSKIT_APP, ROOTLESSKIT_FLAGS
-from rootlesskit_py.util.flags import (
-    App, Command, Flag, FlagError, FlagHelp, go_quote, help_command, help_flag, parse, parse_go_int,
-    render_command_help, render_go_usage, render_help, tabwrite, version_flag,
-)
+from rootlesskit_py.util.flags import App, Command, Flag, FlagError, FlagHelp, help_command, help_flag, parse, version_flag
+from rootlesskit_py.util.gocompat import go_quote
+from rootlesskit_py.util.helptext import render_command_help, render_go_usage, render_help
+from rootlesskit_py.util.strconv import parse_go_int
+from rootlesskit_py.util.tabwriter import tabwrite
 
 GOLDEN = pathlib.Path(__file__).resolve().parent.parent / "golden" / "rootlesskit-help.txt"
 

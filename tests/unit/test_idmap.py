@@ -1,4 +1,4 @@
-"""Unit tests for rootlesskit_py.parent.idmap (COMPAT §4.3); none of them needs root."""
+"""Unit tests for rootlesskit_py.parent.idmap; none of them needs root."""
 
 import os
 import pwd

@@ -1,7 +1,7 @@
 """Just enough rtnetlink to configure an interface (link up and MTU, an address, a default route),
 list IPv4 addresses, and add the policy routing the builtin port driver's source-IP mode needs.
 
-The network drivers run this inside the namespace on every start. pyroute2 would do it, but
+The network drivers and the builtin port driver run this inside the namespace on every start. pyroute2 would do it, but
 importing pyroute2 0.9 costs 180-220 ms here (asyncio, ssl, typing), more than all of Go
 RootlessKit's start-up; these few messages cost nothing to import. Uses `_socket`, which `socket.py`
 only wraps with enum classes.
