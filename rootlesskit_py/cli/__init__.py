@@ -11,7 +11,7 @@ PROGRAMS = {
     "rootlessctl": "rootlesskit_py.cli.rootlessctl",
     "rootlesskit-docker-proxy": "rootlesskit_py.cli.docker_proxy",
     "dockerd-rootless.sh": None,
-    "dockerd-rootless-setuptool.sh": None,
+    "dockerd-rootless-setuptool.sh": "rootlesskit_py.cli.setuptool",
 }
 
 

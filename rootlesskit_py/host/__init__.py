@@ -1,0 +1,70 @@
+"""Facts about the machine that decide whether rootless containers work, each with its fix.
+
+Both rootlesskit's preflight hints and the setup tool's `check` ask these probes, so a user sees the
+same diagnosis, worded the same way, whichever program found it. Probes that only read files take
+the directory they read (`/proc/sys`, `/etc`, ...) as a parameter: conditions this machine cannot
+have (cgroup v2 delegation, AppArmor's user-namespace restriction) are then tested on a prepared
+tree, the others for real.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+ERROR = "error"      # blocking: rootless Docker will not start, or not usefully
+WARNING = "warning"  # it starts, but something documented will not work
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: `fix` is the exact command (one per line) with the user's names filled in;
+    `as_root` says whether it needs root (the setup tool prints those inside a `sudo sh` block)."""
+
+    id: str
+    level: str
+    message: str   # what is wrong (rootlesskit's own warnings print this alone)
+    why: str = ""  # why it matters
+    fix: str = ""
+    as_root: bool = True
+
+    def text(self) -> str:
+        return f"{self.message} {self.why}".strip()
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "level": self.level, "message": self.text(), "fix": self.fix}
+
+
+def read_text(path: str) -> str | None:
+    """The file's content, or None when it cannot be read (absent, no permission)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def read_int(path: str) -> tuple[int | None, str | None]:
+    """(value, raw text): value None when the file is absent (raw None) or not an integer."""
+    raw = read_text(path)
+    if raw is None:
+        return None, None
+    try:
+        return int(raw.strip()), raw
+    except ValueError:
+        return None, raw
+
+
+def sysctl_fix(name: str, value: str, conf: str) -> str:
+    """The persistent sysctl recipe upstream's setup tool prints (a file in /etc/sysctl.d, then reload)."""
+    return f"cat <<EOT > /etc/sysctl.d/{conf}\n{name} = {value}\nEOT\nsysctl --system"
+
+
+def package_install(package: dict[str, str], root: str = "/") -> str:
+    """The install command with the distribution's package manager ("" when none is known)."""
+    for manager in ("apt-get", "dnf", "yum", "zypper", "apk"):
+        if manager in package and any(os.access(os.path.join(root, d, manager), os.X_OK)
+                                      for d in ("usr/bin", "bin", "usr/sbin", "sbin")):
+            verb = "add" if manager == "apk" else "install -y"
+            return f"{manager} {verb} {package[manager]}"
+    return ""
