@@ -73,6 +73,36 @@ case "${1:-}" in
       /bin/busybox rmdir /oldroot
       exec /bin/busybox env -i HOME=/tmp PATH=/bin:/helpers /bin/busybox start-stop-daemon -S -c "$user" -x /helpers/busybox -- sh -c "$script"
     ' sh "$root" "$TEST_USER" "$2" "$3" ;;
-  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release|activate-port|libc-free-root" >&2
+  setuptool-in)     # SCENARIO BINDIR ARGS...: BINDIR/dockerd-rootless-setuptool.sh ARGS as the test user, in private mount
+                    # and network namespaces where one host condition is real (nothing outside them changes):
+                    # tun-0600, tun-missing, no-subuid, small-subuid, overlap-subuid, newuidmap-plain, ping-all,
+                    # data-on-overlay, as-is; as-root runs it as root instead
+    scenario=$2 bindir=$3; shift 3
+    [ "$(stat -c %U "$bindir")" = "$TEST_USER" ] || { echo "not owned by $TEST_USER: $bindir" >&2; exit 1; }
+    home=$(getent passwd "$TEST_USER" | cut -d: -f6)
+    exec unshare --mount --net --propagation private /bin/sh -euc '
+      scenario=$1 user=$2 home=$3 bindir=$4; shift 4
+      t=/mnt
+      mount -t tmpfs -o mode=0755 rkpy-scenario "$t"
+      ip link set lo up
+      subuid() { cat > "$t/subuid"; mount --bind "$t/subuid" /etc/subuid; }
+      case "$scenario" in
+        tun-0600)        mknod "$t/tun" c 10 200; chmod 0600 "$t/tun"; mount --bind "$t/tun" /dev/net/tun ;;
+        tun-missing)     mount -t tmpfs -o mode=0755 rkpy-nonet /dev/net ;;
+        no-subuid)       grep -v "^$user:" /etc/subuid | subuid ;;
+        small-subuid)    { grep -v "^$user:" /etc/subuid; echo "$user:100000:1000"; } | subuid ;;
+        overlap-subuid)  { cat /etc/subuid; grep "^$user:" /etc/subuid | sed "s/^$user:\([0-9]*\):/rkpytest-nosubid:\1:/"; } | subuid ;;
+        newuidmap-plain) cp /usr/bin/newuidmap "$t/newuidmap"; chmod 0755 "$t/newuidmap"; mount --bind "$t/newuidmap" /usr/bin/newuidmap ;;
+        ping-all)        sysctl -qw net.ipv4.ping_group_range="0 2147483647" net.ipv4.ip_unprivileged_port_start=0 ;;
+        data-on-overlay) mkdir "$t/l" "$t/u" "$t/w"; chown "$user" "$t/u"
+                         mount -t overlay rkpy-overlay -o "lowerdir=$t/l,upperdir=$t/u,workdir=$t/w" "$home/.local/share" ;;
+        as-is|as-root)   ;;
+        *) echo "unknown scenario: $scenario" >&2; exit 2 ;;
+      esac
+      env="HOME=$home USER=$user LANG=C.UTF-8 PATH=$bindir:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+      [ "$scenario" = as-root ] && exec env -i HOME=/root USER=root PATH="$bindir:/usr/bin:/bin" "$bindir/dockerd-rootless-setuptool.sh" "$@"
+      exec setpriv --reuid="$user" --regid="$user" --init-groups --inh-caps=-all env -i $env "$bindir/dockerd-rootless-setuptool.sh" "$@"
+    ' sh "$scenario" "$TEST_USER" "$home" "$bindir" "$@" ;;
+  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release|activate-port|libc-free-root|setuptool-in" >&2
      exit 2 ;;
 esac

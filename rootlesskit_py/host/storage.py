@@ -23,9 +23,7 @@ def data_root(home: str, config_home: str) -> str:
 
 
 def fs_type(path: str, mountinfo: str = "/proc/self/mountinfo") -> tuple[str, str]:
-    """(file system type, mount point) of the mount that holds `path` (or its nearest existing parent)."""
-    while not os.path.exists(path) and path != "/":
-        path = os.path.dirname(path)
+    """(file system type, mount point) of the mount that holds `path` (which need not exist yet)."""
     path = os.path.realpath(path)
     best = ("", "")
     for line in (read_text(mountinfo) or "").splitlines():
