@@ -27,6 +27,7 @@ from rootlesskit_py import names
 from rootlesskit_py.host import ERROR, WARNING, Finding
 from rootlesskit_py.host import cgroup, network, rootful, session, storage, subid, userns
 
+PROGRAM = "dockerd-rootless-setuptool.sh"
 DOCKERD_ROOTLESS_SH = "dockerd-rootless.sh"
 SYSTEMD_UNIT = "docker.service"
 CLI_CONTEXT = "rootless"
