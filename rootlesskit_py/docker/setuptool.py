@@ -15,7 +15,6 @@ from __future__ import annotations
 import getopt
 import json
 import os
-import platform
 import pwd
 import shutil
 import socket
@@ -142,8 +141,8 @@ class Setup:
     def init(self, probe: bool = True) -> list[Finding]:
         """Upstream's fatal checks, in its order, then (with `probe`) every host finding. Returns the
         findings; blocking ones have been reported and raise Abort."""
-        if platform.system() != "Linux":
-            self.fatal(Finding("os", ERROR, f"Rootless Docker cannot be installed on {platform.system()}"))
+        if os.uname().sysname != "Linux":
+            self.fatal(Finding("os", ERROR, f"Rootless Docker cannot be installed on {os.uname().sysname}"))
         if self.uid == 0:
             self.fatal(Finding("root", ERROR, "Refusing to install rootless Docker as the root user",
                                fix="# run this tool as the user who will run Docker", as_root=False))
@@ -223,7 +222,7 @@ class Setup:
             findings += found
             iptables_bad = bool(found) and started
             if not started:
-                found_mod = network.iptables_modules(iptables, platform.release())
+                found_mod = network.iptables_modules(iptables, os.uname().release)
                 iptables_bad = bool(found_mod)
                 findings += found_mod
         elif iptables is None:
@@ -232,7 +231,7 @@ class Setup:
                 findings.append(network.iptables_broken("iptables is not installed."))
         elif self.skip_iptables and rootlesskit:
             # not probed, so that --skip-iptables costs no namespace; judge from the module lists
-            iptables_bad = bool(network.iptables_modules(iptables, platform.release()))
+            iptables_bad = bool(network.iptables_modules(iptables, os.uname().release))
         if self.skip_iptables and iptables_bad:
             self.flags += " --iptables=false"
             findings = [f for f in findings if not f.id.startswith("iptables")]
@@ -354,15 +353,17 @@ class Setup:
             error("This may work as a workaround: `sudo dnf install -y policycoreutils-python-utils && sudo semanage permissive -a iptables_t`")
         raise Abort
 
-    def _docker_context(self, *args: str) -> int:
-        """The CLI found on PATH (not beside the scripts), with stdout dropped and stderr shown, as upstream."""
-        return subprocess.run([self.docker, "--context=default", "context", *args], stdout=subprocess.DEVNULL).returncode
+    def _docker_context(self, *args: str, quiet: bool = False) -> int:
+        """The CLI found on PATH (not beside the scripts), with stdout dropped and stderr shown (dropped
+        too for the existence test), as upstream."""
+        return subprocess.run([self.docker, "--context=default", "context", *args], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL if quiet else None).returncode
 
     def _cli_context(self) -> None:
         self.docker = shutil.which("docker")
         if self.docker is None:
             return
-        if self._docker_context("inspect", "-f", "{{.Name}}", CLI_CONTEXT) == 0:
+        if self._docker_context("inspect", "-f", "{{.Name}}", CLI_CONTEXT, quiet=True) == 0:
             info(f'CLI context "{CLI_CONTEXT}" already exists')
         else:
             info(f'Creating CLI context "{CLI_CONTEXT}"')
@@ -387,7 +388,7 @@ class Setup:
             info(f"systemd not detected, {DOCKERD_ROOTLESS_SH} needs to be stopped manually:")
         self.docker = shutil.which("docker")
         if self.docker is not None:
-            if self._docker_context("inspect", "-f", "{{.Name}}", CLI_CONTEXT) == 0:
+            if self._docker_context("inspect", "-f", "{{.Name}}", CLI_CONTEXT, quiet=True) == 0:
                 self._docker_context("rm", "-f", CLI_CONTEXT)
                 info(f'Deleted CLI context "{CLI_CONTEXT}"')
             os.environ.pop("DOCKER_HOST", None)

@@ -148,7 +148,7 @@ def test_install_and_uninstall_without_systemd(impl, env):
                         f"export DOCKER_HOST=unix://{xdg}/docker.sock\n\n")
     ctx = run(["docker", "context", "inspect", "-f", "{{.Name}} {{.Endpoints.docker.Host}}", "rootless"], env=env)
     assert ctx.stdout.strip() == f"rootless unix://{xdg}/docker.sock"
-    assert run(["docker", "context", "show"], env=env).stdout.strip() == "rootless"
+    assert run(["docker", "context", "inspect", "-f", "{{.Name}}"], env=env).stdout.strip() == "rootless"
     again = tool(impl, env, "install")
     assert INFO + 'CLI context "rootless" already exists\n' in again.stdout
 
@@ -160,7 +160,7 @@ def test_install_and_uninstall_without_systemd(impl, env):
         + INFO + "Make sure to unset or update the environment PATH, DOCKER_HOST, and DOCKER_CONTEXT environment variables if you have added them to `~/.bashrc`.\n"
         + INFO + "This uninstallation tool does NOT remove Docker binaries and data.\n"
         + INFO + f"To remove data, run: `{BIN_DIR}/rootlesskit rm -rf {home}/.local/share/docker`\n")
-    assert run(["docker", "context", "show"], env=env).stdout.strip() == "default"
+    assert run(["docker", "context", "inspect", "-f", "{{.Name}}"], env=env).stdout.strip() == "default"
     assert run(["docker", "context", "inspect", "rootless"], env=env).returncode != 0
 
 

@@ -1,0 +1,111 @@
+"""The setup tool's systemd flow for real: a systemd 252 with logind and user@UID.service booted as
+PID 1 of its own namespaces on a throw-away overlay root (tests/roothelper.sh systemd-flow), and
+the documented sequence run as a user in a real login session (machinectl shell): install, status,
+docker info through the context, restart, user@UID restarted (docker comes back through enable +
+linger), uninstall, and the data removed with the printed `rootlesskit rm -rf` hint.
+
+The user is the throw-away rkpytest-flow (tests/run creates it), so no other test's docker CLI
+context or home is touched; the host must be the same afterwards. Cost: about 15-25 s.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import shutil
+
+from conftest import BIN_DIR, ROOT_HELPER, run
+
+# Debian's docker.io 20.10 dockerd-rootless.sh starts the daemon (on our rootlesskit): the unit's
+# ExecStart names whichever dockerd-rootless.sh sits beside the setup tool
+DOCKERD_ROOTLESS_SH = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
+FLOW1 = """#!/bin/sh
+export PATH=/opt/rkpy-flow/bin:/usr/bin:/bin:/usr/sbin:/sbin
+cd
+echo "XDG=$XDG_RUNTIME_DIR"
+dockerd-rootless-setuptool.sh install 2>&1; echo "INSTALL-RC=$?"
+systemctl --user --no-pager status docker.service >/dev/null; echo "STATUS-RC=$?"
+SYSTEMD_LOG_LEVEL=warning systemd-analyze --user verify ~/.config/systemd/user/docker.service 2>&1; echo "VERIFY-RC=$?"
+grep '^ExecStart=' ~/.config/systemd/user/docker.service
+echo "CONTEXT=$(docker context inspect -f '{{.Name}}')"
+docker info --format 'INFO={{.Name}} {{json .SecurityOptions}}'; echo "INFO-RC=$?"
+before=$(systemctl --user show -P MainPID docker.service)
+systemctl --user restart docker.service; echo "RESTART-RC=$?"
+after=$(systemctl --user show -P MainPID docker.service)
+[ "$before" != "$after" ] && [ "$after" != 0 ] && echo "NEW-MAINPID"
+docker version --format 'SERVER={{.Server.Version}}'; echo "VERSION-RC=$?"
+"""
+FLOW2 = """#!/bin/sh
+export PATH=/opt/rkpy-flow/bin:/usr/bin:/bin:/usr/sbin:/sbin
+cd
+i=0; until systemctl --user is-active -q docker.service || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
+echo "ACTIVE-AFTER-USER-MANAGER-RESTART=$(systemctl --user is-active docker.service)"
+i=0; until docker version >/dev/null 2>&1 || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
+docker version --format 'SERVER2={{.Server.Version}}'
+dockerd-rootless-setuptool.sh uninstall 2>&1; echo "UNINSTALL-RC=$?"
+[ -e ~/.config/systemd/user/docker.service ] || echo "UNIT-REMOVED"
+echo "STATE=$(systemctl --user is-active docker.service)"
+echo "CONTEXT2=$(docker context inspect -f '{{.Name}}')"
+[ -d ~/.local/share/docker ] && echo "DATA-KEPT"
+rootlesskit rm -rf ~/.local/share/docker; echo "RM-RC=$?"
+[ -e ~/.local/share/docker ] || echo "DATA-REMOVED"
+rm -rf ~/.docker ~/.config/systemd ~/.config/docker ~/.local/share
+"""
+
+
+def host_facts() -> dict[str, str]:
+    read = lambda p: pathlib.Path(p).read_text()  # noqa: E731
+    return {"hostname": read("/proc/sys/kernel/hostname"), "pid_max": read("/proc/sys/kernel/pid_max"),
+            "subuid": read("/etc/subuid"), "linger": str(sorted(os.listdir("/var/lib/systemd/linger"))
+                                                        if os.path.isdir("/var/lib/systemd/linger") else [])}
+
+
+def test_install_restart_linger_uninstall_under_a_real_systemd(binary, tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name in ("dockerd-rootless-setuptool.sh", "rootlesskit", "rootlesskit-docker-proxy", "rootlessctl"):
+        shutil.copy2(BIN_DIR / name, bindir / name)
+    shutil.copy2(DOCKERD_ROOTLESS_SH, bindir / "dockerd-rootless.sh")
+    bindir.chmod(0o755)
+    for i, text in ((1, FLOW1), (2, FLOW2)):
+        (tmp_path / f"flow{i}.sh").write_text(text)
+    tmp_marker = pathlib.Path("/tmp") / f"rkpy-flow-marker-{os.getpid()}"
+    tmp_marker.write_text("the boot must not empty the host's /tmp")
+    before = host_facts()
+    try:
+        result = run(["sudo", "-n", ROOT_HELPER, "systemd-flow", str(bindir), str(tmp_path / "flow1.sh"),
+                      str(tmp_path / "flow2.sh")], timeout=300)
+        after = host_facts()
+        assert tmp_marker.exists()
+    finally:
+        tmp_marker.unlink(missing_ok=True)
+    out = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout.replace("\r", ""))
+    assert result.returncode == 0, out + result.stderr
+    assert before == after
+    lines = out.splitlines()
+    assert "SYSTEM=running" in lines, out + result.stderr
+    assert "LINGER=yes" in lines
+    uid = next(line for line in lines if line.startswith("XDG=")).split("/")[-1]
+    assert f"XDG=/run/user/{uid}" in lines  # pam_systemd's runtime dir: a real login session
+    # install: the unit as upstream writes it, started, answering, context created and used
+    assert "[INFO] Creating /home/rkpytest-flow/.config/systemd/user/docker.service" in lines, out
+    assert "ExecStart=/opt/rkpy-flow/bin/dockerd-rootless.sh " in lines
+    assert "+ systemctl --user enable --now docker.service" in lines
+    assert "[INFO] Installed docker.service successfully." in lines
+    assert '[INFO] Creating CLI context "rootless"' in lines and '[INFO] Using CLI context "rootless"' in lines
+    assert "export PATH=/opt/rkpy-flow/bin:$PATH" in lines
+    assert f"export DOCKER_HOST=unix:///run/user/{uid}/docker.sock" in lines
+    for marker in ("INSTALL-RC=0", "STATUS-RC=0", "VERIFY-RC=0", "CONTEXT=rootless", "INFO-RC=0", "RESTART-RC=0",
+                   "NEW-MAINPID", "VERSION-RC=0", "USER-MANAGER-RESTARTED=0", "ACTIVE-AFTER-USER-MANAGER-RESTART=active",
+                   "UNINSTALL-RC=0", "UNIT-REMOVED", "STATE=inactive", "CONTEXT2=default", "DATA-KEPT", "RM-RC=0",
+                   "DATA-REMOVED"):
+        assert marker in lines, f"{marker} missing:\n{out}\n{result.stderr}"
+    assert any(line.startswith("INFO=") and "name=rootless" in line for line in lines), out
+    assert "SERVER=20.10.24+dfsg1" in lines and "SERVER2=20.10.24+dfsg1" in lines
+    # uninstall: upstream's trace and texts, the data kept and the hint to remove it
+    assert "+ systemctl --user stop docker.service" in lines and "+ systemctl --user disable docker.service" in lines
+    assert "[INFO] Uninstalled docker.service" in lines
+    assert ("[INFO] To remove data, run: `/opt/rkpy-flow/bin/rootlesskit rm -rf /home/rkpytest-flow/.local/share/docker`"
+            in lines)
+    assert "FLOW1=failed" not in lines and "FLOW2=failed" not in lines
