@@ -159,9 +159,18 @@ case "${1:-}" in
     fi
     install -m 0755 "$script1" "/proc/$pid1/root/opt/rkpy-flow/flow1.sh"
     install -m 0755 "$script2" "/proc/$pid1/root/opt/rkpy-flow/flow2.sh"
+    # the setup tool's check from a shell that came through runuser (no login session): before and after linger
+    su_check() {
+      echo "SU-CHECK-BEGIN"
+      in_ns runuser -u "$flow_user" -- env -i HOME="$(getent passwd "$flow_user" | cut -d: -f6)" \
+        PATH=/opt/rkpy-flow/bin:/usr/bin:/bin:/usr/sbin:/sbin dockerd-rootless-setuptool.sh check --json || true
+      echo "SU-CHECK-END"
+    }
+    su_check
     in_ns loginctl enable-linger "$flow_user"
     in_ns timeout 20 sh -c "until systemctl is-active -q user@$uid.service; do sleep 0.1; done"
     echo "LINGER=$(in_ns loginctl show-user -P Linger "$flow_user")"
+    su_check
     # machinectl shell reports only success or failure; its output goes through a pipe (with a file, the
     # session's writes land at offset 0 over what came before)
     { in_ns timeout 120 machinectl shell "$flow_user@" /bin/sh /opt/rkpy-flow/flow1.sh || echo "FLOW1=failed"; } | cat

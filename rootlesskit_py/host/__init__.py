@@ -10,6 +10,8 @@ tree, the others for real.
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 from dataclasses import dataclass
 
 ERROR = "error"      # blocking: rootless Docker will not start, or not usefully
@@ -68,3 +70,25 @@ def package_install(package: dict[str, str], root: str = "/") -> str:
             verb = "add" if manager == "apk" else "install -y"
             return f"{manager} {verb} {package[manager]}"
     return ""
+
+
+_CAP_BITS = {"cap_setgid": 6, "cap_setuid": 7, "cap_net_bind_service": 10}
+
+
+def file_capabilities(path: str) -> set[str]:
+    """The permitted file capabilities of `path` among those the probes care about (setuid, setgid,
+    net_bind_service). From the security.capability attribute; the static build's os module has no
+    getxattr, so there `getcap` answers (no getcap: none known)."""
+    getxattr = getattr(os, "getxattr", None)
+    if getxattr is not None:
+        try:
+            raw = getxattr(path, "security.capability")
+        except OSError:
+            return set()
+        permitted = int.from_bytes(raw[4:8], "little") if len(raw) >= 8 else 0
+        return {name for name, bit in _CAP_BITS.items() if permitted & (1 << bit)}
+    try:
+        out = subprocess.run(["getcap", path], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return set(re.findall(r"cap_[a-z_]+", out)) & set(_CAP_BITS)

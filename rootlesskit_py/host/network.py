@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from rootlesskit_py.host import ERROR, WARNING, Finding, package_install, read_text, sysctl_fix
+from rootlesskit_py.host import ERROR, WARNING, Finding, file_capabilities, package_install, read_text, sysctl_fix
 
 TUN = "/dev/net/tun"
 PASTA_RECOMMENDED = "2023_12_04"
@@ -97,7 +97,7 @@ def unprivileged_ports(rootlesskit: str | None, proc_sys: str = "/proc/sys") -> 
     if text is None or not text.strip().isdigit() or int(text) == 0:
         return []
     start = int(text)
-    if rootlesskit and _has_bind_cap(rootlesskit):
+    if rootlesskit and "cap_net_bind_service" in file_capabilities(rootlesskit):
         return []
     fix = sysctl_fix("net.ipv4.ip_unprivileged_port_start", "0", "99-rootless-ports.conf")
     if rootlesskit:
@@ -105,15 +105,6 @@ def unprivileged_ports(rootlesskit: str | None, proc_sys: str = "/proc/sys") -> 
     return [Finding("unprivileged-port-start", WARNING,
                     f"net.ipv4.ip_unprivileged_port_start is {start}.",
                     f"Ports below {start} (e.g. docker run -p 80:80) cannot be published.", fix)]
-
-
-def _has_bind_cap(path: str) -> bool:
-    try:
-        raw = os.getxattr(path, "security.capability")
-    except OSError:
-        return False
-    # vfs_cap_data: magic/flags, then permitted low word; CAP_NET_BIND_SERVICE is bit 10
-    return len(raw) >= 8 and bool(int.from_bytes(raw[4:8], "little") & (1 << 10))
 
 
 def find_iptables(path_dirs: list[str]) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from rootlesskit_py.host import ERROR, WARNING, Finding, package_install, read_text
+from rootlesskit_py.host import ERROR, WARNING, Finding, file_capabilities, package_install, read_text
 
 # ids a rootless Docker maps besides the user's own: what images' files and users need (0-65535)
 MIN_SUBIDS = 65536
@@ -12,13 +12,6 @@ SUBID_DEFAULT_START = 100000
 
 
 UIDMAP_PACKAGE = {"apt-get": "uidmap", "dnf": "shadow-utils", "yum": "shadow-utils", "zypper": "shadow", "apk": "shadow-uidmap"}
-
-
-def _file_caps(path: str) -> bytes | None:
-    try:
-        return os.getxattr(path, "security.capability")
-    except OSError:
-        return None
 
 
 def id_helpers(path_dirs: list[str]) -> list[Finding]:
@@ -33,7 +26,7 @@ def id_helpers(path_dirs: list[str]) -> list[Finding]:
                 package_install(UIDMAP_PACKAGE) or "# install newuidmap and newgidmap with the package manager"))
             continue
         st = os.stat(exe)
-        if not (st.st_mode & 0o4000 and st.st_uid == 0) and _file_caps(exe) is None:
+        if not (st.st_mode & 0o4000 and st.st_uid == 0) and cap not in file_capabilities(exe):
             findings.append(Finding(
                 f"{helper}-privilege", ERROR, f"{exe} has neither the setuid bit nor file capabilities.",
                 "It cannot write the subordinate ids into the namespace's map.",

@@ -101,6 +101,8 @@ USER = os.environ.get("USER", "")
     ("data-on-overlay", "data-root-fs", "warning", '{"data-root": '),
 ])
 def test_each_condition_made_real(binary, name, finding, level, fix):
+    # the overlay is mounted (in the private mount namespace only) on the data root's parent
+    os.makedirs(os.path.expanduser("~/.local/share"), exist_ok=True)
     code, found = findings_in(name)
     assert finding in found, found
     assert found[finding]["level"] == level and fix in found[finding]["fix"], found[finding]
@@ -121,6 +123,22 @@ def test_subuid_fix_names_the_user_and_a_free_range(binary):
             if owner != USER:
                 assert start >= int(s) + int(c) or end < int(s)
     assert ERR + "Missing system requirements. Run the following commands to\n" in result.stderr
+
+
+def test_rootlesskit_with_bind_capability_can_publish_low_ports(impl, env, tmp_path):
+    """`setcap cap_net_bind_service=ep` on the rootlesskit found on PATH is the documented alternative
+    to the sysctl: then the low-ports finding goes away."""
+    kit = tmp_path / "capbin" / "rootlesskit"
+    (tmp_path / "capbin").mkdir()
+    assert run(["sudo", "-n", ROOT_HELPER, "setcap-copy", str(BIN_DIR / "rootlesskit"), str(kit)]).returncode == 0
+    try:
+        env = {**env, "PATH": f"{kit.parent}:{env['PATH']}"}
+        findings = {f["id"] for f in json.loads(tool(impl, env, "check", "--json").stdout)}
+        assert "unprivileged-port-start" not in findings
+    finally:
+        run(["sudo", "-n", ROOT_HELPER, "remove", str(kit)])
+    findings = {f["id"] for f in json.loads(tool(impl, env, "check", "--json").stdout)}
+    assert "unprivileged-port-start" in findings
 
 
 def test_ping_and_low_ports_open_say_nothing(binary):

@@ -10,6 +10,7 @@ context or home is touched; the host must be the same afterwards. Cost: about 15
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import re
@@ -86,6 +87,16 @@ def test_install_restart_linger_uninstall_under_a_real_systemd(binary, tmp_path)
     lines = out.splitlines()
     assert "SYSTEM=running" in lines, out + result.stderr
     assert "LINGER=yes" in lines
+    # a shell that came through runuser: before linger (which it reports), and after (when the user's
+    # runtime directory exists but this shell was never told about it)
+    checks = [{f["id"]: f for f in json.loads(part.split("SU-CHECK-END", 1)[0])}
+              for part in out.split("SU-CHECK-BEGIN\n")[1:]]
+    assert len(checks) == 2, out
+    assert checks[0]["linger"]["fix"] == "loginctl enable-linger rkpytest-flow"
+    assert "stops at logout" in checks[0]["linger"]["message"]
+    assert "linger" not in checks[1]
+    assert "came through su or sudo" in checks[1]["systemd-user-session"]["message"]
+    assert "machinectl shell rkpytest-flow@" in checks[1]["systemd-user-session"]["fix"]
     uid = next(line for line in lines if line.startswith("XDG=")).split("/")[-1]
     assert f"XDG=/run/user/{uid}" in lines  # pam_systemd's runtime dir: a real login session
     # install: the unit as upstream writes it, started, answering, context created and used
