@@ -76,7 +76,8 @@ case "${1:-}" in
   setuptool-in)     # SCENARIO BINDIR ARGS...: BINDIR/dockerd-rootless-setuptool.sh ARGS as the test user, in private mount
                     # and network namespaces where one host condition is real (nothing outside them changes):
                     # tun-0600, tun-missing, no-subuid, small-subuid, overlap-subuid, newuidmap-plain, ping-all,
-                    # data-on-overlay, as-is; as-root runs it as root instead
+                    # data-on-overlay, rootful-sock, no-network-driver, no-iptables, iptables-fails, as-is;
+                    # as-root runs it as root instead
     scenario=$2 bindir=$3; shift 3
     [ "$(stat -c %U "$bindir")" = "$TEST_USER" ] || { echo "not owned by $TEST_USER: $bindir" >&2; exit 1; }
     home=$(getent passwd "$TEST_USER" | cut -d: -f6)
@@ -96,6 +97,13 @@ case "${1:-}" in
         ping-all)        sysctl -qw net.ipv4.ping_group_range="0 2147483647" net.ipv4.ip_unprivileged_port_start=0 ;;
         data-on-overlay) mkdir "$t/l" "$t/u" "$t/w"; chown "$user" "$t/u"
                          mount -t overlay rkpy-overlay -o "lowerdir=$t/l,upperdir=$t/u,workdir=$t/w" "$home/.local/share" ;;
+        rootful-sock)    mount -t tmpfs -o mode=0755 rkpy-run /run
+                         python3 -c "import socket; socket.socket(socket.AF_UNIX).bind(\"/run/docker.sock\")"
+                         chmod 0666 /run/docker.sock ;;
+        no-network-driver) touch "$t/none"
+                         for b in slirp4netns pasta vpnkit; do p=$(command -v $b) && mount --bind "$t/none" "$p"; done ;;
+        no-iptables)     touch "$t/none"; mount --bind "$t/none" /usr/sbin/iptables ;;  # (/sbin is /usr/sbin here)
+        iptables-fails)  mount --bind /bin/false /usr/sbin/iptables ;;
         as-is|as-root)   ;;
         *) echo "unknown scenario: $scenario" >&2; exit 2 ;;
       esac

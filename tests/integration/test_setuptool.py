@@ -84,7 +84,11 @@ def scenario(name: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def findings_in(name: str) -> tuple[int, dict[str, dict]]:
-    result = scenario(name, "check", "--json")
+    return findings_in_args(name, "check", "--json")
+
+
+def findings_in_args(name: str, *args: str) -> tuple[int, dict[str, dict]]:
+    result = scenario(name, *args)
     return result.returncode, {f["id"]: f for f in json.loads(result.stdout)}
 
 
@@ -99,6 +103,9 @@ USER = os.environ.get("USER", "")
     ("overlap-subuid", "subuid-overlap", "warning", "sed -i "),
     ("newuidmap-plain", "newuidmap-privilege", "error", "chmod u+s /usr/bin/newuidmap"),
     ("data-on-overlay", "data-root-fs", "warning", '{"data-root": '),
+    ("no-network-driver", "network-driver", "error", "apt-get install -y slirp4netns"),
+    ("no-iptables", "iptables", "error", "apt-get install -y iptables"),
+    ("iptables-fails", "iptables", "error", "--skip-iptables"),
 ])
 def test_each_condition_made_real(binary, name, finding, level, fix):
     # the overlay is mounted (in the private mount namespace only) on the data root's parent
@@ -139,6 +146,51 @@ def test_rootlesskit_with_bind_capability_can_publish_low_ports(impl, env, tmp_p
         run(["sudo", "-n", ROOT_HELPER, "remove", str(kit)])
     findings = {f["id"] for f in json.loads(tool(impl, env, "check", "--json").stdout)}
     assert "unprivileged-port-start" in findings
+
+
+def test_iptables_problems_skipped_on_request(binary):
+    for name in ("no-iptables", "iptables-fails"):
+        code, found = findings_in(name)
+        assert "fails inside a rootlesskit namespace" in found["iptables"]["message"] or name == "no-iptables"
+        assert "iptables false" in found["iptables"]["fix"].replace('"', "").replace(":", "")
+        result = scenario(name, "check", "--skip-iptables", "--json")
+        assert result.returncode == 0 and "iptables" not in {f["id"] for f in json.loads(result.stdout)}
+    result = scenario("no-iptables", "check")
+    assert ERR + "Alternatively iptables checks can be disabled with --skip-iptables .\n" in result.stderr
+
+
+def test_rootful_socket(binary):
+    result = scenario("rootful-sock", "check")
+    assert result.returncode == 1
+    assert result.stderr == (ERR + "Aborting because rootful Docker (/var/run/docker.sock) is running and accessible. "
+                             "Set --force to ignore.\n")
+    code, found = findings_in_args("rootful-sock", "check", "--force", "--json")
+    assert found["rootful-docker"]["level"] == "warning"
+    assert "/var/run/docker.sock exists and DOCKER_HOST is unset" in found["rootful-docker"]["message"]
+    assert "docker context use rootless" in found["rootful-docker"]["fix"]
+
+
+def test_nested_user_namespace_with_a_small_map(impl, env):
+    """Inside a user namespace that maps only the user's own id, a nested rootless Docker has no room."""
+    uid, gid = os.getuid(), os.getgid()
+    result = run(["unshare", "--user", f"--map-user={uid}", f"--map-group={gid}", *impl.argv(NAME), "check", "--json"],
+                 env=env)
+    found = {f["id"]: f for f in json.loads(result.stdout)}
+    assert result.returncode == 1
+    assert "holds 1 ids" in found["nested-uid-map"]["message"] and found["nested-uid-map"]["level"] == "error"
+
+
+def test_runtime_dir_problems(impl, env, tmp_path):
+    ids = lambda e: {f["id"]: f for f in json.loads(tool(impl, e, "check", "--json").stdout)}  # noqa: E731
+    found = ids(env)  # the fixture's directory is under /tmp
+    assert "under /tmp" in found["xdg-runtime-dir-tmp"]["message"]
+    os.chmod(env["XDG_RUNTIME_DIR"], 0o755)
+    assert found["xdg-runtime-dir-tmp"] and ids(env)["xdg-runtime-dir-mode"]["fix"] == f"chmod 0700 {env['XDG_RUNTIME_DIR']}"
+    result = tool(impl, {**env, "XDG_RUNTIME_DIR": "/run"}, "check", "--json")
+    found = {f["id"]: f for f in json.loads(result.stdout)}
+    assert result.returncode == 1 and found["xdg-runtime-dir"]["level"] == "error"
+    result = tool(impl, {**env, "HOME": str(tmp_path / "missing")}, "check")
+    assert (result.returncode, result.stderr) == (1, ERR + "HOME needs to be set\n")
 
 
 def test_ping_and_low_ports_open_say_nothing(binary):
