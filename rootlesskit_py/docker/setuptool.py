@@ -12,19 +12,18 @@ it, and only blocking problems fail.
 
 from __future__ import annotations
 
-import getopt
-import json
 import os
 import pwd
-import shutil
-import socket
-import subprocess
 import sys
 import time
 
 from rootlesskit_py import names
-from rootlesskit_py.host import ERROR, WARNING, Finding
+from rootlesskit_py.host import ERROR, WARNING, Finding, which
 from rootlesskit_py.host import cgroup, network, rootful, session, storage, subid, userns
+from rootlesskit_py.util.proc import finish, spawn
+
+# `check` is run by configuration tools in loops: json, socket and subprocess (a third of its
+# start-up) are imported only by the commands and output modes that use them
 
 PROGRAM = "dockerd-rootless-setuptool.sh"
 DOCKERD_ROOTLESS_SH = "dockerd-rootless.sh"
@@ -100,6 +99,8 @@ def error(msg: str) -> None:
 
 def trace(argv: list[str]) -> int:
     """Run a command shown the way upstream's `set -x` shows it (`+ cmd` on stderr)."""
+    import subprocess
+
     sys.stderr.write("+ " + " ".join(argv) + "\n")
     sys.stderr.flush()
     return subprocess.run(argv).returncode
@@ -133,6 +134,8 @@ class Setup:
     # ---- init: the checks every command but nsenter starts with
     def fatal(self, finding: Finding) -> None:
         if self.as_json:
+            import json
+
             print(json.dumps([finding.as_dict()], indent=2))
         else:
             error(finding.message)
@@ -146,19 +149,20 @@ class Setup:
         if self.uid == 0:
             self.fatal(Finding("root", ERROR, "Refusing to install rootless Docker as the root user",
                                fix="# run this tool as the user who will run Docker", as_root=False))
-        script = shutil.which(DOCKERD_ROOTLESS_SH)
+        script = which(DOCKERD_ROOTLESS_SH, self.path_dirs)
         if script is None:
             self.fatal(Finding("dockerd-rootless-sh", ERROR, f"{DOCKERD_ROOTLESS_SH} needs to be present under $PATH",
                                fix="export PATH=/usr/bin:$PATH  # the directory holding dockerd-rootless.sh",
                                as_root=False))
         self.bin = os.path.dirname(script)
-        systemctl = self._start(["systemctl", "--user", "show-environment"])
+        systemctl_exe = which("systemctl", self.path_dirs)
+        systemctl = spawn(systemctl_exe, [systemctl_exe, "--user", "show-environment"], combined=True) if systemctl_exe else None
         ns_probe = None
-        rootlesskit = shutil.which("rootlesskit")
+        rootlesskit = which("rootlesskit", self.path_dirs)
         iptables = network.find_iptables(self.path_dirs)
         if probe and rootlesskit and iptables and not self.skip_iptables:
             ns_probe = network.start_namespace_probe(rootlesskit, iptables)
-        self.systemd = systemctl is not None and systemctl.wait() == 0
+        self.systemd = systemctl is not None and finish(systemctl)[0] is None
         for f in session.home_dir(self.home):
             self.fatal(f)
         for f in rootful.rootful_docker(os.environ, self.force):
@@ -170,13 +174,6 @@ class Setup:
         findings = self._findings(rootlesskit, iptables, ns_probe)
         self._report(findings)
         return findings
-
-    @staticmethod
-    def _start(argv: list[str]) -> subprocess.Popen | None:
-        try:
-            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        except OSError:
-            return None
 
     def _runtime_dir(self) -> None:
         xdg = os.environ.get("XDG_RUNTIME_DIR", "")
@@ -192,7 +189,8 @@ class Setup:
                 raise Abort
             self.fatal(session.runtime_dir(xdg, self.uid, True, self.home)[0])
 
-    def _findings(self, rootlesskit: str | None, iptables: str | None, ns_probe) -> list[Finding]:
+    def _findings(self, rootlesskit: str | None, iptables: str | None, ns_probe: tuple[int, int, int] | str | None
+                  ) -> list[Finding]:
         env = os.environ
         findings: list[Finding] = []
         findings += subid.id_helpers(self.path_dirs)
@@ -243,6 +241,8 @@ class Setup:
     def _report(self, findings: list[Finding]) -> None:
         errors = [f for f in findings if f.level == ERROR]
         if self.as_json:
+            import json
+
             print(json.dumps([f.as_dict() for f in findings], indent=2))
             if errors:
                 raise Abort
@@ -334,8 +334,10 @@ class Setup:
             self._systemd_failed()
         if trace(["systemctl", "--user", "--no-pager", "--full", "status", SYSTEMD_UNIT]) != 0:
             self._systemd_failed()
-        docker = shutil.which("docker")
+        docker = which("docker", self.path_dirs)
         if docker:
+            import subprocess
+
             subprocess.run([docker, "version"], env={**os.environ, "DOCKER_HOST": f"unix://{sock}"})
         info(f"Installed {SYSTEMD_UNIT} successfully.")
         info(f"To control {SYSTEMD_UNIT}, run: `systemctl --user (start|stop|restart) {SYSTEMD_UNIT}`")
@@ -346,6 +348,8 @@ class Setup:
         error(f"Failed to start {SYSTEMD_UNIT}. Run `journalctl -n 20 --no-pager --user --unit {SYSTEMD_UNIT}` to show the error log.")
         error(f"Before retrying installation, you might need to uninstall the current setup: `{self.argv0} uninstall -f ; "
               f"{self.bin}/rootlesskit rm -rf {self.home}/.local/share/docker`")
+        import subprocess
+
         log = subprocess.run(["journalctl", "-q", "-n", "20", "--user", "--unit", SYSTEMD_UNIT],
                              capture_output=True, text=True).stdout
         if "/run/xtables.lock: Permission denied" in log:
@@ -356,11 +360,13 @@ class Setup:
     def _docker_context(self, *args: str, quiet: bool = False) -> int:
         """The CLI found on PATH (not beside the scripts), with stdout dropped and stderr shown (dropped
         too for the existence test), as upstream."""
+        import subprocess
+
         return subprocess.run([self.docker, "--context=default", "context", *args], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL if quiet else None).returncode
 
     def _cli_context(self) -> None:
-        self.docker = shutil.which("docker")
+        self.docker = which("docker", self.path_dirs)
         if self.docker is None:
             return
         if self._docker_context("inspect", "-f", "{{.Name}}", CLI_CONTEXT, quiet=True) == 0:
@@ -382,11 +388,13 @@ class Setup:
                 os.unlink(self.unit_path())
             except FileNotFoundError:
                 pass
-            subprocess.run(["systemctl", "--user", "daemon-reload"])
+            import subprocess
+
+            subprocess.run(["systemctl", "--user", "daemon-reload"])  # not traced: upstream has no such step
             info(f"Uninstalled {SYSTEMD_UNIT}")
         else:
             info(f"systemd not detected, {DOCKERD_ROOTLESS_SH} needs to be stopped manually:")
-        self.docker = shutil.which("docker")
+        self.docker = which("docker", self.path_dirs)
         if self.docker is not None:
             if self._docker_context("inspect", "-f", "{{.Name}}", CLI_CONTEXT, quiet=True) == 0:
                 self._docker_context("rm", "-f", CLI_CONTEXT)
@@ -425,6 +433,8 @@ class Setup:
 
 def _wait_for_daemon(sock: str, timeout: float) -> bool:
     """Poll the daemon's socket until GET /_ping answers OK (instead of upstream's fixed sleep 3)."""
+    import socket
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -446,30 +456,57 @@ def _fix_block(fix: str, as_root: bool, title: str) -> str:
     return f"########## BEGIN {title} ##########\nsudo sh -eux <<EOF\n{fix}\nEOF\n########## END ##########"
 
 
-def _getopt_error(argv0: str, e: getopt.GetoptError) -> str:
-    """GNU getopt's wording, which upstream's script lets through."""
-    opt = e.opt
-    if "not recognized" in e.msg:
-        return f"{argv0}: unrecognized option '--{opt}'" if len(opt) > 1 else f"{argv0}: invalid option -- '{opt}'"
-    if "not a unique prefix" in e.msg:
-        return f"{argv0}: option '--{opt}' is ambiguous"
-    if "must not have an argument" in e.msg:
-        return f"{argv0}: option '--{opt}' doesn't allow an argument"
-    return f"{argv0}: {e.msg}"
+LONG_OPTIONS = ("help", "force", "skip-iptables", "json")
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_options(argv0: str, argv: list[str]) -> tuple[set[str], list[str]]:
+    """GNU getopt as upstream calls it (`-o hf --long help,force,skip-iptables`, plus --json):
+    options anywhere, short ones bundled, long ones abbreviated to any unique prefix, `--` ends
+    them. Errors are worded as getopt words them. (The getopt module costs 10 ms of imports.)"""
+    given: set[str] = set()
+    args: list[str] = []
+    rest = list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            args += rest
+            break
+        if arg.startswith("--"):
+            name, eq, _ = arg[2:].partition("=")
+            matches = [o for o in LONG_OPTIONS if o.startswith(name)] if name not in LONG_OPTIONS else [name]
+            if not matches:
+                raise UsageError(f"{argv0}: unrecognized option '{arg}'")
+            if len(matches) > 1:
+                raise UsageError(f"{argv0}: option '{arg}' is ambiguous; possibilities:"
+                                 + "".join(f" '--{m}'" for m in matches))
+            if eq:
+                raise UsageError(f"{argv0}: option '--{matches[0]}' doesn't allow an argument")
+            given.add("--" + matches[0])
+        elif arg.startswith("-") and arg != "-":
+            for letter in arg[1:]:
+                if letter not in "hf":
+                    raise UsageError(f"{argv0}: invalid option -- '{letter}'")
+                given.add({"h": "--help", "f": "--force"}[letter])
+        else:
+            args.append(arg)
+    return given, args
 
 
 def main(argv: list[str], argv0: str) -> int:
     try:
-        opts, args = getopt.gnu_getopt(argv, "hf", ["help", "force", "skip-iptables", "json"])
-    except getopt.GetoptError as e:
-        sys.stderr.write(_getopt_error(argv0, e) + "\n")
+        given, args = parse_options(argv0, argv)
+    except UsageError as e:
+        sys.stderr.write(f"{e}\n")
         sys.stdout.write(USAGE.format(argv0=argv0))
         return 1
-    given = {o for o, _ in opts}
-    if given & {"-h", "--help"}:
+    if "--help" in given:
         sys.stdout.write(USAGE.format(argv0=argv0))
         return 0
-    setup = Setup(argv0, bool(given & {"-f", "--force"}), "--skip-iptables" in given, "--json" in given)
+    setup = Setup(argv0, "--force" in given, "--skip-iptables" in given, "--json" in given)
     if not args:
         error(f"No command was specified. Run with --help to see the usage. Maybe you want to run `{argv0} install`?")
         return 1

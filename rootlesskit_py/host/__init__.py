@@ -10,25 +10,26 @@ tree, the others for real.
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-from dataclasses import dataclass
+
+from rootlesskit_py.util.proc import decode, run
 
 ERROR = "error"      # blocking: rootless Docker will not start, or not usefully
 WARNING = "warning"  # it starts, but something documented will not work
 
 
-@dataclass(frozen=True)
 class Finding:
-    """One problem: `fix` is the exact command (one per line) with the user's names filled in;
-    `as_root` says whether it needs root (the setup tool prints those inside a `sudo sh` block)."""
+    """One problem: `message` says what is wrong (rootlesskit's own warnings print it alone), `why`
+    why it matters, `fix` is the exact command (one per line) with the user's names filled in;
+    `as_root` says whether it needs root (the setup tool prints those inside a `sudo sh` block).
+    A plain class: dataclasses imports inspect, a tenth of the setup tool's start-up."""
 
-    id: str
-    level: str
-    message: str   # what is wrong (rootlesskit's own warnings print this alone)
-    why: str = ""  # why it matters
-    fix: str = ""
-    as_root: bool = True
+    __slots__ = ("id", "level", "message", "why", "fix", "as_root")
+
+    def __init__(self, id: str, level: str, message: str, why: str = "", fix: str = "", as_root: bool = True) -> None:
+        self.id, self.level, self.message, self.why, self.fix, self.as_root = id, level, message, why, fix, as_root
+
+    def __repr__(self) -> str:
+        return f"Finding({self.id!r}, {self.level!r}, {self.text()!r})"
 
     def text(self) -> str:
         return f"{self.message} {self.why}".strip()
@@ -87,8 +88,18 @@ def file_capabilities(path: str) -> set[str]:
             return set()
         permitted = int.from_bytes(raw[4:8], "little") if len(raw) >= 8 else 0
         return {name for name, bit in _CAP_BITS.items() if permitted & (1 << bit)}
-    try:
-        out = subprocess.run(["getcap", path], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
+    getcap = which("getcap", ["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+    if getcap is None:
         return set()
-    return set(re.findall(r"cap_[a-z_]+", out)) & set(_CAP_BITS)
+    err, out, _ = run(getcap, [getcap, path], combined=False)
+    words = decode(out).replace(",", " ").replace("=", " ").replace("+", " ").split()
+    return set(words) & set(_CAP_BITS) if err is None else set()
+
+
+def which(name: str, path_dirs: list[str]) -> str | None:
+    """The first executable `name` in `path_dirs` (the shell's `command -v`)."""
+    for d in path_dirs:
+        path = os.path.join(d, name)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None

@@ -4,9 +4,9 @@ the namespace, ping and low ports."""
 from __future__ import annotations
 
 import os
-import subprocess
 
-from rootlesskit_py.host import ERROR, WARNING, Finding, file_capabilities, package_install, read_text, sysctl_fix
+from rootlesskit_py.host import ERROR, WARNING, Finding, file_capabilities, package_install, read_text, sysctl_fix, which
+from rootlesskit_py.util.proc import decode, finish, run, spawn
 
 TUN = "/dev/net/tun"
 PASTA_RECOMMENDED = "2023_12_04"
@@ -41,19 +41,13 @@ def pasta_release(version_line: str) -> str | None:
 
 
 def _version_output(argv: list[str]) -> str:
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ""
+    return decode(run(argv[0], argv, combined=False)[1])
 
 
 def network_drivers(path_dirs: list[str]) -> list[Finding]:
     """One usable user-mode network: slirp4netns >= 0.4 (it has --netns-type), pasta (recommended
     from 2023_12_04), or vpnkit."""
-    def find(name: str) -> str | None:
-        return next((os.path.join(d, name) for d in path_dirs if os.access(os.path.join(d, name), os.X_OK)), None)
-
-    slirp, pasta, vpnkit = find("slirp4netns"), find("pasta"), find("vpnkit")
+    slirp, pasta, vpnkit = (which(name, path_dirs) for name in ("slirp4netns", "pasta", "vpnkit"))
     findings = []
     slirp_ok = slirp is not None and "--netns-type" in _version_output([slirp, "--help"])
     if slirp and not slirp_ok:
@@ -108,29 +102,27 @@ def unprivileged_ports(rootlesskit: str | None, proc_sys: str = "/proc/sys") -> 
 
 
 def find_iptables(path_dirs: list[str]) -> str | None:
-    return next((os.path.join(d, "iptables") for d in path_dirs + IPTABLES_DIRS
-                 if os.access(os.path.join(d, "iptables"), os.X_OK)), None)
+    return which("iptables", path_dirs + IPTABLES_DIRS)
 
 
-def start_namespace_probe(rootlesskit: str, iptables: str) -> subprocess.Popen:
+def start_namespace_probe(rootlesskit: str, iptables: str) -> tuple[int, int, int] | str:
     """Start rootlesskit the way dockerd-rootless.sh does (/etc and /run copied up, so that
     /run/xtables.lock is the namespace's own) and list the nat and filter tables in a new network
     namespace inside: this is what dockerd will do first. It runs while the
     other probes read their files."""
-    return subprocess.Popen(
-        [rootlesskit, "--copy-up=/etc", "--copy-up=/run", "/bin/sh", "-c", _PROBE_SCRIPT, iptables],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "LANG": "C"})
+    return spawn(rootlesskit, [rootlesskit, "--copy-up=/etc", "--copy-up=/run", "/bin/sh", "-c", _PROBE_SCRIPT, iptables],
+                 combined=False)
 
 
-def namespace_probe_result(probe: subprocess.Popen, rootlesskit: str, iptables: str) -> tuple[bool, list[Finding]]:
+def namespace_probe_result(probe: tuple[int, int, int] | str, rootlesskit: str, iptables: str) -> tuple[bool, list[Finding]]:
     """(did rootlesskit itself start, findings). When rootlesskit failed, iptables is not judged here."""
-    out, err = probe.communicate(timeout=30)
+    failed, out_b, err_b = finish(probe)
+    out, err = decode(out_b), decode(err_b) or (failed or "")
     if PROBE_MARKER not in out:
         return False, [Finding("rootlesskit-failed", ERROR, f"{rootlesskit} cannot start: {err.strip()[-400:]}",
                                "RootlessKit failed, see the error messages and "
                                "https://rootlesscontaine.rs/getting-started/common/ . Set --force to ignore.")]
-    if probe.returncode == 0:
+    if failed is None:
         return True, []
     return True, [iptables_broken(f"{iptables} fails inside a rootlesskit namespace: {err.strip()[-400:]}")]
 

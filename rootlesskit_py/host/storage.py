@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from rootlesskit_py.host import ERROR, WARNING, Finding, read_text
@@ -15,8 +14,12 @@ NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "9p", "fuse.sshfs", "ceph", "gluste
 def data_root(home: str, config_home: str) -> str:
     """daemon.json's data-root, else ~/.local/share/docker (rootless dockerd's default)."""
     text = read_text(os.path.join(config_home, "docker/daemon.json"))
+    if not text:
+        return os.path.join(home, ".local/share/docker")
+    import json  # only when there is a daemon.json: its import is a few ms of every check
+
     try:
-        configured = json.loads(text).get("data-root") if text else None
+        configured = json.loads(text).get("data-root")
     except (ValueError, AttributeError):
         configured = None
     return configured or os.path.join(home, ".local/share/docker")
