@@ -14,32 +14,37 @@ APPARMOR_DIR = "/etc/apparmor.d"
 NESTED_MIN_IDS = 65537
 
 
+def _clone_switch(path: str, value: int) -> Finding | None:
+    if value != 0:
+        return None
+    return Finding("userns-clone", ERROR, f"{path} needs to be set to 1.",
+                   "The kernel refuses user namespaces to unprivileged users, and rootless Docker runs in one.",
+                   sysctl_fix("kernel.unprivileged_userns_clone", "1", "50-rootless.conf"))
+
+
+def _namespace_limit(path: str, value: int) -> Finding | None:
+    fix = sysctl_fix("user.max_user_namespaces", "28633", "51-rootless.conf")
+    if value == 0:
+        return Finding("max-user-namespaces", ERROR, f"{path} needs to be set to non-zero.",
+                       "No user namespace can be created at all.", fix)
+    if value < 1024:
+        return Finding("max-user-namespaces", WARNING, f"{path}={value} may be low. Consider setting to >= 1024.",
+                       "Every rootless container engine and every container with its own user namespace uses one.", fix)
+    return None
+
+
 def userns_sysctls(proc_sys: str = PROC_SYS) -> list[Finding]:
-    """Debian/Ubuntu's unprivileged_userns_clone switch and the namespace count limit."""
+    """Debian/Ubuntu's unprivileged_userns_clone switch (absent on other kernels) and the namespace
+    count limit; rootlesskit warns with the message alone, the setup tool adds why and the fix."""
     found = []
-    path = os.path.join(proc_sys, "kernel/unprivileged_userns_clone")
-    value, raw = read_int(path)
-    if raw is not None and value is None:
-        found.append(Finding("userns-clone", WARNING, f"Failed to parse {path} ({go_quote(raw)})"))
-    elif value == 0:
-        found.append(Finding(
-            "userns-clone", ERROR, f"{path} needs to be set to 1.",
-            "The kernel refuses user namespaces to unprivileged users, and rootless Docker runs in one.",
-            sysctl_fix("kernel.unprivileged_userns_clone", "1", "50-rootless.conf")))
-    path = os.path.join(proc_sys, "user/max_user_namespaces")
-    value, raw = read_int(path)
-    if raw is not None and value is None:
-        found.append(Finding("max-user-namespaces", WARNING, f"Failed to parse {path} ({go_quote(raw)})"))
-    elif value == 0:
-        found.append(Finding(
-            "max-user-namespaces", ERROR, f"{path} needs to be set to non-zero.",
-            "No user namespace can be created at all.",
-            sysctl_fix("user.max_user_namespaces", "28633", "51-rootless.conf")))
-    elif value is not None and value < 1024:
-        found.append(Finding(
-            "max-user-namespaces", WARNING, f"{path}={value} may be low. Consider setting to >= 1024.",
-            "Every rootless container engine and every container with its own user namespace uses one.",
-            sysctl_fix("user.max_user_namespaces", "28633", "51-rootless.conf")))
+    for name, ident, judge in (("kernel/unprivileged_userns_clone", "userns-clone", _clone_switch),
+                               ("user/max_user_namespaces", "max-user-namespaces", _namespace_limit)):
+        path = os.path.join(proc_sys, name)
+        value, raw = read_int(path)
+        if raw is not None and value is None:
+            found.append(Finding(ident, WARNING, f"Failed to parse {path} ({go_quote(raw)})"))
+        elif value is not None and (finding := judge(path, value)):
+            found.append(finding)
     return found
 
 
