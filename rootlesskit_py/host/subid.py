@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from rootlesskit_py.host import ERROR, WARNING, Finding, file_capabilities, package_install, read_text
+from rootlesskit_py.host import ERROR, WARNING, Finding, file_capabilities, package_install, read_text, which
+from rootlesskit_py.util.proc import decode, run
 
 # ids a rootless Docker maps besides the user's own: what images' files and users need (0-65535)
 MIN_SUBIDS = 65536
@@ -56,14 +57,36 @@ def _free_start(entries: list[tuple[str, int, int]]) -> int:
     return start
 
 
+def _nss_subid(etc: str) -> bool:
+    """/etc/nsswitch.conf sends subordinate ids to a service (sss, ldap): the files may not list them."""
+    for line in (read_text(os.path.join(etc, "nsswitch.conf")) or "").splitlines():
+        words = line.split("#")[0].split()
+        if words and words[0] == "subid:" and words[1:] not in ([], ["files"]):
+            return True
+    return False
+
+
+def _getsubids(kind: str, name: str) -> list[tuple[str, int, int]]:
+    """The user's ranges as `getsubids` reports them (`0: NAME START COUNT` lines)."""
+    exe = which("getsubids", ["/usr/bin", "/bin", "/usr/sbin", "/sbin"])
+    if exe is None:
+        return []
+    err, out, _ = run(exe, [exe, *(["-g"] if kind == "gid" else []), name], combined=False)
+    if err is not None:
+        return []
+    return [(name, int(w[1]), int(w[2])) for line in decode(out).splitlines()
+            if len(w := line.partition(":")[2].split()) == 3 and w[1].isdigit() and w[2].isdigit()]
+
+
 def subid_ranges(name: str, uid: int, etc: str = "/etc") -> list[Finding]:
-    """The user's /etc/subuid and /etc/subgid entries (by name or uid): present, big enough, and not
-    shared with another user."""
+    """The user's /etc/subuid and /etc/subgid entries (by name or uid; from getsubids when
+    nsswitch.conf names a subid service): present, big enough, and not shared with another user."""
     findings = []
+    nss = _nss_subid(etc)
     for kind, flag in (("uid", "--add-subuids"), ("gid", "--add-subgids")):
         path = os.path.join(etc, f"sub{kind}")
         entries = parse_subid(read_text(path) or "")
-        mine = [e for e in entries if e[0] in (name, str(uid))]
+        mine = _getsubids(kind, name) if nss else [e for e in entries if e[0] in (name, str(uid))]
         others = [e for e in entries if e[0] not in (name, str(uid))]
         total = sum(c for _, _, c in mine)
         start = _free_start(entries)

@@ -157,3 +157,16 @@ def test_unit_file_passes_systemd_analyze_verify(tmp_path):
                             env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning", "XDG_RUNTIME_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert "docker.service" not in result.stderr, result.stderr
+
+
+def test_subids_from_getsubids_when_nsswitch_names_a_service(tmp_path):
+    """With `subid: sss` the files need not list the user: getsubids (the host's real one, which
+    answers from this machine's files) is asked instead."""
+    import pwd
+
+    name = pwd.getpwuid(os.getuid()).pw_name
+    write(tmp_path, "subuid", "")
+    write(tmp_path, "subgid", "")
+    assert {f.id for f in subid.subid_ranges(name, os.getuid(), str(tmp_path))} == {"subuid-missing", "subgid-missing"}
+    write(tmp_path, "nsswitch.conf", "passwd: files\nsubid:   sss   # from the directory\n")
+    assert subid.subid_ranges(name, os.getuid(), str(tmp_path)) == []
