@@ -155,14 +155,9 @@ class Setup:
                                fix="export PATH=/usr/bin:$PATH  # the directory holding dockerd-rootless.sh",
                                as_root=False))
         self.bin = os.path.dirname(script)
-        systemctl_exe = which("systemctl", self.path_dirs)
-        systemctl = spawn(systemctl_exe, [systemctl_exe, "--user", "show-environment"], combined=True) if systemctl_exe else None
-        ns_probe = None
-        rootlesskit = which("rootlesskit", self.path_dirs)
-        iptables = network.find_iptables(self.path_dirs)
-        if probe and rootlesskit and iptables and not self.skip_iptables:
-            ns_probe = network.start_namespace_probe(rootlesskit, iptables)
-        self.systemd = systemctl is not None and finish(systemctl)[0] is None
+        systemctl = which("systemctl", self.path_dirs)
+        self.systemd = systemctl is not None and finish(spawn(systemctl, [systemctl, "--user", "show-environment"],
+                                                               combined=True))[0] is None
         for f in session.home_dir(self.home):
             self.fatal(f)
         for f in rootful.rootful_docker(os.environ, self.force):
@@ -171,6 +166,12 @@ class Setup:
         self._runtime_dir()
         if not probe:
             return []
+        # the namespace probe runs while the file probes read
+        ns_probe = None
+        rootlesskit = which("rootlesskit", self.path_dirs)
+        iptables = network.find_iptables(self.path_dirs)
+        if rootlesskit and iptables and not self.skip_iptables:
+            ns_probe = network.start_namespace_probe(rootlesskit, iptables)
         findings = self._findings(rootlesskit, iptables, ns_probe)
         self._report(findings)
         return findings
