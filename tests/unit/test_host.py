@@ -170,3 +170,19 @@ def test_subids_from_getsubids_when_nsswitch_names_a_service(tmp_path):
     assert {f.id for f in subid.subid_ranges(name, os.getuid(), str(tmp_path))} == {"subuid-missing", "subgid-missing"}
     write(tmp_path, "nsswitch.conf", "passwd: files\nsubid:   sss   # from the directory\n")
     assert subid.subid_ranges(name, os.getuid(), str(tmp_path)) == []
+
+
+def test_user_manager_on_a_prepared_systemd_host(tmp_path):
+    from rootlesskit_py.host import session
+
+    (tmp_path / "run/systemd/system").mkdir(parents=True)
+    found = {f.id: f for f in session.user_manager("alice", 1000, False, {"SUDO_USER": "root"}, str(tmp_path))}
+    assert set(found) == {"systemd-user-session", "linger", "dbus-user-session"}
+    assert "came through su or sudo" in found["systemd-user-session"].message
+    assert found["systemd-user-session"].fix.startswith("machinectl shell alice@")
+    assert found["dbus-user-session"].fix == "apt-get install -y dbus-user-session"
+    write(tmp_path, "var/lib/systemd/linger/alice", "")
+    write(tmp_path, "usr/lib/systemd/user/dbus.socket", "[Socket]\n")
+    assert session.user_manager("alice", 1000, True, {}, str(tmp_path)) == []
+    # not a systemd host: nothing to say about user managers
+    assert session.user_manager("alice", 1000, False, {}, str(tmp_path / "none")) == []
