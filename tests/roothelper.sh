@@ -197,15 +197,21 @@ case "${1:-}" in
     mount --bind "$r/proc/sys" "$r/proc/sys"; mount -o remount,bind,ro "$r/proc/sys"
     mount --bind "$r/proc/sys/net" "$r/proc/sys/net"  # per network namespace, and this one is private
     mount -t sysfs -o ro sysfs "$r/sys"
-    mount -t tmpfs -o mode=0755 cgroup "$r/sys/fs/cgroup"
-    for c in cpu cpuacct cpuset memory devices freezer blkio pids; do
-      grep -qw "$c" /proc/cgroups || continue
-      mkdir "$r/sys/fs/cgroup/$c"; mount -t cgroup -o "$c" cgroup "$r/sys/fs/cgroup/$c"
-    done
-    mkdir "$r/sys/fs/cgroup/systemd" "$r/sys/fs/cgroup/unified"
-    mount -t cgroup -o none,name=systemd cgroup "$r/sys/fs/cgroup/systemd"
-    mount -t cgroup2 cgroup2 "$r/sys/fs/cgroup/unified"
-    mount -o remount,ro "$r/sys/fs/cgroup" 2>/dev/null || true
+    # the hierarchies as the host has them, each mounted from inside the cgroup namespace
+    if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+      mount -t cgroup2 cgroup2 "$r/sys/fs/cgroup"     # unified only (most CI hosts)
+    else
+      mount -t tmpfs -o mode=0755 cgroup "$r/sys/fs/cgroup"
+      # v1 hierarchies (column 2 of /proc/cgroups), co-mounted controllers together ("cpu,cpuacct" and links)
+      for h in $(awk '!/^#/ && $2 != 0 {c[$2] = c[$2] ? c[$2] "," $1 : $1} END {for (i in c) print c[i]}' /proc/cgroups); do
+        mkdir "$r/sys/fs/cgroup/$h"; mount -t cgroup -o "$h" cgroup "$r/sys/fs/cgroup/$h"
+        case "$h" in *,*) for c in $(echo "$h" | tr , ' '); do ln -s "$h" "$r/sys/fs/cgroup/$c"; done ;; esac
+      done
+      mkdir "$r/sys/fs/cgroup/systemd" "$r/sys/fs/cgroup/unified"
+      mount -t cgroup -o none,name=systemd cgroup "$r/sys/fs/cgroup/systemd"
+      mount -t cgroup2 cgroup2 "$r/sys/fs/cgroup/unified"
+      mount -o remount,ro "$r/sys/fs/cgroup" 2>/dev/null || true
+    fi
     mount -t tmpfs -o mode=0755 dev "$r/dev"
     for n in "null 1 3" "zero 1 5" "full 1 7" "random 1 8" "urandom 1 9" "tty 5 0"; do
       set -- $n; mknod -m 0666 "$r/dev/$1" c "$2" "$3"
