@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.host.network import pasta_release
 from rootlesskit_py.network import detached_netns_path
 from rootlesskit_py.network.common import NetworkConfig, UserModeDriver, configure_namespace, look_up_binary
 from rootlesskit_py.util import log
@@ -23,8 +24,8 @@ _NEEDED_OPTIONS = ("--stderr", "--ns-ifname", "--mtu", "--config-net", "--addres
 
 def check_version(version_line: str) -> None:
     """Refuse a pasta older than MINIMUM_VERSION, or one that does not say which it is."""
-    dates = [word.split(".")[0] for word in version_line.split() if word[:4].isdigit() and word[4:5] == "_"]
-    if not dates or dates[0] < MINIMUM_VERSION:
+    release = pasta_release(version_line)
+    if release is None or release < MINIMUM_VERSION:
         raise RootlessKitError(
             f"pasta is too old or does not report its version ({go_quote(version_line.strip())}): rootlesskit "
             f"needs passt {MINIMUM_VERSION}.32660ce or later (2023_12_04.b86afe3 or later recommended); Debian "
