@@ -246,7 +246,7 @@ def test_install_without_runtime_dir_creates_one(impl, env):
 
 def test_nsenter_enters_the_running_namespaces(impl, env, tmp_path):
     state = tmp_path / "xdg" / "dockerd-rootless"
-    kit = subprocess.Popen([str(BIN_DIR / "rootlesskit"), f"--state-dir={state}", "--net=slirp4netns",
+    kit = subprocess.Popen([str(BIN_DIR / "rootlesskit"), f"--state-dir={state}", "--net=none",
                             "--copy-up=/etc", "sleep", "60"], env=env, start_new_session=True,
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
