@@ -1,11 +1,14 @@
 """The setup tool's systemd flow for real: a systemd 252 with logind and user@UID.service booted as
 PID 1 of its own namespaces on a throw-away overlay root (tests/roothelper.sh systemd-flow), and
-the documented sequence run as a user in a real login session (machinectl shell): install, status,
-docker info through the context, restart, user@UID restarted (docker comes back through enable +
-linger), uninstall, and the data removed with the printed `rootlesskit rm -rf` hint.
+the documented sequence run as a user in a real login session (machinectl shell): an override.conf
+drop-in, install (the unit byte for byte, systemd-analyze verify), status, docker info through the
+context, restart, nsenter into the daemon's namespaces, a second install that changes nothing,
+user@UID restarted (docker comes back through enable + linger), uninstall (the drop-in kept), and
+the data removed with the printed `rootlesskit rm -rf` hint; and the check from a runuser shell,
+before and after linger.
 
 The user is the throw-away rkpytest-flow (tests/run creates it), so no other test's docker CLI
-context or home is touched; the host must be the same afterwards. Cost: about 15-25 s.
+context or home is touched; the host must be the same afterwards. Cost: about 7-10 s.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import re
 import shutil
 
 from conftest import BIN_DIR, ROOT_HELPER, run
+from rootlesskit_py.docker.setuptool import UNIT
 
 # Debian's docker.io 20.10 dockerd-rootless.sh starts the daemon (on our rootlesskit): the unit's
 # ExecStart names whichever dockerd-rootless.sh sits beside the setup tool
@@ -25,6 +29,10 @@ FLOW1 = """#!/bin/sh
 export PATH=/opt/rkpy-flow/bin:/usr/bin:/bin:/usr/sbin:/sbin
 cd
 echo "XDG=$XDG_RUNTIME_DIR"
+# the documented tuning drop-in; 20.10's script passes no --state-dir, newer ones pass this one (nsenter reads it)
+mkdir -p ~/.config/systemd/user/docker.service.d
+printf '[Service]\nEnvironment="DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS=--state-dir=%%t/dockerd-rootless"\n' \
+  > ~/.config/systemd/user/docker.service.d/override.conf
 dockerd-rootless-setuptool.sh install 2>&1; echo "INSTALL-RC=$?"
 systemctl --user --no-pager status docker.service >/dev/null; echo "STATUS-RC=$?"
 SYSTEMD_LOG_LEVEL=warning systemd-analyze --user verify ~/.config/systemd/user/docker.service 2>&1; echo "VERIFY-RC=$?"
@@ -36,6 +44,9 @@ systemctl --user restart docker.service; echo "RESTART-RC=$?"
 after=$(systemctl --user show -P MainPID docker.service)
 [ "$before" != "$after" ] && [ "$after" != 0 ] && echo "NEW-MAINPID"
 docker version --format 'SERVER={{.Server.Version}}'; echo "VERSION-RC=$?"
+echo "NSENTER=$(dockerd-rootless-setuptool.sh nsenter -- sh -c 'echo $(id -u) $(ip -o link | cut -d: -f2)' 2>&1)"
+echo "UNIT-BEGIN"; cat ~/.config/systemd/user/docker.service; echo "UNIT-END"
+dockerd-rootless-setuptool.sh install 2>&1 | grep -e 'already exists' -e 'Installed docker.service'; echo "REINSTALL-DONE"
 """
 FLOW2 = """#!/bin/sh
 export PATH=/opt/rkpy-flow/bin:/usr/bin:/bin:/usr/sbin:/sbin
@@ -46,6 +57,7 @@ i=0; until docker version >/dev/null 2>&1 || [ $i -ge 300 ]; do sleep 0.1; i=$((
 docker version --format 'SERVER2={{.Server.Version}}'
 dockerd-rootless-setuptool.sh uninstall 2>&1; echo "UNINSTALL-RC=$?"
 [ -e ~/.config/systemd/user/docker.service ] || echo "UNIT-REMOVED"
+[ -e ~/.config/systemd/user/docker.service.d/override.conf ] && echo "DROPIN-KEPT"
 echo "STATE=$(systemctl --user is-active docker.service)"
 echo "CONTEXT2=$(docker context inspect -f '{{.Name}}')"
 [ -d ~/.local/share/docker ] && echo "DATA-KEPT"
@@ -109,11 +121,21 @@ def test_install_restart_linger_uninstall_under_a_real_systemd(binary, tmp_path)
     assert f"export DOCKER_HOST=unix:///run/user/{uid}/docker.sock" in lines
     for marker in ("INSTALL-RC=0", "STATUS-RC=0", "VERIFY-RC=0", "CONTEXT=rootless", "INFO-RC=0", "RESTART-RC=0",
                    "NEW-MAINPID", "VERSION-RC=0", "USER-MANAGER-RESTARTED=0", "ACTIVE-AFTER-USER-MANAGER-RESTART=active",
-                   "UNINSTALL-RC=0", "UNIT-REMOVED", "STATE=inactive", "CONTEXT2=default", "DATA-KEPT", "RM-RC=0",
+                   "UNINSTALL-RC=0", "UNIT-REMOVED", "DROPIN-KEPT", "STATE=inactive", "CONTEXT2=default", "DATA-KEPT", "RM-RC=0",
                    "DATA-REMOVED"):
         assert marker in lines, f"{marker} missing:\n{out}\n{result.stderr}"
     assert any(line.startswith("INFO=") and "name=rootless" in line for line in lines), out
     assert "SERVER=20.10.24+dfsg1" in lines and "SERVER2=20.10.24+dfsg1" in lines
+    # nsenter: mapped root in the daemon's namespaces, which hold slirp4netns's tap device
+    nsenter = next(line for line in lines if line.startswith("NSENTER=")).split()
+    assert nsenter[0] == "NSENTER=0" and "tap0" in nsenter and "lo" in nsenter, nsenter
+    # the unit byte for byte as upstream writes it (PATH: the installer's at install time)
+    unit = out.split("UNIT-BEGIN\n", 1)[1].split("UNIT-END\n", 1)[0]
+    assert unit == UNIT.format(bin="/opt/rkpy-flow/bin", path="/opt/rkpy-flow/bin:/usr/bin:/bin:/usr/sbin:/sbin", flags="")
+    # a second install changes nothing: the unit is kept, the context reused
+    reinstall = out.split("UNIT-END\n", 1)[1].split("REINSTALL-DONE", 1)[0]
+    assert "[WARNING] File already exists, skipping: /home/rkpytest-flow/.config/systemd/user/docker.service" in reinstall
+    assert '[INFO] CLI context "rootless" already exists' in reinstall and "Installed docker.service" in reinstall
     # uninstall: upstream's trace and texts, the data kept and the hint to remove it
     assert "+ systemctl --user stop docker.service" in lines and "+ systemctl --user disable docker.service" in lines
     assert "[INFO] Uninstalled docker.service" in lines
