@@ -19,9 +19,8 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]
 BIN_DIR = pathlib.Path(os.environ.get("RKPY_BIN_DIR", REPO / "dist" / "bin"))
 GO_ROOTLESSKIT = "/usr/bin/rootlesskit"
-# tests/run installs one per staged copy (~rkpytest/rootlesskit-py-<checkout>), named after it
-ROOT_HELPER = "/usr/local/libexec/rootlesskit-py-test-roothelper-" + "".join(
-    c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in REPO.name)
+# tests/run installs one helper per checkout and says which
+ROOT_HELPER = os.environ.get("RKPY_ROOT_HELPER", "/usr/local/libexec/rootlesskit-py-test-roothelper")
 SETUP_HINT = "run the README's test command as root once (sudo tests/run) to prepare this machine"
 
 

@@ -18,7 +18,7 @@ PROGRAMS = {
     "rootlessctl": "rootlesskit_py.cli.rootlessctl",
     "rootlesskit-docker-proxy": "rootlesskit_py.cli.docker_proxy",
     "dockerd-rootless.sh": "rootlesskit_py.cli.dockerd_rootless",
-    "dockerd-rootless-setuptool.sh": None,
+    "dockerd-rootless-setuptool.sh": "rootlesskit_py.cli.setuptool",
 }
 
 
@@ -109,7 +109,4 @@ def main() -> None:
         from rootlesskit_py import native
 
         native.drop_file_capabilities()
-    if PROGRAMS[name] is None:
-        sys.stderr.write(f"{name}: not implemented yet in rootlesskit-py\n")
-        sys.exit(1)
     _finish(_run(name, argv))

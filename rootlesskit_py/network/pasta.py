@@ -11,6 +11,7 @@ import _signal as signal
 import os
 
 from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.host.network import pasta_release
 from rootlesskit_py.messages import NetworkConfig
 from rootlesskit_py.network import Options, detached_netns_path, look_up_binary
 from rootlesskit_py.network.namespace import configure_namespace
@@ -26,8 +27,8 @@ _NEEDED_OPTIONS = ("--ns-ifname", "--mtu", "--config-net", "--address", "--netma
 
 def check_version(version_line: str) -> None:
     """Refuse a pasta older than MINIMUM_VERSION, or one that does not say which it is."""
-    dates = [word.split(".")[0] for word in version_line.split() if word[:4].isdigit() and word[4:5] == "_"]
-    if not dates or dates[0] < MINIMUM_VERSION:
+    release = pasta_release(version_line)
+    if release is None or release < MINIMUM_VERSION:
         raise RootlessKitError(
             f"pasta is too old or does not report its version ({go_quote(version_line.strip())}): rootlesskit "
             f"needs passt {MINIMUM_VERSION}.32660ce or later (2023_12_04.b86afe3 or later recommended); Debian "

@@ -63,13 +63,6 @@ def test_runs_with_every_python_hidden(binary, tmp_path):
     assert result.stderr.strip().endswith("[rootlesskit:parent] error: mtu must be <= 65521, got 70000"), result.stderr
 
 
-@pytest.mark.parametrize("name", TOOLS[3:])
-def test_reserved_names_say_they_are_not_implemented_yet(impl, name):
-    result = run(impl.argv(name) + ["--help"])
-    assert result.returncode == 1
-    assert result.stderr == f"{name}: not implemented yet in rootlesskit-py\n"
-
-
 def test_unknown_program_name(binary, tmp_path):
     alias = tmp_path / "something-else"
     alias.symlink_to(BIN_DIR / "rootlesskit")

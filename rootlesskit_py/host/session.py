@@ -1,0 +1,100 @@
+"""The user's login session: HOME, XDG_RUNTIME_DIR, the systemd user manager, linger, D-Bus."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from rootlesskit_py.host import ERROR, WARNING, Finding, read_text
+
+LINGER_DIR = "/var/lib/systemd/linger"
+
+
+def home_dir(home: str | None) -> list[Finding]:
+    if not home or not os.path.isdir(home):
+        return [Finding("home", ERROR, "HOME needs to be set",
+                        "Docker keeps its data and configuration under it (~/.local/share/docker, ~/.config/docker).",
+                        "export HOME=$(getent passwd $(id -un) | cut -d: -f6)", as_root=False)]
+    if not os.access(home, os.W_OK):
+        return [Finding("home", ERROR, "HOME needs to be writable",
+                        "Docker keeps its data and configuration under it.", f"sudo chown $(id -un) {home}", as_root=False)]
+    return []
+
+
+def runtime_dir(value: str | None, uid: int, systemd: bool, home: str) -> list[Finding]:
+    """XDG_RUNTIME_DIR holds docker.sock and rootlesskit's state: it must be the user's own, private,
+    and not in /tmp (tmp cleaners delete the socket; other users can pre-create names there)."""
+    fallback = os.path.join(home, ".docker/run")
+    if not value:
+        if systemd:
+            return [Finding("xdg-runtime-dir", ERROR, "XDG_RUNTIME_DIR is not set.",
+                            "systemd was detected, and the daemon's socket lives in the user's runtime directory.",
+                            f"export XDG_RUNTIME_DIR=/run/user/{uid}", as_root=False)]
+        return [Finding("xdg-runtime-dir", WARNING, "XDG_RUNTIME_DIR is not set.",
+                        f"Without systemd, install uses {fallback}, which must be removed by hand on every logout.",
+                        f"export XDG_RUNTIME_DIR={fallback}", as_root=False)]
+    try:
+        st = os.stat(value)
+    except OSError as e:
+        return [Finding("xdg-runtime-dir", ERROR, f"XDG_RUNTIME_DIR ({value}) does not exist ({e.strerror}).",
+                        "The daemon's socket and rootlesskit's state directory are created in it.",
+                        f"mkdir -m 700 -p {value}" if not systemd else f"loginctl enable-linger $(id -un)",
+                        as_root=systemd)]
+    findings = []
+    if st.st_uid != uid or not os.access(value, os.W_OK):
+        findings.append(Finding("xdg-runtime-dir", ERROR, f"XDG_RUNTIME_DIR ({value}) is not owned by and writable for uid {uid}.",
+                                "It must be the user's own: the daemon creates its socket and state there.",
+                                f"export XDG_RUNTIME_DIR=/run/user/{uid}", as_root=False))
+    elif stat.S_IMODE(st.st_mode) != 0o700:
+        findings.append(Finding("xdg-runtime-dir-mode", WARNING,
+                                f"XDG_RUNTIME_DIR ({value}) has mode {stat.S_IMODE(st.st_mode):04o}, not 0700.",
+                                "Other users could reach the daemon's socket and rootlesskit's API.",
+                                f"chmod 0700 {value}", as_root=False))
+    if os.path.realpath(value).startswith("/tmp/") or os.path.realpath(value) == "/tmp":
+        findings.append(Finding("xdg-runtime-dir-tmp", WARNING, f"XDG_RUNTIME_DIR ({value}) is under /tmp.",
+                                "Temporary-file cleaners remove the daemon's socket and state while it runs.",
+                                f"mkdir -m 700 -p {fallback} && export XDG_RUNTIME_DIR={fallback}", as_root=False))
+    return findings
+
+
+def systemd_booted(root: str = "/") -> bool:
+    """systemd is the init system (sd_booted's test)."""
+    return os.path.isdir(os.path.join(root, "run/systemd/system"))
+
+
+def came_through_su(environ: dict[str, str], uid: int, proc_self: str = "/proc/self", run_user: str = "/run/user") -> bool:
+    """The shell was started by another user (su, sudo, runuser) rather than by a login: sudo says so,
+    or the audit login uid is someone else's, or the user has a runtime directory from logind that
+    this environment was never told about."""
+    if "SUDO_USER" in environ:
+        return True
+    loginuid = (read_text(os.path.join(proc_self, "loginuid")) or "").strip()
+    if loginuid.isdigit() and loginuid != "4294967295" and int(loginuid) != uid:
+        return True
+    return not environ.get("XDG_RUNTIME_DIR") and os.path.isdir(os.path.join(run_user, str(uid)))
+
+
+def user_manager(name: str, uid: int, user_systemd: bool, environ: dict[str, str],
+                 root: str = "/", proc_self: str = "/proc/self") -> list[Finding]:
+    """On a systemd host: is the user's systemd reachable (not when the shell came through su/sudo),
+    does it survive logout (linger), and does the user bus that the unit requires exist."""
+    if not systemd_booted(root):
+        return []
+    findings = []
+    if not user_systemd:
+        how = ("This shell came through su or sudo, so it has no systemd user session."
+               if came_through_su(environ, uid, proc_self) else "systemctl --user cannot reach the user's systemd.")
+        findings.append(Finding(
+            "systemd-user-session", WARNING, how,
+            "The docker.service user unit cannot be installed from here; dockerd-rootless.sh would have to be started by hand.",
+            f"machinectl shell {name}@\n# or log in over ssh as {name}", as_root=False))
+    if not os.path.exists(os.path.join(root, LINGER_DIR.lstrip("/"), name)):
+        findings.append(Finding("linger", WARNING, f"Lingering is off for {name}.",
+                                "The user's systemd, and docker.service with it, stops at logout and starts only at login.",
+                                f"loginctl enable-linger {name}"))
+    units = [os.path.join(root, d, "dbus.socket") for d in ("usr/lib/systemd/user", "lib/systemd/user")]
+    if not any(os.path.exists(u) for u in units):
+        findings.append(Finding("dbus-user-session", ERROR, "The user D-Bus session (dbus.socket user unit) is missing.",
+                                "docker.service requires dbus.socket, and dockerd's systemd cgroup driver talks to the user bus.",
+                                "apt-get install -y dbus-user-session"))
+    return findings

@@ -1,0 +1,188 @@
+"""Host probes on prepared trees: conditions this machine cannot have (cgroup v2, AppArmor's
+user-namespace restriction, a nested map, other users' subid ranges, NFS)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from rootlesskit_py.host import ERROR, WARNING, cgroup, network, storage, subid, userns
+
+
+def write(root, name: str, content: str) -> str:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    return str(path)
+
+
+def test_cgroup_v2_reports_missing_delegation_and_prints_the_dropin(tmp_path):
+    write(tmp_path, "cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n")
+    write(tmp_path, "user.slice/user-1000.slice/user@1000.service/cgroup.controllers", "memory pids\n")
+    [f] = cgroup.delegation(1000, str(tmp_path))
+    assert (f.id, f.level) == ("cgroup-delegation", WARNING)
+    assert "delegates memory pids to user@1000.service; cpu io are not delegated" in f.message
+    assert "/etc/systemd/system/user@.service.d/delegate.conf" in f.fix
+    assert "Delegate=cpu cpuset io memory pids" in f.fix
+
+
+def test_cgroup_v2_fully_delegated_says_nothing(tmp_path):
+    write(tmp_path, "cgroup.controllers", "cpu io memory pids\n")
+    write(tmp_path, "user.slice/user-7.slice/user@7.service/cgroup.controllers", "cpuset cpu io memory pids\n")
+    assert cgroup.delegation(7, str(tmp_path)) == []
+
+
+def test_cgroup_v1_on_this_host():
+    # this machine mounts v1 hierarchies under a tmpfs /sys/fs/cgroup
+    [f] = cgroup.delegation(os.getuid())
+    assert f.id == "cgroup-v1" and "no resource limits" in f.why
+
+
+def test_apparmor_restriction_without_profile_prints_profile_and_parser(tmp_path):
+    proc_sys = tmp_path / "sys"
+    write(proc_sys, "kernel/apparmor_restrict_unprivileged_userns", "1\n")
+    [f] = userns.apparmor_userns("/home/u/bin/rootlesskit", str(proc_sys), str(tmp_path / "none"), str(tmp_path / "none"))
+    assert f.level == ERROR
+    assert "profile home.u.bin.rootlesskit /home/u/bin/rootlesskit flags=(unconfined) {\n  userns,\n}" in f.fix
+    assert f.fix.endswith("apparmor_parser -r /etc/apparmor.d/home.u.bin.rootlesskit")
+
+
+def test_apparmor_profile_found_loaded_or_in_sources(tmp_path):
+    proc_sys = tmp_path / "sys"
+    write(proc_sys, "kernel/apparmor_restrict_unprivileged_userns", "1\n")
+    write(tmp_path, "policy/rootlesskit.3/attach", "/usr/bin/rootlesskit\n")
+    assert userns.apparmor_userns("/usr/bin/rootlesskit", str(proc_sys), str(tmp_path / "policy"), "/nonexistent") == []
+    assert userns.apparmor_userns("/opt/rootlesskit", str(proc_sys), str(tmp_path / "policy"), "/nonexistent") != []
+    _, text = userns.apparmor_profile("/opt/rootlesskit")
+    write(tmp_path, "apparmor.d/opt.rootlesskit", text)
+    assert userns.apparmor_userns("/opt/rootlesskit", str(proc_sys), "/nonexistent", str(tmp_path / "apparmor.d")) == []
+
+
+def test_userns_sysctls(tmp_path):
+    write(tmp_path, "kernel/unprivileged_userns_clone", "0\n")
+    write(tmp_path, "user/max_user_namespaces", "0\n")
+    found = {f.id: f for f in userns.userns_sysctls(str(tmp_path))}
+    assert found["userns-clone"].level == ERROR
+    assert "kernel.unprivileged_userns_clone = 1" in found["userns-clone"].fix
+    assert "user.max_user_namespaces = 28633" in found["max-user-namespaces"].fix
+    write(tmp_path, "user/max_user_namespaces", "100\n")
+    write(tmp_path, "kernel/unprivileged_userns_clone", "1\n")
+    [f] = userns.userns_sysctls(str(tmp_path))
+    assert f.level == WARNING and "may be low" in f.message
+
+
+def test_nested_small_map(tmp_path):
+    write(tmp_path, "uid_map", "         0       1000          1\n         1     100000      65535\n")
+    write(tmp_path, "gid_map", "         0          0 4294967295\n")
+    [f] = userns.nested_map(str(tmp_path))
+    assert f.id == "nested-uid-map" and "holds 65536 ids" in f.message and f.level == ERROR
+    write(tmp_path, "uid_map", "0 1000 1\n1 100000 65536\n1000000 2000000 1\n")
+    assert userns.nested_map(str(tmp_path)) == []
+
+
+def test_nested_map_of_this_process_is_the_initial_one():
+    assert userns.nested_map() == []
+
+
+def test_subid_missing_small_overlap_by_name_or_uid(tmp_path):
+    write(tmp_path, "subuid", "alice:100000:65536\nbob:165536:65536\n")
+    write(tmp_path, "subgid", "1003:100000:1000\nalice:100000:65536\n")
+    found = {f.id: f for f in subid.subid_ranges("carol", 1003, str(tmp_path))}
+    assert found["subuid-missing"].fix == "usermod --add-subuids 231072-296607 carol"
+    assert found["subgid-small"].level == ERROR and "1000 ids" in found["subgid-small"].message
+    assert "overlaps alice's range 100000-165535" in found["subgid-overlap"].message
+    assert subid.subid_ranges("bob", 1002, str(tmp_path))[0].id == "subgid-missing"
+
+
+def test_ping_range_and_low_ports(tmp_path):
+    write(tmp_path, "net/ipv4/ping_group_range", "1\t0\n")
+    write(tmp_path, "net/ipv4/ip_unprivileged_port_start", "1024\n")
+    [f] = network.ping_range([1001], str(tmp_path))
+    assert "net.ipv4.ping_group_range = 0 2147483647" in f.fix
+    [f] = network.unprivileged_ports("/usr/bin/rootlesskit", str(tmp_path))
+    assert "net.ipv4.ip_unprivileged_port_start = 0" in f.fix
+    assert "setcap cap_net_bind_service=ep /usr/bin/rootlesskit" in f.fix
+    write(tmp_path, "net/ipv4/ping_group_range", "0\t2147483647\n")
+    assert network.ping_range([1001], str(tmp_path)) == []
+
+
+def test_pasta_release():
+    assert network.pasta_release("pasta 2023_12_04.b86afe3") == "2023_12_04"
+    assert network.pasta_release("pasta unknown version") is None
+
+
+def test_iptables_modules_fallback(tmp_path):
+    write(tmp_path, "proc/modules", "nf_tables 2 - Live 0x0\n")
+    assert network.iptables_modules("/usr/sbin/iptables", "6.1", str(tmp_path / "proc"), str(tmp_path / "lib")) == []
+    write(tmp_path, "proc/modules", "veth 1 - Live 0x0\n")
+    [f] = network.iptables_modules("/usr/sbin/iptables", "6.1", str(tmp_path / "proc"), str(tmp_path / "lib"))
+    assert f.fix == "modprobe nf_tables"
+    # neither list exists (modules built in, as on this machine): no claim either way
+    assert network.iptables_modules("/usr/sbin/iptables", "6.1", str(tmp_path / "x"), str(tmp_path / "y")) == []
+
+
+def test_data_root_on_nfs_and_overlay(tmp_path):
+    mountinfo = write(tmp_path, "mountinfo",
+                      "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+                      "40 22 0:50 / /home rw - nfs4 srv:/home rw\n"
+                      "41 40 0:51 / /home/u/.local rw - overlay overlay rw\n")
+    f = storage.data_root_fs("/home/x/.local/share/docker", mountinfo)[0]
+    assert f.level == ERROR and "nfs4 (/home)" in f.message and "data-root" in f.fix
+    f = storage.data_root_fs("/home/u/.local/share/docker", mountinfo)[0]
+    assert f.level == WARNING and ("vfs" in f.why or "fuse-overlayfs" in f.why)
+    assert storage.data_root_fs("/var/lib/docker", mountinfo) == []
+
+
+def test_data_root_from_daemon_json(tmp_path):
+    write(tmp_path, "docker/daemon.json", '{"data-root": "/srv/docker"}')
+    assert storage.data_root("/home/u", str(tmp_path)) == "/srv/docker"
+    assert storage.data_root("/home/u", str(tmp_path / "none")) == "/home/u/.local/share/docker"
+
+
+def test_unit_file_passes_systemd_analyze_verify(tmp_path):
+    from rootlesskit_py.docker.setuptool import Setup
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "dockerd-rootless.sh").write_text("#!/bin/sh\n")
+    (bindir / "dockerd-rootless.sh").chmod(0o755)
+    setup = Setup("dockerd-rootless-setuptool.sh", False, False, False)
+    setup.bin, setup.flags = str(bindir), " --iptables=false"
+    text = setup.unit_text()
+    assert f"ExecStart={bindir}/dockerd-rootless.sh  --iptables=false\n" in text
+    assert "ExecReload=/bin/kill -s HUP $MAINPID\n" in text
+    unit = tmp_path / "docker.service"
+    unit.write_text(text)
+    result = subprocess.run(["systemd-analyze", "--user", "verify", str(unit)], capture_output=True, text=True,
+                            env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning", "XDG_RUNTIME_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "docker.service" not in result.stderr, result.stderr
+
+
+def test_subids_from_getsubids_when_nsswitch_names_a_service(tmp_path):
+    """With `subid: sss` the files need not list the user: getsubids (the host's real one, which
+    answers from this machine's files) is asked instead."""
+    import pwd
+
+    name = pwd.getpwuid(os.getuid()).pw_name
+    write(tmp_path, "subuid", "")
+    write(tmp_path, "subgid", "")
+    assert {f.id for f in subid.subid_ranges(name, os.getuid(), str(tmp_path))} == {"subuid-missing", "subgid-missing"}
+    write(tmp_path, "nsswitch.conf", "passwd: files\nsubid:   sss   # from the directory\n")
+    assert subid.subid_ranges(name, os.getuid(), str(tmp_path)) == []
+
+
+def test_user_manager_on_a_prepared_systemd_host(tmp_path):
+    from rootlesskit_py.host import session
+
+    (tmp_path / "run/systemd/system").mkdir(parents=True)
+    found = {f.id: f for f in session.user_manager("alice", 1000, False, {"SUDO_USER": "root"}, str(tmp_path))}
+    assert set(found) == {"systemd-user-session", "linger", "dbus-user-session"}
+    assert "came through su or sudo" in found["systemd-user-session"].message
+    assert found["systemd-user-session"].fix.startswith("machinectl shell alice@")
+    assert found["dbus-user-session"].fix == "apt-get install -y dbus-user-session"
+    write(tmp_path, "var/lib/systemd/linger/alice", "")
+    write(tmp_path, "usr/lib/systemd/user/dbus.socket", "[Socket]\n")
+    assert session.user_manager("alice", 1000, True, {}, str(tmp_path)) == []
+    # not a systemd host: nothing to say about user managers
+    assert session.user_manager("alice", 1000, False, {}, str(tmp_path / "none")) == []
