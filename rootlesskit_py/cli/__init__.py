@@ -10,7 +10,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-# name -> module with `main(argv) -> int`; None: the name is reserved, the program not written yet
+# name -> module with `main(argv) -> int`
 ROOTLESSKIT = "rootlesskit_py.cli.rootlesskit"
 PROGRAMS = {
     "rootlesskit": ROOTLESSKIT,
