@@ -66,7 +66,9 @@ class Api:
         self._lock = _thread.allocate_lock()
 
     def handle(self, method: str, path: str, body: bytes) -> Response:
-        """`path` without its query; "*" only for `OPTIONS *`, which Go's server answers itself."""
+        """The answer to one request; the query is not part of the route (as Go's mux), and "*" is only
+        for `OPTIONS *`, which Go's server answers itself."""
+        path = path.partition("?")[0]
         if path == "*":
             return Response(200)
         if path == "/v1/info":

@@ -415,9 +415,18 @@ def _write_sysctl(key: str, required: bool) -> None:
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write("1")
     except OSError as e:
-        if required:
-            sys.stderr.write(f"sysctl: {'permission denied on' if e.errno in (1, 13) else 'cannot stat'} key "
-                             f"\"{key}\"\n")
+        if required:  # procps sysctl's wording for the same failures
+            import errno
+
+            from rootlesskit_py.util.gocompat import strerror
+
+            path = "/proc/sys/" + key.replace(".", "/")
+            if e.errno in (errno.EPERM, errno.EACCES):
+                sys.stderr.write(f'sysctl: permission denied on key "{key}"\n')
+            elif e.errno == errno.ENOENT:
+                sys.stderr.write(f"sysctl: cannot stat {path}: {strerror(e).capitalize()}\n")
+            else:
+                sys.stderr.write(f'sysctl: setting key "{key}": {strerror(e).capitalize()}\n')
             raise Exit() from None
         return
     sys.stdout.write(f"{key} = 1\n")

@@ -32,7 +32,11 @@ echo "XDG=$XDG_RUNTIME_DIR"
 mkdir -p ~/.config/systemd/user/docker.service.d
 printf '[Service]\nEnvironment="DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS=--state-dir=%%t/dockerd-rootless"\n' \
   > ~/.config/systemd/user/docker.service.d/override.conf
-dockerd-rootless-setuptool.sh install 2>&1; echo "INSTALL-RC=$?"
+# the user has no journal to read here: the daemon's output goes to a file, shown if install fails
+printf '[Service]\nStandardOutput=append:%%h/dockerd.log\nStandardError=append:%%h/dockerd.log\n' \
+  > ~/.config/systemd/user/docker.service.d/log.conf
+dockerd-rootless-setuptool.sh install 2>&1; rc=$?; echo "INSTALL-RC=$rc"
+[ "$rc" = 0 ] || tail -n 60 ~/dockerd.log | sed 's/^/DOCKERD-LOG: /'
 systemctl --user --no-pager status docker.service >/dev/null; echo "STATUS-RC=$?"
 SYSTEMD_LOG_LEVEL=warning systemd-analyze --user verify ~/.config/systemd/user/docker.service 2>&1; echo "VERIFY-RC=$?"
 grep '^ExecStart=' ~/.config/systemd/user/docker.service
@@ -114,7 +118,7 @@ def test_install_restart_linger_uninstall_under_a_real_systemd(binary, tmp_path)
     assert "[INFO] Creating /home/rkpytest-flow/.config/systemd/user/docker.service" in lines, out
     assert "ExecStart=/opt/rkpy-flow/bin/dockerd-rootless.sh " in lines
     assert "+ systemctl --user enable --now docker.service" in lines
-    assert "[INFO] Installed docker.service successfully." in lines
+    assert "[INFO] Installed docker.service successfully." in lines, out
     assert '[INFO] Creating CLI context "rootless"' in lines and '[INFO] Using CLI context "rootless"' in lines
     assert "export PATH=/opt/rkpy-flow/bin:$PATH" in lines
     assert f"export DOCKER_HOST=unix:///run/user/{uid}/docker.sock" in lines
