@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import _socket
 import _thread
-import json
 import os
 
 from rootlesskit_py.api import go_json
@@ -83,6 +82,8 @@ class Api:
                 return error_response(400, e.message)
 
     def _add(self, driver: PortDriver, body: bytes) -> Response:
+        import json  # not at start-up (see go_json)
+
         from rootlesskit_py.port.spec import PortSpec
 
         try:
