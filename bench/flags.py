@@ -21,6 +21,7 @@ import gc
 import os
 import pathlib
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -115,6 +116,13 @@ def idle_memory(runner: Runner, exe: str, work: pathlib.Path, port: int) -> dict
     return {"rss": rss, "pss": pss, "procs": procs}
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now (other agents on a shared machine take fixed ones)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def main() -> None:
     parser = bench_parser(__doc__, runs=21, warmup=3)
     parser.add_argument("--go2", default=GO2, help="Go RootlessKit 2.x (default: tests/engines.sh's trixie copy)")
@@ -137,8 +145,8 @@ def main() -> None:
         print("idle memory ...", file=sys.stderr, flush=True)
         memory: dict[str, list[dict]] = {k: [] for k in exes}
         for i in range(args.memory_runs):
-            for j, side in enumerate(exes):
-                memory[side].append(idle_memory(runner, exes[side], work, 18000 + 10 * i + j))
+            for side in exes:
+                memory[side].append(idle_memory(runner, exes[side], work, free_port()))
     finally:
         os.unlink(runner.stderr_path)
         shutil.rmtree(work, ignore_errors=True)
