@@ -7,14 +7,12 @@ upstream's): struct field order, compact separators, `<`, `>`, `&` escaped as \\
 ignored, keys matched case-insensitively, numbers where the Go field is an int.
 
 Plain classes, not dataclasses: `rootlessctl` imports this on every run, and `dataclasses` pulls in
-`inspect` (several milliseconds of start-up).
+`inspect` (several milliseconds of start-up). For the same reason `json` (which pulls in `re` and
+`enum`, ~5 ms) is imported at the first document encoded or decoded, not with this module:
+rootlesskit imports it for PortSpec before its command starts.
 """
 
 from __future__ import annotations
-
-import itertools
-import json
-import re  # json imports it anyway
 
 from rootlesskit_py.version import API_VERSION
 
@@ -26,6 +24,8 @@ _GO_HTML_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026
 
 def go_json(value: object, indent: str = "") -> str:
     """`json.Marshal` (or `json.MarshalIndent(v, "", indent)`) of a JSON-ready value."""
+    import json
+
     if indent:
         text = json.dumps(value, indent=indent, ensure_ascii=False)
     else:
@@ -43,6 +43,8 @@ def decode(data: bytes) -> object:
     nests deeper than MAX_NESTING."""
     if nesting(data) > MAX_NESTING:
         raise ValueError(f"JSON nested deeper than {MAX_NESTING} levels")
+    import json
+
     return json.loads(data, parse_constant=_not_json)
 
 
@@ -51,7 +53,7 @@ def _not_json(constant: str) -> object:
     raise ValueError(f"invalid character {constant.lstrip('-')[0]!r} looking for beginning of value")
 
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
 _OPENERS_CLOSERS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[{]}")
 
@@ -60,7 +62,10 @@ def nesting(data: bytes) -> int:
     """How deep `[` and `{` nest outside strings, in linear time (no per-byte Python loop): strings
     removed by one regular expression, every other byte but brackets deleted, and the running sum of
     +1/-1 taken in C."""
-    brackets = _STRING.sub(b"", data).translate(_OPENERS_CLOSERS, _NOT_BRACKETS)
+    import itertools
+    import re
+
+    brackets = re.sub(_STRING, b"", data, flags=re.DOTALL).translate(_OPENERS_CLOSERS, _NOT_BRACKETS)
     return max(itertools.accumulate(memoryview(brackets).cast("b")), default=0)
 
 

@@ -158,6 +158,10 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     copy_up(opts["copy-up"])
     if spec.network.fresh_sysfs and not opts["detach-netns"]:
         remount_sysfs()
+    # The port driver's child half (imports, a thread) starts while the parent waits for slirp4netns
+    # to attach the tap, not after: it only serves listeners the parent sends once "ready" is sent.
+    if spec.port_driver is not None:
+        spec.port_driver.start_child(spec.netns_path)
     kind, payload = spec.channel.recv()  # the parent's half of the network driver is done
     if kind != messages.NETWORK:
         return 1  # the parent failed and prints why
@@ -170,8 +174,6 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     env["ROOTLESSKIT_PARENT_EGID"] = str(spec.parent_egid)
     # Relayed signals are blocked since before the fork (parent.run): one sent from "ready" on waits
     # until run_command has a command to relay it to, where upstream loses it or dies of it.
-    if spec.port_driver is not None:
-        spec.port_driver.start_child(spec.netns_path)
     spec.channel.send(messages.READY)
     # the command starts once its ports are published and child_pid and api.sock exist (upstream: racing)
     kind, _ = spec.channel.recv()

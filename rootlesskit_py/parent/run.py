@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
@@ -128,6 +129,9 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
     # From here on, signals for the command are held pending (the child inherits the mask) and
     # relayed once the child is ready, instead of killing a half-set-up parent or child.
     block_relayed_signals()
+    # Every object so far moves to the collector's permanent generation: a collection in either
+    # process no longer writes to their headers, so their pages stay shared instead of being copied.
+    gc.freeze()
     pid = os.fork()
     if pid == 0:
         child_main(spec)

@@ -52,7 +52,8 @@ class PortDriver:
         """Parent, right after the fork."""
 
     def start_child(self, netns_path: str) -> None:
-        """Child, after its network is configured and before the command runs."""
+        """Child, in its namespaces, while the parent sets up the network; nothing is served until
+        the network is configured (ports are only added after that)."""
 
     def start(self, child_pid: int, network: NetworkConfig | None) -> None:
         """Parent, once the child's network is up; ports can be added from here on."""
