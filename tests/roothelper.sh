@@ -73,6 +73,12 @@ case "${1:-}" in
       /bin/busybox rmdir /oldroot
       exec /bin/busybox env -i HOME=/tmp PATH=/bin:/helpers /bin/busybox start-stop-daemon -S -c "$user" -x /helpers/busybox -- sh -c "$script"
     ' sh "$root" "$TEST_USER" "$2" "$3" ;;
-  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release|activate-port|libc-free-root" >&2
+  as-dind-user)     # ARGS...: run ARGS as rkpydind, the outer user of the nested rootless Docker test (1,000,000
+                    # subordinate ids, enough to map an inner user's 65,536 at 100000), with its own empty environment
+    shift
+    home=$(getent passwd rkpydind | cut -d: -f6)
+    exec setpriv --reuid=rkpydind --regid=rkpydind --init-groups --inh-caps=-all \
+      env -i HOME="$home" USER=rkpydind LOGNAME=rkpydind LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin "$@" ;;
+  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release|activate-port|libc-free-root|as-dind-user" >&2
      exit 2 ;;
 esac
