@@ -163,3 +163,15 @@ def test_inner_containers_run_and_publish_through_both_daemons(nested, tmp_path)
                  "mkdir /www && echo hello-from-the-inner-container > /www/index.html && "
                  "exec /bin/busybox httpd -f -p 80 -h /www")
     assert "hello-from-the-inner-container" in http_get("127.0.0.1", nested.port)
+
+
+def test_entrypoint_refuses_what_cannot_work(nested):
+    """The official entrypoint's checks, with its messages: a user without subordinate ids, and TLS
+    asked for with no certificates (which this entrypoint does not generate)."""
+    result = nested.docker("run", "--rm", "--user", "1001", IMAGE, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith("error: attempting to run rootless dockerd but missing necessary entries "
+                                          "in /etc/subuid and/or /etc/subgid for 1001"), result.stderr
+    result = nested.docker("run", "--rm", "-e", "DOCKER_TLS_CERTDIR=/certs", IMAGE, check=False)
+    assert result.returncode == 1
+    assert "DOCKER_TLS_CERTDIR=/certs but /certs/server/ca.pem is missing" in result.stderr, result.stderr
