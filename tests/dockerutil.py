@@ -112,14 +112,7 @@ class RootlessDocker:
         return int((self.state / "child_pid").read_text())
 
     def import_busybox(self) -> None:
-        """No registry here: an image made of busybox-static alone."""
-        rootfs = self.base / "rootfs.tar"
-        with tarfile.open(rootfs, "w") as tar:
-            tar.add("/bin/busybox", "bin/busybox")
-            for name in ("sh", "sleep", "echo", "cat"):
-                link = tarfile.TarInfo(f"bin/{name}")
-                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-                tar.addfile(link)
+        rootfs = busybox_rootfs(self.base / "rootfs.tar")
         with open(rootfs, "rb") as f:
             result = subprocess.run([self.engine.docker, "import", "-", IMAGE], env=self.env, stdin=f,
                                     capture_output=True, text=True, timeout=60)
@@ -145,6 +138,17 @@ class RootlessDocker:
         terminate(self.proc, 30)
         self.log.close()
         run([str(BIN_DIR / "rootlesskit"), "rm", "-rf", str(self.home), str(self.xdg)], timeout=120)
+
+
+def busybox_rootfs(path: pathlib.Path) -> pathlib.Path:
+    """No registry here: the root of an image made of busybox-static alone, for `docker import`."""
+    with tarfile.open(path, "w") as tar:
+        tar.add("/bin/busybox", "bin/busybox")
+        for name in ("sh", "sleep", "echo", "cat"):
+            link = tarfile.TarInfo(f"bin/{name}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+    return path
 
 
 def http_get(host: str, port: int, timeout: float = 20) -> str:

@@ -274,6 +274,12 @@ case "${1:-}" in
     cd "$r"; mkdir -p oldroot; pivot_root . oldroot; umount -l /oldroot; rmdir /oldroot
     exec setpriv --bounding-set=-sys_module,-sys_time,-sys_rawio,-syslog,-wake_alarm,-mac_admin,-mac_override,-sys_pacct,-block_suspend,-bpf,-perfmon \
       env -i container=other /lib/systemd/systemd --unit=multi-user.target ;;
-  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release|activate-port|libc-free-root|deb-in-debian12|apparmor-parse|setuptool-in|systemd-flow" >&2
+  as-dind-user)     # ARGS...: run ARGS as rkpydind, the outer user of the nested rootless Docker test (1,000,000
+                    # subordinate ids, enough to map an inner user's 65,536 at 100000), with its own empty environment
+    shift
+    home=$(getent passwd rkpydind | cut -d: -f6)
+    exec setpriv --reuid=rkpydind --regid=rkpydind --init-groups --inh-caps=-all \
+      env -i HOME="$home" USER=rkpydind LOGNAME=rkpydind LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin "$@" ;;
+  *) echo "usage: $0 mount-tmpfs|umount|setcap-copy|remove|as-user-without-subids|cgroup-delegate|cgroup-release|activate-port|libc-free-root|deb-in-debian12|apparmor-parse|setuptool-in|systemd-flow|as-dind-user" >&2
      exit 2 ;;
 esac
