@@ -421,6 +421,15 @@ def _write_sysctl(key: str, required: bool) -> None:
             from rootlesskit_py.util.gocompat import strerror
 
             path = "/proc/sys/" + key.replace(".", "/")
+            if e.errno == errno.EROFS:
+                # a runtime that mounts /proc/sys read-only (systemd's container set-ups, some CI
+                # sandboxes): the scripts before moby 29 never wrote it there, and dockerd's iptables
+                # backend turns forwarding on itself, so go on, saying what is lost
+                sys.stderr.write(f'sysctl: setting key "{key}": {strerror(e).capitalize()}\n'
+                                 f"{PROGRAM}: /proc/sys is read-only here, so {key} stays as it is: dockerd's "
+                                 "iptables backend enables forwarding itself; with --firewall-backend=nftables "
+                                 "containers get no outbound network\n")
+                return
             if e.errno in (errno.EPERM, errno.EACCES):
                 sys.stderr.write(f'sysctl: permission denied on key "{key}"\n')
             elif e.errno == errno.ENOENT:
