@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from startup import REPO, bench_parser, loadavg
+from startup import REPO, bench_parser, loadavg, print_table
 
 CACHE = pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"))
 ROOT_TAR = CACHE / "mmdebstrap/bookworm-dind/root.tar"
@@ -173,13 +173,7 @@ def main() -> None:
             ("image size added (MB)", f"{(size['ours'] - size['go']) / 1e6:.1f}", f"{go_file / 1e6:.1f} (one file)",
              f"{(size['ours'] - size['go']) / go_file:.2f}x")]
     header = ("measure", "ours", "Go 1.1.0", "ratio")
-    if args.markdown:
-        print("| " + " | ".join(header) + " |\n|---|---:|---:|---:|")
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-    else:
-        for row in [header, *rows]:
-            print("  ".join(f"{c:>22}" for c in row))
+    print_table(rows, args.markdown, header)
     print(f"\n- command: `{' '.join([sys.executable, *sys.argv])}`; {args.runs} pairs after {args.warmup}; "
           f"load {loadavg()}")
 

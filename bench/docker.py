@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from startup import REPO, bench_parser, fmt_ms, loadavg
+from startup import REPO, bench_parser, fmt_ms, loadavg, print_table
 
 CACHE = pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"))
 OURS = REPO / "dist" / "bin"
@@ -160,12 +160,7 @@ def main() -> None:
         go = "Go 1.1.0" if engine == "20.10" else "Go 2.0.2"
         rows.append((f"ready: start to first `docker version`, Docker {engine} (vs its script + {go})",
                      f"{o:.2f} s", f"{u:.2f} s", f"{o / u:.2f}x"))
-    header = ("Measurement", "ours", "upstream", "ours/upstream")
-    sep = "|" if args.markdown else " "
-    if args.markdown:
-        print("| " + " | ".join(header) + " |\n|---|---:|---:|---:|")
-    for row in ([] if args.markdown else [header]) + rows:
-        print((f"{sep} " + f" {sep} ".join(row) + f" {sep}") if args.markdown else "  ".join(row))
+    print_table(rows, args.markdown, ("Measurement", "ours", "upstream", "ours/upstream"))
     print(f"\n- command: `{' '.join([sys.executable, *sys.argv])}`; {args.runs} wrapper triples after {args.warmup} "
           f"warm-up, {args.ready_runs} readiness pairs per engine; load average before/after: {load_before} / {loadavg()}")
 

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from startup import Runner, bench_parser, cpu_stall_us, fmt_ms, loadavg, pct, proc_tree, read_kib
+from startup import Runner, bench_parser, cpu_stall_us, fmt_ms, loadavg, pct, print_table, proc_tree, read_kib
 
 GO2 = os.path.join(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"),
                    "trixie/root/usr/bin/rootlesskit")
@@ -167,13 +167,7 @@ def main() -> None:
                       *(f"{med[s] / 1024:.1f} MiB ({procs[s]})" for s in exes),
                       f"{med['ours'] / min(med['go1'], med['go2']):.2f}x"))
     header = ("Measurement", "ours", "Go 1.1.0", "Go 2.0.2", "ours / best Go")
-    if args.markdown:
-        print("| " + " | ".join(header) + " |\n|---|---:|---:|---:|---:|")
-        for row in table:
-            print("| " + " | ".join(row) + " |")
-    else:
-        for row in [header, *table]:
-            print("  ".join(row))
+    print_table(table, args.markdown, header)
     print(f"\n- command: `{' '.join([sys.executable, *sys.argv])}`; {args.runs} interleaved rounds per row after "
           f"{args.warmup} warm-up, medians; {args.memory_runs} idle-memory rounds, medians (processes counted in "
           f"brackets); load average before/after: {load_before} / {loadavg()}; CPU pressure (PSI some): {stall}")

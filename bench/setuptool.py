@@ -71,13 +71,7 @@ def main() -> None:
                      ",".join(map(str, sorted(codes[side])))))
     ratio = statistics.median(times["ours"]) / statistics.median(times["upstream"])
     header = ("side", "command", "median ms", "p10 ms", "p90 ms", "exit")
-    if args.markdown:
-        print("| " + " | ".join(header) + " |\n|---|---|---:|---:|---:|---:|")
-        for r in rows:
-            print("| " + " | ".join(r) + " |")
-    else:
-        for r in [header, *rows]:
-            print("  ".join(r))
+    print_table(rows, args.markdown, header)
     print(f"\nours/upstream (median): {ratio:.2f}; {args.runs} paired runs after {args.warmup} warm-up pairs; "
           f"load average {' '.join(pathlib.Path('/proc/loadavg').read_text().split()[:3])}")
 

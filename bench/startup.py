@@ -221,14 +221,17 @@ def rows(timings: dict, memory: dict, size: dict) -> list[tuple[str, str, str, s
     return out
 
 
-def print_table(table: list[tuple[str, str, str, str]], markdown: bool) -> None:
-    header = ("Measurement", "ours (rootlesskit-py)", "Go (rootlesskit 1.1.0)", "ours/Go")
+GO_HEADER = ("Measurement", "ours (rootlesskit-py)", "Go (rootlesskit 1.1.0)", "ours/Go")
+
+
+def print_table(table: list[tuple[str, ...]], markdown: bool, header: tuple[str, ...] = GO_HEADER) -> None:
+    """A Markdown table for BENCHMARKS.md (first column text, the others right-aligned figures), or aligned columns."""
     if markdown:
-        print("| " + " | ".join(header) + " |\n|---|---:|---:|---:|")
+        print("| " + " | ".join(header) + " |\n|---|" + "---:|" * (len(header) - 1))
         for row in table:
             print("| " + " | ".join(row) + " |")
         return
-    widths = [max(len(r[i]) for r in [header, *table]) for i in range(4)]
+    widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
     for row in [header, *table]:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
 
