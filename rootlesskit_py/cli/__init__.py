@@ -32,6 +32,10 @@ def invoked_as() -> str:
         return sys.argv[0]
 
 
+# True in the Nuitka-compiled executable (Nuitka defines __compiled__ in every module it compiles),
+# False when run from a source checkout through the interpreter
+COMPILED = "__compiled__" in globals()
+
 # programs a rootlesskit child may run in the process it forked instead of exec'ing this file again:
 # dockerd-rootless.sh's child phase does a few mounts and sysctls, then execs dockerd itself
 IN_PROCESS = {"dockerd-rootless.sh"}
@@ -40,7 +44,7 @@ IN_PROCESS = {"dockerd-rootless.sh"}
 def self_launcher(path: str, argv: list[str]) -> "Callable[[list[str], dict[str, str]], None] | None":
     """For a command that is this very executable under a name in IN_PROCESS, the function that
     runs it in a freshly forked process (an interpreter start saved); else None: exec it."""
-    if os.path.basename(argv[0]) not in IN_PROCESS or "__compiled__" not in globals():
+    if os.path.basename(argv[0]) not in IN_PROCESS or not COMPILED:
         return None
     try:
         if not os.path.samestat(os.stat(path), os.stat("/proc/self/exe")):

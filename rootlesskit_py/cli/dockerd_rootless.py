@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import sys
 
-from rootlesskit_py.cli import invoked_as
+from rootlesskit_py.cli import COMPILED, invoked_as
 from rootlesskit_py.docker import dockerd_rootless
 
 
 def main(argv: list[str]) -> int:
     # the child phase runs this program again: the compiled file by the name it was started as,
     # or, from a source checkout, the interpreter with the multi-call entry point
-    compiled = "__compiled__" in globals()
-    self_command = [invoked_as()] if compiled else [sys.executable, "-m", "rootlesskit_py.cli", "dockerd-rootless.sh"]
+    self_command = [invoked_as()] if COMPILED else [sys.executable, "-m", "rootlesskit_py.cli", "dockerd-rootless.sh"]
     return dockerd_rootless.main(argv, dict(os.environ), self_command)

@@ -19,7 +19,7 @@ import os
 import sys
 
 from rootlesskit_py import names
-from rootlesskit_py.util.gocompat import GoError, look_path
+from rootlesskit_py.util.gocompat import GoError, look_path, strerror
 
 PROGRAM = "dockerd-rootless.sh"
 SETUPTOOL = "dockerd-rootless-setuptool.sh"
@@ -27,7 +27,6 @@ SETUPTOOL = "dockerd-rootless-setuptool.sh"
 _BIG_MTU_DRIVERS = ("slirp4netns", "pasta", "gvisor-tap-vsock")
 # dockerd understands --detach-netns (runs its helpers through nsenter) from this version on
 DETACH_NETNS_SINCE = (29, 5)
-_TMPFS_MAGIC = "tmpfs"
 
 
 class Exit(Exception):
@@ -283,8 +282,6 @@ def _exec(path: str, argv: list[str], env: dict[str, str]) -> None:
     try:
         os.execve(path, argv, env)
     except OSError as e:
-        from rootlesskit_py.util.gocompat import strerror
-
         sys.stderr.write(f"{PROGRAM}: exec: {argv[0]}: {strerror(e)}\n")
         raise Exit(code=126 if os.path.exists(path) else 127) from None
 
@@ -326,8 +323,6 @@ def remove_run_entries() -> None:
         except FileNotFoundError:
             pass
         except OSError as e:
-            from rootlesskit_py.util.gocompat import strerror
-
             sys.stderr.write(f"rm: cannot remove '{entry}': {strerror(e).capitalize()}\n")
             raise Exit() from None
 
@@ -336,7 +331,11 @@ def bind_real_etc_ssl() -> None:
     """A copied-up /etc holds symlinks, and Go's TLS code (and some distros' CA bundles) do not
     follow a symlinked /etc/ssl ("x509: certificate signed by unknown authority"): put the real
     directory there with a recursive bind mount."""
-    if not os.path.islink("/etc/ssl") or filesystem_type("/etc") != _TMPFS_MAGIC:
+    if not os.path.islink("/etc/ssl"):
+        return
+    from rootlesskit_py.host.storage import fs_type
+
+    if fs_type("/etc")[0] != "tmpfs":
         return
     from rootlesskit_py import native
 
@@ -351,28 +350,8 @@ def bind_real_etc_ssl() -> None:
     try:
         native.mount(real, "/etc/ssl", None, native.MS_BIND | native.MS_REC)
     except OSError as e:
-        from rootlesskit_py.util.gocompat import strerror
-
         sys.stderr.write(f"mount: /etc/ssl: {strerror(e)}\n")
         raise Exit() from None
-
-
-def filesystem_type(path: str) -> str:
-    """The type of the filesystem mounted at or above `path` (the last mount over it wins)."""
-    path = os.path.realpath(path)
-    best, fstype = "", ""
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            try:
-                mount_point = fields[4].encode().decode("unicode_escape")
-                kind = fields[fields.index("-") + 1]
-            except (IndexError, ValueError):
-                continue
-            inside = path == mount_point or path.startswith(mount_point.rstrip("/") + "/")
-            if inside and len(mount_point) >= len(best):
-                best, fstype = mount_point, kind
-    return fstype
 
 
 _FORWARDING = (("net.ipv4.ip_forward", True), ("net.ipv6.conf.all.forwarding", False))
@@ -399,7 +378,7 @@ def enable_forwarding(netns: str | None) -> None:
         except Exit as e:
             code = e.code
         except OSError as e:
-            sys.stderr.write(f"nsenter: {netns}: {e.strerror}\n")
+            sys.stderr.write(f"nsenter: {netns}: {strerror(e)}\n")
             code = 1
         sys.stdout.flush()
         sys.stderr.flush()
@@ -411,32 +390,30 @@ def enable_forwarding(netns: str | None) -> None:
 
 def _write_sysctl(key: str, required: bool) -> None:
     trace(["sysctl", "-w", f"{key}=1"])
+    path = "/proc/sys/" + key.replace(".", "/")
     try:
-        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+        with open(path, "w") as f:
             f.write("1")
     except OSError as e:
-        if required:  # procps sysctl's wording for the same failures
-            import errno
+        if not required:
+            return
+        import errno
 
-            from rootlesskit_py.util.gocompat import strerror
-
-            path = "/proc/sys/" + key.replace(".", "/")
-            if e.errno == errno.EROFS:
-                # a runtime that mounts /proc/sys read-only (systemd's container set-ups, some CI
-                # sandboxes): the scripts before moby 29 never wrote it there, and dockerd's iptables
-                # backend turns forwarding on itself, so go on, saying what is lost
-                sys.stderr.write(f'sysctl: setting key "{key}": {strerror(e).capitalize()}\n'
-                                 f"{PROGRAM}: /proc/sys is read-only here, so {key} stays as it is: dockerd's "
-                                 "iptables backend enables forwarding itself; with --firewall-backend=nftables "
-                                 "containers get no outbound network\n")
-                return
-            if e.errno in (errno.EPERM, errno.EACCES):
-                sys.stderr.write(f'sysctl: permission denied on key "{key}"\n')
-            elif e.errno == errno.ENOENT:
-                sys.stderr.write(f"sysctl: cannot stat {path}: {strerror(e).capitalize()}\n")
-            else:
-                sys.stderr.write(f'sysctl: setting key "{key}": {strerror(e).capitalize()}\n')
+        # procps sysctl's wording for the same failures
+        if e.errno in (errno.EPERM, errno.EACCES):
+            sys.stderr.write(f'sysctl: permission denied on key "{key}"\n')
+        elif e.errno == errno.ENOENT:
+            sys.stderr.write(f"sysctl: cannot stat {path}: {strerror(e).capitalize()}\n")
+        else:
+            sys.stderr.write(f'sysctl: setting key "{key}": {strerror(e).capitalize()}\n')
+        if e.errno != errno.EROFS:
             raise Exit() from None
+        # a runtime that mounts /proc/sys read-only (systemd's container set-ups, some CI sandboxes):
+        # the scripts before moby 29 never wrote it there, and dockerd's iptables backend turns
+        # forwarding on itself, so go on, saying what is lost
+        sys.stderr.write(f"{PROGRAM}: /proc/sys is read-only here, so {key} stays as it is: dockerd's iptables "
+                         "backend enables forwarding itself; with --firewall-backend=nftables containers get no "
+                         "outbound network\n")
         return
     sys.stdout.write(f"{key} = 1\n")
 

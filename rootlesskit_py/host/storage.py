@@ -33,12 +33,22 @@ def fs_type(path: str, mountinfo: str = "/proc/self/mountinfo") -> tuple[str, st
         fields = line.split()
         if "-" not in fields:
             continue
-        point = fields[4].replace("\\040", " ")
+        point = _unescape(fields[4])
         fstype = fields[fields.index("-") + 1]
         inside = path == point or path.startswith(point.rstrip("/") + "/")
         if inside and len(point) >= len(best[1]):
             best = (fstype, point)
     return best
+
+
+def _unescape(field: str) -> str:
+    """mountinfo(5) writes space, tab, newline and backslash in paths as octal escapes (\\040)."""
+    parts = field.split("\\")
+    out = [parts[0]]
+    for part in parts[1:]:
+        code = part[:3]
+        out.append(chr(int(code, 8)) + part[3:] if len(code) == 3 and set(code) <= set("01234567") else "\\" + part)
+    return "".join(out)
 
 
 def data_root_fs(root_dir: str, mountinfo: str = "/proc/self/mountinfo") -> list[Finding]:
