@@ -31,6 +31,9 @@ import subprocess
 import tempfile
 import time
 
+from network import free_port
+from startup import print_table
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 GO_DIR = pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests")) / "trixie/root/usr/bin"
 FLAGS = ["--net=slirp4netns", "--disable-host-loopback", "--copy-up=/etc", "--port-driver=builtin"]
@@ -158,12 +161,6 @@ def ctl_runs(ctls: dict[str, str], kit_exe: str, base: str, runs: int) -> dict[s
     return results
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
@@ -213,13 +210,7 @@ def main() -> None:
     print(f"- ours: {exes['ours']}; Go: {exes['Go']}; load average before {' '.join(load)}, after {' '.join(load_after)}")
     print(f"- {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}\n")
     header = ("measurement", "rootlesskit-py", "Go RootlessKit", "ours/Go")
-    if args.markdown:
-        print("| " + " | ".join(header) + " |\n|" + "---|" * 4)
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-    else:
-        for row in [header, *rows]:
-            print(f"{row[0]:62} {row[1]:>14} {row[2]:>14} {row[3]:>8}")
+    print_table(rows, args.markdown, header)
 
 
 if __name__ == "__main__":

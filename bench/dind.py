@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 
+from network import free_port
 from startup import REPO, bench_parser, loadavg, print_table
 
 CACHE = pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"))
@@ -84,12 +85,6 @@ class Outer:
         self.proc.wait(60)
         self.log.close()
         subprocess.run([str(self.ours / "rootlesskit"), "rm", "-rf", str(self.work)], check=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pinged(port: int) -> bool:

@@ -21,12 +21,12 @@ import gc
 import os
 import pathlib
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
 import time
 
+from network import free_port
 from startup import Runner, bench_parser, cpu_stall_us, fmt_ms, loadavg, pct, print_table, proc_tree, read_kib
 
 GO2 = os.path.join(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"),
@@ -114,13 +114,6 @@ def idle_memory(runner: Runner, exe: str, work: pathlib.Path, port: int) -> dict
         os.kill(pid, 15)
         os.waitpid(pid, 0)
     return {"rss": rss, "pss": pss, "procs": procs}
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now (other agents on a shared machine take fixed ones)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import pathlib
 import statistics
 import subprocess
 import sys
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from startup import REPO, loadavg, print_table
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[int, int]:
@@ -73,7 +72,7 @@ def main() -> None:
     header = ("side", "command", "median ms", "p10 ms", "p90 ms", "exit")
     print_table(rows, args.markdown, header)
     print(f"\nours/upstream (median): {ratio:.2f}; {args.runs} paired runs after {args.warmup} warm-up pairs; "
-          f"load average {' '.join(pathlib.Path('/proc/loadavg').read_text().split()[:3])}")
+          f"load average {loadavg()}")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,10 @@ def _finish(code: int) -> None:
 def _run(name: str, argv: list[str]) -> int:
     """Program `name`'s exit code; whatever no layer foresaw still ends in one line, never a traceback."""
     try:
+        if PROGRAMS[name] != ROOTLESSKIT:  # first: a setcap on the shared file is for the rootlesskit parent alone
+            from rootlesskit_py import native
+
+            native.drop_file_capabilities()
         return __import__(PROGRAMS[name], fromlist=["main"]).main(argv)
     except KeyboardInterrupt:  # Python's SIGINT handler: die of the signal, as a Go program does
         _die_of(signal.SIGINT)
@@ -109,8 +113,4 @@ def main() -> None:
     if name not in PROGRAMS:
         sys.stderr.write(f"rootlesskit-py: unknown program name {name!r}; run as one of: {', '.join(PROGRAMS)}\n")
         sys.exit(2)
-    if PROGRAMS[name] != ROOTLESSKIT:  # first: a setcap on the shared file is for the rootlesskit parent alone
-        from rootlesskit_py import native
-
-        native.drop_file_capabilities()
     _finish(_run(name, argv))
