@@ -19,7 +19,7 @@ def id_helpers(path_dirs: list[str]) -> list[Finding]:
     """newuidmap/newgidmap present, and able to write maps (setuid root, or file capabilities)."""
     findings = []
     for helper, cap in (("newuidmap", "cap_setuid"), ("newgidmap", "cap_setgid")):
-        exe = next((os.path.join(d, helper) for d in path_dirs if os.access(os.path.join(d, helper), os.X_OK)), None)
+        exe = which(helper, path_dirs)
         if exe is None:
             findings.append(Finding(
                 f"{helper}-missing", ERROR, f"{helper} is not installed (looked in {':'.join(path_dirs)}).",
@@ -57,12 +57,19 @@ def _free_start(entries: list[tuple[str, int, int]]) -> int:
     return start
 
 
-def _nss_subid(etc: str) -> bool:
-    """/etc/nsswitch.conf sends subordinate ids to a service (sss, ldap): the files may not list them."""
-    for line in (read_text(os.path.join(etc, "nsswitch.conf")) or "").splitlines():
-        words = line.split("#")[0].split()
-        if words and words[0] == "subid:" and words[1:] not in ([], ["files"]):
-            return True
+def nss_has_subid_service(nsswitch: str = "/etc/nsswitch.conf") -> bool:
+    """Whether nsswitch.conf names a `subid:` service other than files (sssd, FreeIPA, ...).
+
+    Without one, shadow's getsubids answers from /etc/subuid and /etc/subgid itself.
+    """
+    try:
+        with open(nsswitch) as f:
+            for line in f:
+                key, _, value = line.partition("#")[0].partition(":")
+                if key.strip() == "subid":
+                    return value.split() not in ([], ["files"])
+    except OSError:
+        pass
     return False
 
 
@@ -82,7 +89,7 @@ def subid_ranges(name: str, uid: int, etc: str = "/etc") -> list[Finding]:
     """The user's /etc/subuid and /etc/subgid entries (by name or uid; from getsubids when
     nsswitch.conf names a subid service): present, big enough, and not shared with another user."""
     findings = []
-    nss = _nss_subid(etc)
+    nss = nss_has_subid_service(os.path.join(etc, "nsswitch.conf"))
     for kind, flag in (("uid", "--add-subuids"), ("gid", "--add-subgids")):
         path = os.path.join(etc, f"sub{kind}")
         entries = parse_subid(read_text(path) or "")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.host.subid import nss_has_subid_service
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import GoError, go_atoi, go_quote, look_path, strerror
 from rootlesskit_py.util.proc import decode, finish, spawn
@@ -23,7 +24,6 @@ if TYPE_CHECKING:  # `typing` costs ~13 ms to import; only type checkers need it
 
 SUBUID_FILE = "/etc/subuid"
 SUBGID_FILE = "/etc/subgid"
-NSSWITCH_FILE = "/etc/nsswitch.conf"
 _COMPUTE_FAILED = "failed to setup UID/GID map: failed to compute uid/gid map: "
 
 # Go's unicode.IsSpace, used by strings.TrimSpace/Fields (Python's str.split() also splits on \x1c-\x1f).
@@ -204,7 +204,7 @@ def get_subid_ranges_dynamic(uid: int, username: str, warn: Callable[[str], None
 
 
 def get_subid_ranges(uid: int, username: str, source: str, *, subuid_file: str = SUBUID_FILE,
-                     subgid_file: str = SUBGID_FILE, nsswitch: str = NSSWITCH_FILE,
+                     subgid_file: str = SUBGID_FILE, nsswitch: str = "/etc/nsswitch.conf",
                      warn: Callable[[str], None] | None = None
                      ) -> tuple[list[SubIDRange], list[SubIDRange]]:
     """Dispatch on `--subid-source`; auto (or "") uses dynamic only if it yields both lists non-empty."""
@@ -224,22 +224,6 @@ def get_subid_ranges(uid: int, username: str, source: str, *, subuid_file: str =
             pass  # upstream only logs this at debug level
         return get_subid_ranges_static(uid, username, subuid_file, subgid_file)
     raise RootlessKitError(f"unknown subid source {go_quote(source)}")
-
-
-def nss_has_subid_service(nsswitch: str = NSSWITCH_FILE) -> bool:
-    """Whether nsswitch.conf names a `subid:` service other than files (sssd, FreeIPA, ...).
-
-    Without one, shadow's getsubids answers from /etc/subuid and /etc/subgid itself.
-    """
-    try:
-        with open(nsswitch) as f:
-            for line in f:
-                key, _, value = line.partition("#")[0].partition(":")
-                if key.strip() == "subid":
-                    return value.split() not in ([], ["files"])
-    except OSError:
-        pass
-    return False
 
 
 def compute_map_args(own_id: int, ranges: Sequence[SubIDRange]) -> list[str]:

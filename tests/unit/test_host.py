@@ -170,6 +170,8 @@ def test_subids_from_getsubids_when_nsswitch_names_a_service(tmp_path):
     assert {f.id for f in subid.subid_ranges(name, os.getuid(), str(tmp_path))} == {"subuid-missing", "subgid-missing"}
     write(tmp_path, "nsswitch.conf", "passwd: files\nsubid:   sss   # from the directory\n")
     assert subid.subid_ranges(name, os.getuid(), str(tmp_path)) == []
+    write(tmp_path, "nsswitch.conf", "subid:sss\n")  # no blank after the colon: still the service
+    assert subid.subid_ranges(name, os.getuid(), str(tmp_path)) == []
 
 
 def test_user_manager_on_a_prepared_systemd_host(tmp_path):
