@@ -134,10 +134,9 @@ def network_driver(env: dict[str, str]) -> str:
 def _detect_network(env: dict[str, str]) -> str:
     slirp4netns = which("slirp4netns", env)
     if slirp4netns:
-        from rootlesskit_py.util.proc import decode, run
+        from rootlesskit_py.host.network import slirp4netns_has_netns_type
 
-        _, usage, _ = run(slirp4netns, [slirp4netns, "--help"], combined=True)
-        if contains_word(decode(usage), "--netns-type"):  # added in v0.4.0
+        if slirp4netns_has_netns_type(slirp4netns):
             return "slirp4netns"
         sys.stdout.write("slirp4netns found but seems older than v0.4.0. Checking for other network drivers.\n")
     for name in ("pasta", "vpnkit"):
@@ -145,19 +144,6 @@ def _detect_network(env: dict[str, str]) -> str:
             return name
     # upstream falls back to gvisor-tap-vsock, which RootlessKit 3 links in; this rootlesskit cannot
     raise Exit("One of slirp4netns (>= v0.4.0), pasta (passt >= 2023_12_04), or vpnkit needs to be installed")
-
-
-def contains_word(text: str, word: str) -> bool:
-    """`grep -w`: `word` not preceded or followed by a letter, digit or underscore."""
-    start = text.find(word)
-    while start >= 0:
-        before = text[start - 1] if start else " "
-        end = start + len(word)
-        after = text[end] if end < len(text) else " "
-        if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
-            return True
-        start = text.find(word, start + 1)
-    return False
 
 
 def _selinux_enabled(env: dict[str, str]) -> bool:
@@ -235,14 +221,19 @@ def parse_docker_version(text: str) -> tuple[int, int]:
         return (0, 0)
 
 
+def state_dir(env: dict[str, str]) -> str:
+    """rootlesskit's state directory for this daemon (child_pid, api.sock, netns): the setup tool's
+    nsenter finds the running instance there too."""
+    return env.get(names.ENV_DR_STATE_DIR) or os.path.join(env["XDG_RUNTIME_DIR"], names.DOCKERD_ROOTLESS_STATE)
+
+
 def rootlesskit_command(env: dict[str, str], rootlesskit: str, net: str, detach: bool, script: list[str],
                         argv: list[str]) -> list[str]:
     """rootlesskit's command line, in upstream's order: the user's extra flags come last, so they win."""
-    runtime_dir = env["XDG_RUNTIME_DIR"]
-    state_dir = env.get(names.ENV_DR_STATE_DIR) or os.path.join(runtime_dir, names.DOCKERD_ROOTLESS_STATE)
+    state = state_dir(env)
     mtu = env.get(names.ENV_DR_MTU) or ("65520" if net in _BIG_MTU_DRIVERS else "1500")
     port_driver = env.get(names.ENV_DR_PORT_DRIVER) or ("implicit" if net == "pasta" else "builtin")
-    command = [rootlesskit, f"--state-dir={state_dir}", f"--net={net}", f"--mtu={mtu}",
+    command = [rootlesskit, f"--state-dir={state}", f"--net={net}", f"--mtu={mtu}",
                f"--slirp4netns-sandbox={env.get(names.ENV_DR_SLIRP4NETNS_SANDBOX) or 'auto'}",
                f"--slirp4netns-seccomp={env.get(names.ENV_DR_SLIRP4NETNS_SECCOMP) or 'auto'}"]
     if env.get(names.ENV_DR_DISABLE_HOST_LOOPBACK, "") != "false":
@@ -294,15 +285,15 @@ def child_phase(argv: list[str], env: dict[str, str]) -> None:
     if marker != "1":
         trace(["[", marker, "=", "1", "]"])
         raise Exit()
-    state_dir = env.get(names.ENV_STATE_DIR, "")
-    if not state_dir:
+    rootlesskit_state = env.get(names.ENV_STATE_DIR, "")
+    if not rootlesskit_state:
         sys.stderr.write(f"{PROGRAM}: {names.ENV_STATE_DIR} is not set: this phase runs under rootlesskit only\n")
         raise Exit()
     remove_run_entries()
     if env.get(names.ENV_DR_SELINUX):
         _run_or_exit(["chcon", "system_u:object_r:iptables_var_run_t:s0", "/run"], env)
     bind_real_etc_ssl()
-    netns = os.path.join(state_dir, names.STATE_NETNS)
+    netns = os.path.join(rootlesskit_state, names.STATE_NETNS)
     enable_forwarding(netns if os.path.exists(netns) else None)
     dockerd = env.get(names.ENV_DOCKERD) or "dockerd"
     path = which(dockerd, env)

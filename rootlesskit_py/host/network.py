@@ -44,12 +44,31 @@ def _version_output(argv: list[str]) -> str:
     return decode(run(argv[0], argv, combined=False)[1])
 
 
+def slirp4netns_has_netns_type(slirp4netns: str) -> bool:
+    """slirp4netns v0.4.0 or later: its help has the word --netns-type (`--help | grep -qw`, as the
+    scripts test it: stdout only)."""
+    return _contains_word(_version_output([slirp4netns, "--help"]), "--netns-type")
+
+
+def _contains_word(text: str, word: str) -> bool:
+    """`grep -w`: `word` not preceded or followed by a letter, digit or underscore."""
+    start = text.find(word)
+    while start >= 0:
+        before = text[start - 1] if start else " "
+        end = start + len(word)
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
 def network_drivers(path_dirs: list[str]) -> list[Finding]:
     """One usable user-mode network: slirp4netns >= 0.4 (it has --netns-type), pasta (recommended
     from 2023_12_04), or vpnkit."""
     slirp, pasta, vpnkit = (which(name, path_dirs) for name in ("slirp4netns", "pasta", "vpnkit"))
     findings = []
-    slirp_ok = slirp is not None and "--netns-type" in _version_output([slirp, "--help"])
+    slirp_ok = slirp is not None and slirp4netns_has_netns_type(slirp)
     if slirp and not slirp_ok:
         findings.append(Finding("slirp4netns-old", WARNING, f"{slirp} is older than v0.4.0.",
                                 "dockerd-rootless.sh skips it and looks for pasta or vpnkit.",
