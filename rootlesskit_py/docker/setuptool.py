@@ -160,7 +160,8 @@ class Setup:
                                                                combined=True))[0] is None
         for f in session.home_dir(self.home):
             self.fatal(f)
-        for f in rootful.rootful_docker(os.environ, self.force):
+        rootful_findings = rootful.rootful_docker(dict(os.environ), self.force)
+        for f in rootful_findings:
             if f.level == ERROR:
                 self.fatal(f)
         self._runtime_dir()
@@ -172,7 +173,7 @@ class Setup:
         iptables = network.find_iptables(self.path_dirs)
         if rootlesskit and iptables and not self.skip_iptables:
             ns_probe = network.start_namespace_probe(rootlesskit, iptables)
-        findings = self._findings(rootlesskit, iptables, ns_probe)
+        findings = self._findings(rootlesskit, iptables, ns_probe, rootful_findings)
         self._report(findings)
         return findings
 
@@ -190,8 +191,8 @@ class Setup:
                 raise Abort
             self.fatal(session.runtime_dir(xdg, self.uid, True, self.home)[0])
 
-    def _findings(self, rootlesskit: str | None, iptables: str | None, ns_probe: tuple[int, int, int] | str | None
-                  ) -> list[Finding]:
+    def _findings(self, rootlesskit: str | None, iptables: str | None, ns_probe: tuple[int, int, int] | str | None,
+                  rootful_findings: list[Finding]) -> list[Finding]:
         env = os.environ
         findings: list[Finding] = []
         findings += subid.id_helpers(self.path_dirs)
@@ -208,7 +209,7 @@ class Setup:
         gids = sorted({os.getgid(), *os.getgroups()})
         findings += network.ping_range(gids)
         findings += network.unprivileged_ports(real_rootlesskit)
-        findings += rootful.rootful_docker(dict(env), self.force)
+        findings += rootful_findings  # probed once, by init's fatal checks
         findings += network.network_drivers(self.path_dirs)
         findings += storage.data_root_fs(storage.data_root(self.home, self.cfg_dir))
         if rootlesskit is None:
@@ -414,7 +415,9 @@ class Setup:
         if not xdg:
             error("XDG_RUNTIME_DIR needs to be set (the daemon's state is in $XDG_RUNTIME_DIR/dockerd-rootless)")
             return 1
-        state = os.path.join(xdg, names.DOCKERD_ROOTLESS_STATE)
+        from rootlesskit_py.docker.dockerd_rootless import state_dir
+
+        state = state_dir(dict(os.environ))
         try:
             with open(os.path.join(state, names.STATE_CHILD_PID)) as f:
                 pid = f.read().strip()
