@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from rootlesskit_py import native
+from rootlesskit_py import names, native
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util.gocompat import go_quote
 
@@ -43,7 +43,7 @@ def in_fork(body: "Callable[[], None]") -> None:
 
 def create_detached_netns(state_dir: str) -> str:
     """`unshare -n mount --bind /proc/self/ns/net $STATE/netns`; returns the path."""
-    path = os.path.join(state_dir, "netns")
+    path = os.path.join(state_dir, names.STATE_NETNS)
 
     def bind_new_netns() -> None:
         native.unshare(native.CLONE_NEWNET)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
-from rootlesskit_py import messages, native
+from rootlesskit_py import messages, names, native
 from rootlesskit_py.child.command import run_command
 from rootlesskit_py.child.copyup import copy_up
 from rootlesskit_py.child.netns import create_detached_netns, in_netns
@@ -169,9 +169,9 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     config = NetworkConfig.decode(payload) if payload else None
     spec.in_network(lambda: spec.network.setup_child(config, spec.state_dir, etc_copied_up, bool(spec.netns_path)))
     env = dict(os.environ)
-    env["ROOTLESSKIT_STATE_DIR"] = spec.state_dir
-    env["ROOTLESSKIT_PARENT_EUID"] = str(spec.parent_euid)
-    env["ROOTLESSKIT_PARENT_EGID"] = str(spec.parent_egid)
+    env[names.ENV_STATE_DIR] = spec.state_dir
+    env[names.ENV_PARENT_EUID] = str(spec.parent_euid)
+    env[names.ENV_PARENT_EGID] = str(spec.parent_egid)
     # Relayed signals are blocked since before the fork (parent.run): one sent from "ready" on waits
     # until run_command has a command to relay it to, where upstream loses it or dies of it.
     spec.channel.send(messages.READY)

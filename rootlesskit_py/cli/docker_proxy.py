@@ -12,6 +12,7 @@ import os
 import sys
 import time
 
+from rootlesskit_py import names
 from rootlesskit_py.util import flags, helptext, log
 from rootlesskit_py.util.flags import Flag
 
@@ -70,11 +71,11 @@ def is_ipv6(text: str) -> bool:
 def _run(opts: dict, argv: list[str]) -> int:
     from rootlesskit_py.api.client import ApiError, Client
 
-    state_dir = os.environ.get("ROOTLESSKIT_STATE_DIR", "")
+    state_dir = os.environ.get(names.ENV_STATE_DIR, "")
     if not state_dir:
         raise _Failure("$ROOTLESSKIT_STATE_DIR needs to be set")
     try:
-        client = Client(os.path.join(state_dir, "api.sock"))
+        client = Client(os.path.join(state_dir, names.STATE_API_SOCK))
     except ApiError as e:
         raise _Failure(f"error while connecting to RootlessKit API socket: {e}") from None
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from rootlesskit_py import names
 from rootlesskit_py.util import flags, helptext
 from rootlesskit_py.util.flags import App, Command, Flag, help_command, help_flag, version_flag
 from rootlesskit_py.version import VERSION
@@ -95,10 +96,10 @@ def _client(socket_path: str):
     from rootlesskit_py.api.client import Client
 
     if not socket_path:
-        state_dir = os.environ.get("ROOTLESSKIT_STATE_DIR", "")
+        state_dir = os.environ.get(names.ENV_STATE_DIR, "")
         if not state_dir:
             raise _Failure("please specify --socket or set $ROOTLESSKIT_STATE_DIR")
-        socket_path = os.path.join(state_dir, "api.sock")
+        socket_path = os.path.join(state_dir, names.STATE_API_SOCK)
     return Client(socket_path)
 
 

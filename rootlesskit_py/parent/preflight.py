@@ -6,8 +6,6 @@ messages a user on a locked-down distribution (Debian < 11, Ubuntu 24.04 AppArmo
 
 from __future__ import annotations
 
-import os
-
 from rootlesskit_py.host import userns
 from rootlesskit_py.util import log
 

@@ -7,7 +7,7 @@ import gc
 import os
 import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
-from rootlesskit_py import messages, port
+from rootlesskit_py import messages, names, port
 from rootlesskit_py.child.run import ChildSpec, child_main
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import Channel
@@ -191,7 +191,7 @@ def _serve_api(state_dir: str, child_pid: int, network_info: dict | None, port_d
     from rootlesskit_py.api import server
 
     api = server.Api(server.info(state_dir, child_pid, network_info, port_driver), port_driver)
-    return server.serve(os.path.join(state_dir, "api.sock"), api)
+    return server.serve(os.path.join(state_dir, names.STATE_API_SOCK), api)
 
 
 def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 
+from rootlesskit_py import names
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util import log
 from rootlesskit_py.util.fs import make_temp_dir, remove_tree
@@ -45,7 +46,7 @@ class StateDir:
         self.lock()
         try:
             for entry in os.listdir(self.path):
-                if entry == "lock":
+                if entry == names.STATE_LOCK:
                     continue
                 victim = os.path.join(self.path, entry)
                 try:
@@ -67,7 +68,7 @@ class StateDir:
             fcntl.flock(self._dir_fd, fcntl.LOCK_SH)
         except OSError:
             log.warn(f"Failed to lock the state dir {self.path}")
-        lock_path = os.path.join(self.path, "lock")
+        lock_path = os.path.join(self.path, names.STATE_LOCK)
         try:
             self._lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDONLY | os.O_CLOEXEC, 0o600)
         except OSError as e:
@@ -97,7 +98,7 @@ class StateDir:
             with open(tmp, "w") as f:
                 f.write(str(pid))
             os.chmod(tmp, 0o444)
-            os.rename(tmp, self.file("child_pid"))
+            os.rename(tmp, self.file(names.STATE_CHILD_PID))
         except OSError as e:
             raise RootlessKitError(f"writing the state directory's child_pid: {path_error('open', e)}") from None
 
