@@ -160,8 +160,7 @@ def _serve_connection(conn: _socket.socket, api: Api) -> None:
     except Exception as e:  # a bug: one line in the log, not a traceback, and the API keeps serving
         _internal_error("a connection", e)
         try:
-            conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: " + _TEXT.encode() +
-                         b"\r\nConnection: close\r\nContent-Length: 25\r\n\r\n500 Internal Server Error")
+            _send_plain(conn, 500, "500 Internal Server Error")
         except OSError:
             pass
     finally:
@@ -263,13 +262,18 @@ class _Connection:
             text = "Unsupported transfer encoding"
         else:
             text = f"{refusal.status} {reason}: {refusal.why}"
-        body = text.encode()
-        self.sock.sendall(f"HTTP/1.1 {refusal.status} {reason}\r\nContent-Type: {_TEXT}\r\nConnection: close\r\n"
-                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        _send_plain(self.sock, refusal.status, text)
         try:
             self.sock.shutdown(_socket.SHUT_WR)
         except OSError:
             pass
+
+
+def _send_plain(sock: _socket.socket, status: int, text: str) -> None:
+    """A plain-text answer written without h11 (its state machine may be what broke), then close."""
+    body = text.encode()
+    sock.sendall(f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nContent-Type: {_TEXT}\r\nConnection: close\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
 
 
 def _path(request) -> str:
@@ -279,9 +283,10 @@ def _path(request) -> str:
     lengths = [value for name, value in request.headers if name == b"content-length"]
     if lengths and any(name == b"transfer-encoding" for name, _ in request.headers):
         raise _Refused(400, "Content-Length and Transfer-Encoding together")
-    if lengths and (len(lengths[0]) > 19 or int(lengths[0]) >= 1 << 63):
+    length = int(lengths[0]) if lengths and len(lengths[0]) <= 19 else None  # h11 checked: digits only
+    if lengths and (length is None or length >= 1 << 63):
         raise _Refused(400, "bad Content-Length")
-    if lengths and int(lengths[0]) > MAX_BODY:
+    if lengths and length > MAX_BODY:
         raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
     for name, value in request.headers:
         if name == b"host" and not _HOST_BYTES.issuperset(value):
@@ -294,7 +299,7 @@ def _path(request) -> str:
         return "*"
     elif not target.startswith("/"):
         raise _Refused(400, "the request target is not a path")
-    return target.split("?", 1)[0]
+    return target  # Api.handle leaves the query out of the route
 
 
 def _plain(text: str) -> str:

@@ -58,12 +58,13 @@ class Driver(UserModeDriver):
             raise RootlessKitError(f'command "{self.binary} --version" failed, make sure pasta is installed: '
                                    f"{go_quote(decode(out))}: {err}")
         check_version(decode(out).split("\n")[0])
-        missing = [option for option in _NEEDED_OPTIONS if option not in decode(usage)]
+        usage_text = decode(usage)
+        missing = [option for option in _NEEDED_OPTIONS if option not in usage_text]
         if missing:
             raise RootlessKitError(f"{self.binary} lacks {', '.join(missing)}: install passt 2023_06_25 or later")
         self.host_lo_to_ns_lo = lo_err is None
         # older pastas log to syslog unless told; newer ones log to stderr and warn that --stderr goes away
-        self.log_to_stderr = ["--stderr"] if "--stderr" in decode(usage) else []
+        self.log_to_stderr = ["--stderr"] if "--stderr" in usage_text else []
 
     def command_line(self, child_pid: int, state_dir: str, config: NetworkConfig) -> list[str]:
         """pasta's arguments, in upstream's order, plus --pid: upstream relies on pasta exiting with the
