@@ -44,9 +44,6 @@ class Engine:
             self.script = str(root / "usr/share/docker.io/contrib/dockerd-rootless.sh")
             self.go_kit = os.path.dirname(engine_file("trixie/root/usr/bin/rootlesskit"))
 
-    def version(self) -> str:
-        return run([self.docker, "--version"]).stdout.strip()
-
     def __repr__(self) -> str:
         return self.name
 

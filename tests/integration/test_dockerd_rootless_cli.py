@@ -5,8 +5,6 @@ scripts stop right at the exec; everything before it is the real programs."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from conftest import BIN_DIR, ENGINE_CACHE, engine_file, run

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import BIN_DIR, GO_ROOTLESSKIT, REPO, run
+from conftest import BIN_DIR, GO_ROOTLESSKIT, REPO, run, wait_for_file
 
 CAPS_DIR = "/usr/local/libexec/rootlesskit-py-test-caps"
 
@@ -159,9 +159,7 @@ def test_the_rootlesskit_parent_keeps_the_file_capability_and_passes_none_on(set
     proc = subprocess.Popen([setcap_rootlesskit, f"--state-dir={tmp_path / 'st'}", "cat"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     try:
-        deadline = time.monotonic() + 10
-        while not (tmp_path / "st" / "child_pid").exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for_file(tmp_path / "st" / "child_pid", 10)
         caps = _status_caps(proc.pid)
         assert caps["CapPrm"] == caps["CapEff"] == 1 << 10, caps
         assert caps["CapInh"] == caps["CapAmb"] == 0, caps
