@@ -29,6 +29,7 @@ import static_python  # noqa: E402 (the recipe of the static interpreter)
 from static_python import run  # noqa: E402
 
 import dist  # noqa: E402 (the release files of `build.py package`)
+import fixed_answers  # noqa: E402 (the texts the executable answers before its interpreter starts)
 
 sys.path.insert(0, str(ROOT))
 from rootlesskit_py.version import VERSION  # noqa: E402
@@ -76,6 +77,8 @@ def ensure_venv() -> pathlib.Path:
     return python
 
 
+# written into the private Nuitka's include directory for each build, included by its main()
+ANSWERS_HEADER = "rootlesskit_py_answers.h"
 # Edits to the pinned Nuitka in our private venv: (file under nuitka/, line(s) replaced, replacement)
 NUITKA_PATCHES = [
     # Nuitka 4.3.3's main() imports the whole `inspect` module only to patch it for compiled generators
@@ -98,6 +101,12 @@ NUITKA_PATCHES = [
      '        fputs("rootlesskit-py: /proc must be mounted: the executable finds itself through /proc/self/exe '
      '(mount -t proc proc /proc)\\n", stderr);\n'
      "        exit(1);\n    }\n"),
+    # `--version` and `--help` are answered before the interpreter starts (native/fixed_answers.h);
+    # the header is written by build.py for each build (packaging/fixed_answers.py).
+    ("build/static_src/MainProgram.c",
+     "int main(int argc, char **argv) {\n    // Call the Nuitka main code.\n    return Nuitka_Main(argc, argv);\n}\n",
+     f'#include "nuitka/{ANSWERS_HEADER}" /* rootlesskit-py build.py */\n'
+     "int main(int argc, char **argv) {\n    rootlesskit_py_answer(argc, argv);\n    return Nuitka_Main(argc, argv);\n}\n"),
 ]
 
 
@@ -158,7 +167,9 @@ def nuitka(site_packages: pathlib.Path, src: pathlib.Path) -> pathlib.Path:
            "--quiet", "--assume-yes-for-downloads", "--python-flag=no_site", "--python-flag=no_docstrings",
            "--include-package=rootlesskit_py", *[f"--nofollow-import-to={m}" for m in NOT_SHIPPED],
            f"--output-dir={out}", "--output-filename=rootlesskit-py", str(src / "rootlesskit_main.py")]
-    digest = hashlib.sha256("\0".join(cmd + REQUIREMENTS + [repr(NUITKA_PATCHES)]).encode())
+    answers = fixed_answers.header(VENV / "bin" / "python", ROOT)
+    (site_packages / "nuitka" / "build" / "include" / "nuitka" / ANSWERS_HEADER).write_text(answers)
+    digest = hashlib.sha256("\0".join(cmd + REQUIREMENTS + [repr(NUITKA_PATCHES), answers]).encode())
     for path in [*sorted(src.rglob("*.py")), *static_python.STAMPS]:
         digest.update(str(path).encode() + b"\0" + path.read_bytes())
     stamp = out / ".inputs-sha256"

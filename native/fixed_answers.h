@@ -1,0 +1,55 @@
+/* `--version` and `--help` answered before the interpreter starts.
+ *
+ * Why: scripts call these (the setup tool, installers, package scripts) and each call would pay a
+ * whole interpreter start, about 10 ms against Go's 3 ms. The texts are not written here: build.py
+ * (packaging/fixed_answers.py) runs the Python programs themselves and puts their output in front
+ * of this file, as `rkpy_answers`, `rkpy_lxc_paths` and RKPY_LXC_PATHS.
+ *
+ * How: an exact argv match on the name the program was started as (argv[0]'s last part, as the
+ * Python dispatcher uses it) and one argument. rootlesskit's help shows the default
+ * --lxc-user-nic-binary, the first of upstream's paths that exists on this machine, so it comes in
+ * one variant per path plus one for none. Anything else, and a write that fails, goes on to the
+ * interpreter, which answers (and reports the failure) as it always does.
+ * Not a cffi function: it runs from main(), before there is any Python to call it.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int rootlesskit_py_lxc_variant(void) {
+    struct stat st;
+    for (int i = 0; i < RKPY_LXC_PATHS; i++) {
+        if (stat(rkpy_lxc_paths[i], &st) == 0) {
+            return i;
+        }
+    }
+    return RKPY_LXC_PATHS;
+}
+
+static void rootlesskit_py_answer(int argc, char **argv) {
+    if (argc != 2) {
+        return;
+    }
+    char const *slash = strrchr(argv[0], '/');
+    char const *program = slash ? slash + 1 : argv[0];
+    for (size_t i = 0; i < sizeof rkpy_answers / sizeof rkpy_answers[0]; i++) {
+        struct rkpy_answer const *answer = &rkpy_answers[i];
+        if (strcmp(program, answer->program) != 0 || strcmp(argv[1], answer->arg) != 0) {
+            continue;
+        }
+        struct rkpy_text const *text = &answer->by_lxc_path[answer->lxc_dependent ? rootlesskit_py_lxc_variant() : 0];
+        size_t done = 0;
+        while (done < text->size) {
+            ssize_t n = write(STDOUT_FILENO, text->bytes + done, text->size - done);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                return;
+            }
+            done += (size_t)n;
+        }
+        _exit(0);
+    }
+}
