@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdint.h>
 #include <sys/mount.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -26,6 +27,11 @@ int rk_prctl(int option, unsigned long arg2, unsigned long arg3,
              unsigned long arg4, unsigned long arg5)
 {
     RK_RET(prctl(option, arg2, arg3, arg4, arg5));
+}
+
+int rk_madvise(unsigned long addr, unsigned long length, int advice)
+{
+    RK_RET(madvise((void *)addr, length, advice));
 }
 
 int rk_drop_capabilities(void)

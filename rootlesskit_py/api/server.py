@@ -20,6 +20,7 @@ import _socket
 import _thread
 import os
 
+from rootlesskit_py import native
 from rootlesskit_py.api import schema
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util import log
@@ -165,6 +166,8 @@ def _serve_connection(conn: _socket.socket, api: Api) -> None:
             pass
     finally:
         conn.close()
+        # the first connection imported h11 (and json): start-up only ends here; then the parent idles again
+        native.release_start_up_pages()
 
 
 def _internal_error(what: str, error: Exception) -> None:
