@@ -101,7 +101,7 @@ NUITKA_PATCHES = [
      '        fputs("rootlesskit-py: /proc must be mounted: the executable finds itself through /proc/self/exe '
      '(mount -t proc proc /proc)\\n", stderr);\n'
      "        exit(1);\n    }\n"),
-    # Every import looks its module up in a table of ~400 entries, and each comparison first copied
+    # Every import looks its module up in a table of 364 entries, and each comparison first copied
     # the entry's name into a 2 KiB buffer: about a tenth of the CPU time up to rootlesskit's first
     # fork (perf, unstripped build). Plain names (no m_get_name) are compared in place.
     ("build/static_src/MetaPathBasedLoader.c",

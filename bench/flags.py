@@ -21,6 +21,7 @@ import gc
 import os
 import pathlib
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -86,33 +87,47 @@ def timed_retrying(runner: Runner, argv: list[str], side: str, retried: dict[str
 
 
 def idle_memory(runner: Runner, exe: str, work: pathlib.Path, port: int) -> dict:
-    """Pss and RSS (KiB) of rootlesskit's processes once `sleep` runs and IDLE_SECONDS have passed."""
+    """Pss and RSS (KiB) of rootlesskit's processes once `sleep` runs and IDLE_SECONDS have passed
+    ("idle"), then again IDLE_SECONDS after one `GET /v1/info` on api.sock ("api"): Docker 28's
+    daemon calls the API as it starts, and our API server imports h11 on its first connection."""
     state = work / f"idle-{port}"
     flags = [f.format(port=port) for f in IDLE_FLAGS]
     argv = [exe, f"--state-dir={state}", *flags, "sleep", "30"]
     pid = runner.spawn(argv)
     try:
         deadline = time.monotonic() + 20
-        while not (state / "child_pid").exists():
+        while not (state / "child_pid").exists() or not (state / "api.sock").exists():
             if os.waitpid(pid, os.WNOHANG)[0] or time.monotonic() > deadline:
                 sys.exit(f"FAILED: {' '.join(argv)}: {pathlib.Path(runner.stderr_path).read_text(errors='replace')}")
             time.sleep(0.01)
         time.sleep(IDLE_SECONDS)
-        rss = pss = procs = 0
-        for p in proc_tree(pid):
-            try:
-                name = pathlib.Path(f"/proc/{p}/comm").read_text().strip()
-            except OSError:
-                continue
-            kib = read_kib(f"/proc/{p}/status", "VmRSS:")
-            if kib is None or name in NOT_OURS:
-                continue
-            rss += kib
-            pss += read_kib(f"/proc/{p}/smaps_rollup", "Pss:") or 0
-            procs += 1
+        idle = _footprint(pid)
+        with socket.socket(socket.AF_UNIX) as api:
+            api.connect(str(state / "api.sock"))
+            api.sendall(b"GET /v1/info HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            answer = b"".join(iter(lambda: api.recv(65536), b""))
+        if not answer.startswith(b"HTTP/1.1 200"):
+            sys.exit(f"FAILED: GET /v1/info of {exe}: {answer[:200]!r}")
+        time.sleep(IDLE_SECONDS)
+        return {"idle": idle, "api": _footprint(pid)}
     finally:
         os.kill(pid, 15)
         os.waitpid(pid, 0)
+
+
+def _footprint(pid: int) -> dict:
+    rss = pss = procs = 0
+    for p in proc_tree(pid):
+        try:
+            name = pathlib.Path(f"/proc/{p}/comm").read_text().strip()
+        except OSError:
+            continue
+        kib = read_kib(f"/proc/{p}/status", "VmRSS:")
+        if kib is None or name in NOT_OURS:
+            continue
+        rss += kib
+        pss += read_kib(f"/proc/{p}/smaps_rollup", "Pss:") or 0
+        procs += 1
     return {"rss": rss, "pss": pss, "procs": procs}
 
 
@@ -153,12 +168,13 @@ def main() -> None:
                                                    (f" ({r[s]['retried']} failed, rerun)" if r[s]["retried"] else "")
                                                    for s in exes),
                       f"{r['ours']['median'] / best:.2f}x"))
-    for key, what in (("pss", "summed Pss"), ("rss", "summed RSS")):
-        med = {s: statistics.median(m[key] for m in memory[s]) for s in exes}
-        procs = {s: memory[s][0]["procs"] for s in exes}
-        table.append((f"idle, `{' '.join(IDLE_FLAGS).format(port='P')} sleep`, {what} of rootlesskit's processes",
-                      *(f"{med[s] / 1024:.1f} MiB ({procs[s]})" for s in exes),
-                      f"{med['ours'] / min(med['go1'], med['go2']):.2f}x"))
+    for when, after in (("idle", ""), ("api", ", after one `GET /v1/info`")):
+        for key, what in (("pss", "summed Pss"), ("rss", "summed RSS")):
+            med = {s: statistics.median(m[when][key] for m in memory[s]) for s in exes}
+            procs = {s: memory[s][0][when]["procs"] for s in exes}
+            table.append((f"idle{after}, `{' '.join(IDLE_FLAGS).format(port='P')} sleep`, {what} of rootlesskit's "
+                          "processes", *(f"{med[s] / 1024:.1f} MiB ({procs[s]})" for s in exes),
+                          f"{med['ours'] / min(med['go1'], med['go2']):.2f}x"))
     header = ("Measurement", "ours", "Go 1.1.0", "Go 2.0.2", "ours / best Go")
     print_table(table, args.markdown, header)
     print(f"\n- command: `{' '.join([sys.executable, *sys.argv])}`; {args.runs} interleaved rounds per row after "
