@@ -10,12 +10,16 @@
  * --lxc-user-nic-binary, the first of upstream's paths that exists on this machine, so it comes in
  * one variant per path plus one for none. Anything else, and a write that fails, goes on to the
  * interpreter, which answers (and reports the failure) as it always does.
- * Not a cffi function: it runs from main(), before there is any Python to call it.
+ * Every program but rootlesskit first drops what a `setcap` on the shared file grants, as the
+ * Python dispatcher does, with the same C function (native/rootlesskit_native.c, linked in with the
+ * _native module). Not a cffi function itself: it runs from main(), before there is any Python.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+int rk_drop_capabilities(void);
 
 static int rootlesskit_py_lxc_variant(void) {
     struct stat st;
@@ -37,6 +41,9 @@ static void rootlesskit_py_answer(int argc, char **argv) {
         struct rkpy_answer const *answer = &rkpy_answers[i];
         if (strcmp(program, answer->program) != 0 || strcmp(argv[1], answer->arg) != 0) {
             continue;
+        }
+        if (answer->drops_capabilities && rk_drop_capabilities() < 0) {
+            return; /* the interpreter tries again and says why it failed */
         }
         struct rkpy_text const *text = &answer->by_lxc_path[answer->lxc_dependent ? rootlesskit_py_lxc_variant() : 0];
         size_t done = 0;
