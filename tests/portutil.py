@@ -62,25 +62,29 @@ class Running:
         return self.stderr_path.read_text()
 
     def ready(self, timeout: float = 30) -> "Running":
-        """child_pid and api.sock exist, and the command has been exec'd: both files are written
-        before the command starts, and a test's leftover check must not count the command as its own."""
+        """child_pid and api.sock exist; then, for at most a few seconds, the command's exec is
+        awaited too: both files are written before the command starts, and a test's leftover check
+        must not count a module-wide server's command as its own."""
         deadline = time.monotonic() + timeout
-        while not ((self.state / "child_pid").exists() and (self.state / "api.sock").exists()
-                   and self._command_started()):
+        while not ((self.state / "child_pid").exists() and (self.state / "api.sock").exists()):
             if self.proc.poll() is not None:
                 pytest.fail(f"rootlesskit exited with {self.proc.returncode}: {self.stderr()}")
             if time.monotonic() > deadline:
                 self.stop()
                 pytest.fail(f"rootlesskit not ready within {timeout} s: {self.stderr()}")
             time.sleep(0.02)
+        settled = time.monotonic() + 5
+        while not self._command_started() and self.proc.poll() is None and time.monotonic() < settled:
+            time.sleep(0.02)
         return self
 
     def _command_started(self) -> bool:
         """A child of the rootlesskit child runs something else than rootlesskit (its cmdline changed at exec)."""
-        child = self.child_pid()
         try:
+            child = self.child_pid()
             own = pathlib.Path(f"/proc/{child}/cmdline").read_bytes()
-            kids = pathlib.Path(f"/proc/{child}/task/{child}/children").read_text().split()
+            kids = [kid for task in pathlib.Path(f"/proc/{child}/task").iterdir()
+                    for kid in (task / "children").read_text().split()]
             return any(pathlib.Path(f"/proc/{kid}/cmdline").read_bytes() not in (own, b"") for kid in kids)
         except (OSError, ValueError):
             return False
