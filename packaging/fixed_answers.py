@@ -29,7 +29,7 @@ out = {"paths": list(lxc_user_nic.BINARY_PATHS), "texts": [],
 for name, arg in json.loads(sys.argv[2]):
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = cli._run(name, [arg])
+        code = cli.run_program(name, [arg])
     out["texts"].append([name, arg, code, stdout.getvalue(), stderr.getvalue()])
 print(json.dumps(out))
 """

@@ -179,7 +179,8 @@ def wait_echo(address: tuple, timeout: float = 20, **kwargs) -> tuple[str, bytes
 
 
 def refuses(address: tuple) -> bool:
-    """True if nothing listens on the host at `address` (connection refused)."""
+    """True if nothing listens on the host at `address` (connection refused). A reset is not yet a
+    refusal: the connection met a listener that a dying process's exit was closing."""
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.settimeout(5)
@@ -187,6 +188,8 @@ def refuses(address: tuple) -> bool:
             s.connect(address)
         except ConnectionRefusedError:
             return True
+        except ConnectionResetError:
+            return False
     return False
 
 

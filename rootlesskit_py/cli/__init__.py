@@ -60,7 +60,7 @@ def _run_forked(argv: list[str], env: dict[str, str]) -> None:
     os.environ.update(env)
     sys.argv = list(argv)
     name = os.path.basename(argv[0])
-    _finish(_run(name, argv[1:]))
+    _finish(run_program(name, argv[1:]))
 
 
 def _finish(code: int) -> None:
@@ -73,7 +73,7 @@ def _finish(code: int) -> None:
     os._exit(code)
 
 
-def _run(name: str, argv: list[str]) -> int:
+def run_program(name: str, argv: list[str]) -> int:
     """Program `name`'s exit code; whatever no layer foresaw still ends in one line, never a traceback."""
     try:
         if PROGRAMS[name] != ROOTLESSKIT:  # first: a setcap on the shared file is for the rootlesskit parent alone
@@ -113,4 +113,4 @@ def main() -> None:
     if name not in PROGRAMS:
         sys.stderr.write(f"rootlesskit-py: unknown program name {name!r}; run as one of: {', '.join(PROGRAMS)}\n")
         sys.exit(2)
-    _finish(_run(name, argv))
+    _finish(run_program(name, argv))
