@@ -152,6 +152,10 @@ class _Refused(Exception):
         self.status, self.why = status, why
 
 
+# set once a connection has been served; later ones only touch pages they need again, so they keep them
+_start_up_over = False
+
+
 def _serve_connection(conn: _socket.socket, api: Api) -> None:
     try:
         conn.settimeout(IDLE_SECONDS)
@@ -166,8 +170,10 @@ def _serve_connection(conn: _socket.socket, api: Api) -> None:
             pass
     finally:
         conn.close()
-        # the first connection imported h11 (and json): start-up only ends here; then the parent idles again
-        native.release_start_up_pages()
+        global _start_up_over
+        if not _start_up_over:  # the first connection imported h11 (and json): start-up only ends here
+            _start_up_over = True
+            native.release_start_up_pages()
 
 
 def _internal_error(what: str, error: Exception) -> None:

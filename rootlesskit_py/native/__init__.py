@@ -102,6 +102,8 @@ def release_start_up_pages() -> None:
             candidates, current = [], None
             for line in smaps:
                 fields = line.split(maxsplit=5)
+                if not fields:
+                    continue
                 if "-" in fields[0]:  # a mapping's first line: range, perms, offset, dev, inode, path
                     current = None
                     if len(fields) == 6 and fields[1] in ("r--p", "r-xp") and fields[5].rstrip("\n") == exe:
