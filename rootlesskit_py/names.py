@@ -37,3 +37,7 @@ ENV_DR_SELINUX = "_DOCKERD_ROOTLESS_SELINUX"
 DOCKERD_ROOTLESS_STATE = "dockerd-rootless"
 # beside it: the dockerd version last seen, keyed by the binary's identity (see dockerd_version)
 DOCKERD_VERSION_CACHE = ".dockerd-rootless-engine"
+
+# the rootlesskit dockerd-rootless.sh runs, looked up on PATH in this order (some distributions
+# install it as docker-rootlesskit); the setup tool checks the same file
+ROOTLESSKIT_ON_PATH = ("docker-rootlesskit", "rootlesskit")

@@ -106,7 +106,7 @@ def check_environment(argv: list[str], env: dict[str, str]) -> None:
 
 
 def find_rootlesskit(env: dict[str, str]) -> str:
-    for name in ("docker-rootlesskit", "rootlesskit"):
+    for name in names.ROOTLESSKIT_ON_PATH:
         path = which(name, env)
         if path:
             return path
@@ -198,8 +198,10 @@ def dockerd_version(env: dict[str, str]) -> tuple[int, int]:
         pass
     from rootlesskit_py.util.proc import decode, run
 
-    _, out, _ = run(path, [path, "--version"], combined=False)
+    err, out, _ = run(path, [path, "--version"], combined=False)
     found = parse_docker_version(decode(out))
+    if err is not None:  # not cached: a failed probe would otherwise stand until the binary changes
+        return found
     try:
         with open(cache + ".tmp", "w") as f:
             f.write(f"{key} {found[0]}.{found[1]}\n")

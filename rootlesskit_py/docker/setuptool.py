@@ -169,7 +169,8 @@ class Setup:
             return []
         # the namespace probe runs while the file probes read
         ns_probe = None
-        rootlesskit = which("rootlesskit", self.path_dirs)
+        # the one dockerd-rootless.sh will run
+        rootlesskit = next(filter(None, (which(name, self.path_dirs) for name in names.ROOTLESSKIT_ON_PATH)), None)
         iptables = network.find_iptables(self.path_dirs)
         if rootlesskit and iptables and not self.skip_iptables:
             ns_probe = network.start_namespace_probe(rootlesskit, iptables)

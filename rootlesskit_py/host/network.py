@@ -75,7 +75,8 @@ def network_drivers(path_dirs: list[str]) -> list[Finding]:
                                 "apt-get install -y slirp4netns  # 0.4.0 or later"))
     pasta_ok = False
     if pasta:
-        release = pasta_release(_version_output([pasta, "--version"]))
+        # on a terminal, as rootlesskit's pasta driver reads it: a current pasta prints nothing into a file
+        release = pasta_release(decode(run(pasta, [pasta, "--version"], combined=True, tty=True)[1]).split("\n")[0])
         pasta_ok = release is not None and release >= PASTA_RECOMMENDED
         if not pasta_ok:
             findings.append(Finding("pasta-old", WARNING,

@@ -32,10 +32,10 @@ def rootful_docker(environ: dict[str, str], force: bool, sock: str = ROOTFUL_SOC
         return [Finding("rootful-docker", ERROR,
                         f"Aborting because rootful Docker ({sock}) is running and accessible. Set --force to ignore.",
                         "", stop)]
+    if environ.get("DOCKER_HOST"):
+        return []
     pid = rootful_dockerd(proc)
     if pid is None and not os.path.exists(sock):
-        return []
-    if environ.get("DOCKER_HOST"):
         return []
     what = f"A rootful dockerd is running (pid {pid})" if pid else f"{sock} exists"
     return [Finding("rootful-docker", WARNING, f"{what} and DOCKER_HOST is unset.",

@@ -111,8 +111,8 @@ def finish(job: tuple[int, int, int] | str) -> tuple[str | None, bytes, bytes]:
     return describe_status(status), out, err_out
 
 
-def run(path: str, argv: Sequence[str], combined: bool) -> tuple[str | None, bytes, bytes]:
-    return finish(spawn(path, argv, combined))
+def run(path: str, argv: Sequence[str], combined: bool, tty: bool = False) -> tuple[str | None, bytes, bytes]:
+    return finish(spawn(path, argv, combined, tty))
 
 
 def fork_exec(path: str, argv: Sequence[str], env: dict[str, str], *, fds: dict[int, int] | None = None,

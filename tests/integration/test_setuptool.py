@@ -272,3 +272,13 @@ def test_nsenter_without_a_daemon(impl, env):
     result = tool(impl, env, "nsenter")
     assert result.returncode == 1
     assert result.stderr.startswith(ERR + f"Cannot read {env['XDG_RUNTIME_DIR']}/dockerd-rootless/child_pid")
+
+
+def test_pasta_version_is_read_as_rootlesskit_reads_it(impl, env, current_pasta):
+    """A current pasta writes nothing for --version into a pipe or file (it exits without flushing):
+    the check reads it on a terminal, so it is not reported old. Debian 12's says "unknown version"."""
+    found = {f["id"]: f for f in json.loads(tool(impl, env, "check", "--json").stdout)}
+    assert "is unversioned" in found["pasta-old"]["message"], found.get("pasta-old")
+    env = {**env, "PATH": f"{os.path.dirname(current_pasta)}:{env['PATH']}"}
+    found = {f["id"]: f for f in json.loads(tool(impl, env, "check", "--json").stdout)}
+    assert "pasta-old" not in found, found["pasta-old"]
