@@ -97,24 +97,24 @@ def release_start_up_pages() -> None:
     dropping it would undo the relocation). So nothing is lost: a later read (the API server's first
     request imports h11) faults the page in again from the file, which the page cache usually holds."""
     try:  # only a saving: no failure here may stop the program
-        exe = os.readlink("/proc/self/exe")
-        with open("/proc/self/smaps") as smaps:
+        exe = os.fsencode(os.readlink("/proc/self/exe"))
+        with open("/proc/self/smaps", "rb") as smaps:  # bytes: a mapped file's name need not be UTF-8
             candidates, current = [], None
             for line in smaps:
                 fields = line.split(maxsplit=5)
                 if not fields:
                     continue
-                if "-" in fields[0]:  # a mapping's first line: range, perms, offset, dev, inode, path
+                if b"-" in fields[0]:  # a mapping's first line: range, perms, offset, dev, inode, path
                     current = None
-                    if len(fields) == 6 and fields[1] in ("r--p", "r-xp") and fields[5].rstrip("\n") == exe:
-                        current = [int(x, 16) for x in fields[0].split("-")]
+                    if len(fields) == 6 and fields[1] in (b"r--p", b"r-xp") and fields[5].rstrip(b"\n") == exe:
+                        current = [int(x, 16) for x in fields[0].split(b"-")]
                         candidates.append(current)
-                elif current is not None and fields[0] == "Anonymous:" and fields[1] != "0":
+                elif current is not None and fields[0] == b"Anonymous:" and fields[1] != b"0":
                     candidates.remove(current)
                     current = None
         for start, end in candidates:
             _lib.rk_madvise(start, end - start, MADV_DONTNEED)
-    except OSError:
+    except (OSError, ValueError):
         pass
 
 
