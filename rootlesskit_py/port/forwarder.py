@@ -203,7 +203,12 @@ class Forwarder:
         return (host, client[1]) if self._transparent else None
 
     def _dial(self, port: _Port, client_fd: int, source: tuple | None) -> None:
-        sock = _socket.socket(port.dial_family, _socket.SOCK_STREAM)
+        try:
+            sock = _socket.socket(port.dial_family, _socket.SOCK_STREAM)
+        except OSError as e:  # out of descriptors or buffers: this connection is dropped, not the forwarder
+            _log(f"port {port.id}: dial tcp {_join(port.dial)}: socket: {strerror(e)}")
+            os.close(client_fd)
+            return
         sock.setblocking(False)
         try:
             if source is not None:
@@ -279,7 +284,11 @@ class Forwarder:
                 pass
 
     def _new_flow(self, port: _Port, client: tuple) -> _UdpFlow | None:
-        sock = _socket.socket(port.dial_family, _socket.SOCK_DGRAM)
+        try:
+            sock = _socket.socket(port.dial_family, _socket.SOCK_DGRAM)
+        except OSError as e:  # out of descriptors or buffers: this datagram is dropped, not the forwarder
+            _log(f"port {port.id}: dial udp {_join(port.dial)}: socket: {strerror(e)}")
+            return None
         sock.setblocking(False)
         try:
             sock.connect(port.dial)
