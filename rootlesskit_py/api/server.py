@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import _socket
 import _thread
+import errno
 import os
+import time
 
 from rootlesskit_py import native
 from rootlesskit_py.api import schema
@@ -135,13 +137,24 @@ def serve(path: str, api: Api) -> _socket.socket:
     return sock
 
 
+# accept errors that pass: the API waits them out instead of ending
+_TRANSIENT = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
 def _accept_loop(sock: _socket.socket, api: Api) -> None:
     while True:
         try:
             fd, _ = sock._accept()
-        except OSError:
+        except OSError as e:
+            if e.errno in _TRANSIENT:  # e.g. idle clients hold every descriptor until they time out
+                time.sleep(0.1)
+                continue
             return  # closed at exit
-        _thread.start_new_thread(_serve_connection, (_socket.socket(fileno=fd), api))
+        conn = _socket.socket(fileno=fd)
+        try:
+            _thread.start_new_thread(_serve_connection, (conn, api))
+        except RuntimeError:  # no thread to serve it: the client sees its connection closed
+            conn.close()
 
 
 class _Refused(Exception):
@@ -207,7 +220,7 @@ class _Connection:
             except Exception as e:  # a bug must not take the API down
                 _internal_error(f"{method} {path}", e)
                 response = error_response(500, "internal error")
-            self._send(response)
+            self._send(response, head=method == "HEAD")
             if self.state.our_state is not self.h11.DONE or self.state.their_state is not self.h11.DONE:
                 return  # Connection: close, HTTP/1.0
             self.state.start_next_cycle()
@@ -248,7 +261,8 @@ class _Connection:
         self.received += len(data)
         return data
 
-    def _send(self, response: Response) -> None:
+    def _send(self, response: Response, head: bool) -> None:
+        """The response; to HEAD without its body (h11 refuses one), Content-Length still says its size."""
         h11 = self.h11
         headers = []
         if response.body or response.status not in (200, 405):
@@ -258,7 +272,7 @@ class _Connection:
         headers.append(("Content-Length", str(len(response.body))))
         data = self.state.send(h11.Response(status_code=response.status, headers=headers,
                                             reason=_REASONS.get(response.status, "")))
-        if response.body:
+        if response.body and not head:
             data += self.state.send(h11.Data(data=response.body))
         self.sock.sendall(data + self.state.send(h11.EndOfMessage()))
 

@@ -158,6 +158,17 @@ def test_hostile_request(server, name, data, status, go_status):
     _log_is_clean(server)
 
 
+def test_head_is_answered_without_a_body(server):
+    """HEAD gets upstream's status and no body: 405 on a GET route, 404 (with the length GET's body
+    would have) on an unknown path, not a logged internal error (h11 refuses a body after HEAD)."""
+    for path, status in ((b"/v1/info", 405), (b"/v1/no-such-route", 404)):
+        answer = exchange(str(server.state / "api.sock"), get(b"HEAD " + path + b" HTTP/1.1"))
+        assert answer.status == status, answer
+        assert answer.data.endswith(b"\r\n\r\n"), answer  # nothing after the headers
+    assert int(answer.headers["content-length"]) > 0, answer
+    _log_is_clean(server)
+
+
 def test_hostile_requests_leak_no_descriptors(server):
     """The table sent ten times over leaves the server with no more descriptors than it had (Go's
     may close idle ones from earlier tests meanwhile)."""
