@@ -9,12 +9,12 @@ from __future__ import annotations
 import pytest
 
 from conftest import BIN_DIR, run
+from rootlesskit_py.network.lxc_user_nic import BINARY_PATHS
 
 NAMES = {"rootlesskit": "rootlesskit", "docker-rootlesskit": "rootlesskit", "rootlessctl": "rootlessctl"}
 ARGS = ["--version", "-v", "--help", "-h"]
-# upstream's lxc-user-nic paths, in its order (rootlesskit_py/network/lxc_user_nic.py); None: none exists
-LXC_PATHS = [None, "/usr/libexec/lxc/lxc-user-nic", "/usr/lib/x86_64-linux-gnu/lxc/lxc-user-nic",
-             "/usr/lib/lxc/lxc-user-nic"]
+# each default --lxc-user-nic-binary; None: none of upstream's paths exists
+LXC_PATHS = [None, *BINARY_PATHS]
 SEPARATOR = "\n=== interpreter ===\n"
 
 
@@ -32,7 +32,9 @@ def test_answer_is_what_the_interpreter_writes(binary, names, name, lxc):
     executable are static), then only `lxc` is created: every variant of rootlesskit's help is chosen
     as the Python side chooses it."""
     create = f"busybox mkdir -p {lxc.rsplit('/', 1)[0]} && busybox touch {lxc} &&" if lxc else ""
-    checks = " ".join(f'{names}/{name} {arg}; echo "exit=$?"; echo "{SEPARATOR}"; '
+    # the answered side runs without /proc, where the interpreter could not start: it must be C's answer
+    checks = " ".join(f'busybox mount -t tmpfs none /proc && {{ {names}/{name} {arg}; echo "exit=$?"; busybox umount /proc; }}; '
+                      f'echo "{SEPARATOR}"; '
                       f'{names}/rootlesskit-py {name} {arg}; echo "exit=$?"; echo "{SEPARATOR}";' for arg in ARGS)
     script = f"busybox mount -t tmpfs none /usr/libexec && busybox mount -t tmpfs none /usr/lib && {create} {checks}"
     result = run(["unshare", "-Urm", "/bin/busybox", "sh", "-c", script])
