@@ -12,6 +12,8 @@ from rootlesskit_py.api import schema
     (b"", 0), (b"{}", 1), (b'{"a":[1,{"b":2}]}', 3), (b"[" * 100000, 100000),
     (b'["[[[", "\\"[[", {}]', 2),  # brackets in strings, escaped quotes included, do not count
     (b"]]][[", 2 - 3),
+    (b'["\\\\", ["\\\\\\"["]]', 2),  # an escaped backslash ends before the quote; an escaped quote does not
+    (b'"' + b'\\"' * 100000 + b"[", 1),  # no string ends: the bracket counts (the decoder refuses it anyway)
 ])
 def test_nesting_counts_brackets_outside_strings(data, depth):
     assert schema.nesting(data) == depth
