@@ -9,6 +9,15 @@ int rk_prctl(int option, unsigned long arg2, unsigned long arg3,
              unsigned long arg4, unsigned long arg5);
 int rk_madvise(unsigned long addr, unsigned long length, int advice);
 int rk_drop_capabilities(void);
+/* Start `path` in a new process sharing our memory until it execs (clone CLONE_VM|CLONE_VFORK), for
+ * long-lived helpers and the command: a fork of the interpreter copies its page tables, and then
+ * the copy-on-write faults of the Python code it runs cost 1-2 ms per start. Returns the pid, or
+ * -errno if the exec failed (the child is reaped then). `fd_map` holds `n_fd_map` pairs (target,
+ * source); `keep_fds` stay open at their numbers; `listen_pid_slot` >= 0 is the index in `envp`
+ * replaced by LISTEN_PID=<the new pid>; `nofile_soft` >= 0 restores that RLIMIT_NOFILE. */
+int rk_spawn(const char *path, char *const argv[], char *envp[], const int *fd_map, int n_fd_map,
+             const int *keep_fds, int n_keep_fds, int setsid_, int quiet, int listen_pid_slot,
+             long nofile_soft, long nofile_hard, int pdeathsig);
 /* rootlesskit_pump.c: the builtin port driver's splice pump (one thread for all connections).
  * rk_pump_add takes ownership of both sockets; a group is the id of the published port. */
 int rk_pump_start(void);

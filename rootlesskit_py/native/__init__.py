@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 # Namespace flags (linux/sched.h)
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -116,6 +120,27 @@ def release_start_up_pages() -> None:
             _lib.rk_madvise(start, end - start, MADV_DONTNEED)
     except (OSError, ValueError):
         pass
+
+
+def spawn(path: str, argv: Sequence[str], env: dict[str, str], *, fds: dict[int, int], keep_fds: Sequence[int],
+          setsid: bool, quiet: bool, set_listen_pid: bool, nofile: tuple[int, int] | None, pdeathsig: int) -> int:
+    """Start `path` as util.proc.fork_exec describes, without forking the interpreter (rk_spawn in
+    native/); returns the pid, or raises OSError naming `path` if it could not be exec'd."""
+    ffi = _module.ffi
+    keep = [ffi.new("char[]", os.fsencode(arg)) for arg in argv]
+    c_argv = ffi.new("char *[]", keep + [_NULL])
+    entries = [ffi.new("char[]", os.fsencode(k) + b"=" + os.fsencode(v)) for k, v in env.items()
+               if not (set_listen_pid and k == "LISTEN_PID")]
+    slot = -1
+    if set_listen_pid:
+        slot = len(entries)
+        entries.append(ffi.new("char[]", b"LISTEN_PID="))  # rk_spawn writes the new pid into this slot
+    c_env = ffi.new("char *[]", entries + [_NULL])
+    pairs = [n for target, source in fds.items() for n in (target, source)]
+    soft, hard = nofile if nofile is not None else (-1, -1)
+    return _check(_lib.rk_spawn(os.fsencode(path), c_argv, c_env, ffi.new("int[]", pairs) if pairs else _NULL,
+                                len(fds), ffi.new("int[]", list(keep_fds)) if keep_fds else _NULL, len(keep_fds),
+                                setsid, quiet, slot, soft, hard, pdeathsig), path)
 
 
 def set_pdeathsig(sig: int) -> None:

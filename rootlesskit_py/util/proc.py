@@ -125,7 +125,14 @@ def fork_exec(path: str, argv: Sequence[str], env: dict[str, str], *, fds: dict[
     numbers (socket activation); `quiet` points stdout/stderr at /dev/null; `set_listen_pid` sets
     LISTEN_PID to the new process's own pid, as systemd does for the process it activates.
     `in_process`, if given, is called in the new process instead of execve (it must not return).
+
+    Without `in_process` nothing of ours runs in the new process, so it is started by native.spawn,
+    which shares our memory until the exec instead of forking the interpreter; `in_process` needs a
+    real fork, with everything below redone in Python.
     """
+    if in_process is None:
+        return native.spawn(path, argv, env, fds=fds or {}, keep_fds=keep_fds, setsid=setsid, quiet=quiet,
+                            set_listen_pid=set_listen_pid, nofile=_nofile_to_restore, pdeathsig=_signal.SIGKILL)
     err_r, err_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -148,11 +155,9 @@ def fork_exec(path: str, argv: Sequence[str], env: dict[str, str], *, fds: dict[
 
                 resource.setrlimit(resource.RLIMIT_NOFILE, _nofile_to_restore)
             reset_signals()
-            if in_process is not None:
-                os.close(err_w)  # started: from here on it is the command's own business
-                err_w = -1
-                in_process(list(argv), env)
-            os.execve(path, list(argv), env)
+            os.close(err_w)  # started: from here on it is the command's own business
+            err_w = -1
+            in_process(list(argv), env)
         except OSError as e:
             if err_w >= 0:
                 os.write(err_w, str(e.errno).encode())
