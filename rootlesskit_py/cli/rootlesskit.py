@@ -37,11 +37,15 @@ def main(argv: list[str]) -> int:
             return 0
         if not command:
             raise RootlessKitError("no command specified")
+        from rootlesskit_py import network
+
+        net_options = network_options(opts)
+        network.start_probes(opts["net"], net_options)  # they run while the parent's modules load
         from rootlesskit_py.cli import self_launcher
         from rootlesskit_py.parent.run import run
 
         sys.stdout.flush()
-        return run(opts, command, network_options(opts), port_options(opts), self_launcher)
+        return run(opts, command, net_options, port_options(opts), self_launcher)
     except RootlessKitError as e:
         log.fatal(e.message)
         return e.code

@@ -3,6 +3,8 @@
 A driver has a parent half (host side, once the child's namespaces exist, e.g. starting
 slirp4netns) and a child half (inside the namespaces, before the command runs):
 
+    parent: start_probes()            e.g. start `slirp4netns --help`, whose answer validate() reads
+    parent: validate()                flag checks, before anything else starts
     child:  prepare_child()          e.g. create the tap the helper attaches to
     parent: setup_parent(pid, state)  -> NetworkConfig sent to the child (or None)
     child:  setup_child(config, ...)  addresses, routes, resolv.conf, hosts
@@ -48,6 +50,10 @@ class NetworkDriver:
 
     def __init__(self, options: Options) -> None:
         self.options = options
+
+    def start_probes(self) -> None:
+        """Start the helper programs validate() will ask (proc.start_early), ahead of the rest of
+        start-up; nothing may fail here: errors wait for validate(), in upstream's order."""
 
     def validate(self) -> None:
         """Parent-side flag checks, run before anything is started (upstream's order)."""
@@ -138,3 +144,9 @@ def driver_module(name: str):
 def get_driver(name: str, options: Options) -> NetworkDriver:
     """The driver for `--net=name`."""
     return driver_module(name).Driver(options)
+
+
+def start_probes(name: str, options: Options) -> None:
+    """Start driver `name`'s probes (NetworkDriver.start_probes) if there is such a driver."""
+    if name in KNOWN_DRIVERS:
+        get_driver(name, options).start_probes()

@@ -12,9 +12,9 @@ from rootlesskit_py.messages import NetworkConfig
 from rootlesskit_py.network import Options as CommonOptions, detached_netns_path, look_up_binary
 from rootlesskit_py.network.namespace import configure_namespace
 from rootlesskit_py.network.usermode import UserModeDriver
-from rootlesskit_py.util.gocompat import go_quote, strerror
+from rootlesskit_py.util.gocompat import GoError, go_quote, look_path, strerror
 from rootlesskit_py.util.netlink import create_tap
-from rootlesskit_py.util.proc import decode, fork_exec, run
+from rootlesskit_py.util.proc import decode, fork_exec, run, start_early
 from rootlesskit_py.util.signals import describe_status
 
 _PR_GET_SECCOMP, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 21, 22, 2
@@ -45,6 +45,13 @@ class Driver(UserModeDriver):
     def __init__(self, options: Options) -> None:
         super().__init__(options)
         self.sandbox = self.seccomp = False
+
+    def start_probes(self) -> None:
+        try:
+            binary = look_path(self.options.binary)
+        except GoError:
+            return  # validate() says so
+        start_early(binary, [binary, "--help"], combined=True)
 
     def validate(self) -> None:
         options = self.options

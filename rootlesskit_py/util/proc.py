@@ -111,8 +111,20 @@ def finish(job: tuple[int, int, int] | str) -> tuple[str | None, bytes, bytes]:
     return describe_status(status), out, err_out
 
 
+# helpers start_early started, by (path, argv, combined), for run to finish
+_started_early: dict[tuple[str, tuple[str, ...], bool], tuple[int, int, int] | str] = {}
+
+
+def start_early(path: str, argv: Sequence[str], combined: bool) -> None:
+    """Start a helper whose answer `run` will be asked for later with the same arguments, so it runs
+    while start-up goes on instead of in front of it (slirp4netns --help: 1.5 ms of rootlesskit's
+    start). One that is never asked for is left to finish on its own."""
+    _started_early[(path, tuple(argv), combined)] = spawn(path, argv, combined)
+
+
 def run(path: str, argv: Sequence[str], combined: bool, tty: bool = False) -> tuple[str | None, bytes, bytes]:
-    return finish(spawn(path, argv, combined, tty))
+    job = None if tty else _started_early.pop((path, tuple(argv), combined), None)
+    return finish(job if job is not None else spawn(path, argv, combined, tty))
 
 
 def fork_exec(path: str, argv: Sequence[str], env: dict[str, str], *, fds: dict[int, int] | None = None,
