@@ -111,6 +111,13 @@ NUITKA_PATCHES = [
      "        return strcmp(name, entry->m_name) == 0;\n    }\n\n"
      "    char name_buffer[NUITKA_LOADER_NAME_MAX_LEN];\n    Nuitka_LoaderEntryName(entry, name_buffer, sizeof(name_buffer));\n\n"
      "    return strcmp(name, name_buffer) == 0;\n"),
+    # The collector is off from the interpreter's first moment: start-up allocates tens of thousands
+    # of objects that all live, and the collections they triggered were about a tenth of a bare
+    # start (perf). Each long-lived process turns it back on once start-up is over (util/idle.py).
+    ("build/static_src/MainProgram.c",
+     "    NUITKA_PRINT_TIMING(\"Nuitka_Py_Initialize(): 'Py_InitializeFromConfig' returned.\");\n",
+     "    NUITKA_PRINT_TIMING(\"Nuitka_Py_Initialize(): 'Py_InitializeFromConfig' returned.\");\n"
+     "    PyGC_Disable(); /* rootlesskit-py build.py: on again in util/idle.py */\n"),
     # `--version` and `--help` are answered before the interpreter starts (native/fixed_answers.h);
     # the header is written by build.py for each build (packaging/fixed_answers.py).
     ("build/static_src/MainProgram.c",

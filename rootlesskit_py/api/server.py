@@ -22,11 +22,11 @@ import errno
 import os
 import time
 
-from rootlesskit_py import native
 from rootlesskit_py.api import schema
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_atoi
+from rootlesskit_py.util.idle import start_up_over
 from rootlesskit_py.version import VERSION
 
 TYPE_CHECKING = False
@@ -186,7 +186,7 @@ def _serve_connection(conn: _socket.socket, api: Api) -> None:
         global _start_up_over
         if not _start_up_over:  # the first connection imported h11 (and json): start-up only ends here
             _start_up_over = True
-            native.release_start_up_pages()
+            start_up_over()
 
 
 def _internal_error(what: str, error: Exception) -> None:

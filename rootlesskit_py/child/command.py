@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util.gocompat import GoError, look_path, strerror
+from rootlesskit_py.util.idle import start_up_over
 from rootlesskit_py.util.proc import fork_exec
 from rootlesskit_py.util.signals import describe_status, exit_code_of, relay_until_exit
 
@@ -36,8 +36,7 @@ def run_command(argv: list[str], env: dict[str, str], reaper: bool, keep_fds: li
                         in_process=launcher(path, argv) if launcher else None)
     except OSError as e:
         raise RootlessKitError(f"{shown}: fork/exec {path}: {strerror(e)}") from None
-    native.release_start_up_pages()  # from here on this process only waits for the command
-    status = relay_until_exit(pid, lambda: pid, reap_all=reaper)
+    status = relay_until_exit(pid, lambda: pid, reap_all=reaper, on_idle=start_up_over)
     description = describe_status(status, core_suffix=not reaper)
     if description is not None:
         raise RootlessKitError(f"{shown}: {description}", exit_code_of(status))

@@ -7,7 +7,7 @@ import gc
 import os
 import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
-from rootlesskit_py import messages, names, native, port
+from rootlesskit_py import messages, names, port
 from rootlesskit_py.child.run import ChildSpec, child_main
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import Channel
@@ -16,6 +16,7 @@ from rootlesskit_py.parent import idmap, leftovers, preflight
 from rootlesskit_py.parent.statedir import StateDir
 from rootlesskit_py.port import PortDriver
 from rootlesskit_py.util import log
+from rootlesskit_py.util.idle import start_up_over
 from rootlesskit_py.util.signals import block_relayed_signals, describe_status, exit_code_of, relay_until_exit
 
 TYPE_CHECKING = False
@@ -151,8 +152,8 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
         _send(channel, child, messages.PUBLISHED)
         watch = {helper: network.helper_exited for helper in network.helpers()}
         userns = leftovers.namespace_of(child.pid)
-        native.release_start_up_pages()  # from here on the parent idles
-        status = child.status = relay_until_exit(child.pid, lambda: child.signal_target, watch=watch)
+        status = child.status = relay_until_exit(child.pid, lambda: child.signal_target, watch=watch,
+                                                 on_idle=start_up_over)
         if userns is not None:
             killed = leftovers.kill_all_in(userns, spare=set(network.helpers()))
             if killed:

@@ -76,12 +76,20 @@ def block_relayed_signals() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, _WAITED)
 
 
+# how long relay_until_exit waits for anything to happen before it calls `on_idle`
+IDLE_AFTER_SECONDS = 0.1
+
+
 def relay_until_exit(pid: int, target: Callable[[], int], reap_all: bool = False,
-                     watch: dict[int, Callable[[int, int], None]] | None = None) -> int:
+                     watch: dict[int, Callable[[int, int], None]] | None = None,
+                     on_idle: Callable[[], None] | None = None) -> int:
     """Relay signals to `target()` until `pid` ends; return its wait status.
 
     With `reap_all` (PID 1 of a namespace) every other child that ends is reaped too. `watch` maps
     other children (network helpers) to a callback(pid, status) called if they end first.
+    `on_idle` is called once, when nothing has happened for IDLE_AFTER_SECONDS: work for a process
+    that settles down, which would otherwise delay the first signal or the end of a short command,
+    and hold the CPU the command starts on.
     """
     watch = dict(watch or {})
     while True:
@@ -92,7 +100,15 @@ def relay_until_exit(pid: int, target: Callable[[], int], reap_all: bool = False
         status = _reap(pid, reap_all)
         if status is not None:
             return status
-        signum = signal.sigwaitinfo(_WAITED).si_signo
+        if on_idle is not None:
+            info = signal.sigtimedwait(_WAITED, IDLE_AFTER_SECONDS)
+            if info is None:
+                on_idle()
+                on_idle = None
+                continue
+        else:
+            info = signal.sigwaitinfo(_WAITED)
+        signum = info.si_signo
         if signum == signal.SIGCHLD:
             continue
         to = target()
