@@ -43,18 +43,20 @@ def _copy_up_one(d: str, scratch: str) -> None:
     except OSError as e:
         raise RootlessKitError(f"failed to move mount point from {scratch} to {ro_dir}: {strerror(e)}") from None
     ro_name = os.path.basename(ro_dir)
-    for entry in os.listdir(ro_dir):
-        link = os.path.join(d, entry)
-        source = os.path.join(ro_dir, entry)
-        if os.path.lexists(link):
+    # The fresh tmpfs holds nothing but ro_dir, so only an original entry of that very name is in
+    # the way; scandir's entry types spare an lstat per entry (/etc has ~150).
+    with os.scandir(ro_dir) as entries:
+        for entry in entries:
+            link = os.path.join(d, entry.name)
+            if entry.name == ro_name:
+                try:
+                    os.unlink(link)
+                except OSError as e:
+                    raise RootlessKitError(f"removing {link}: {strerror(e)}") from None
+            # A symlink keeps its own target text (relative links stay relative to DIR); anything
+            # else points into the moved original through a relative path.
+            target = os.readlink(entry.path) if entry.is_symlink() else os.path.join(ro_name, entry.name)
             try:
-                os.unlink(link)
+                os.symlink(target, link)
             except OSError as e:
-                raise RootlessKitError(f"removing {link}: {strerror(e)}") from None
-        # A symlink keeps its own target text (relative links stay relative to DIR); anything else
-        # points into the moved original through a relative path.
-        target = os.readlink(source) if os.path.islink(source) else os.path.join(ro_name, entry)
-        try:
-            os.symlink(target, link)
-        except OSError as e:
-            raise RootlessKitError(f"symlinking {target} to {link}: {strerror(e)}") from None
+                raise RootlessKitError(f"symlinking {target} to {link}: {strerror(e)}") from None

@@ -14,10 +14,6 @@ import os
 import _signal as signal  # signal.py only adds enum wrappers (~6 ms of imports)
 
 from rootlesskit_py import messages, names, native
-from rootlesskit_py.child.command import run_command
-from rootlesskit_py.child.copyup import copy_up
-from rootlesskit_py.child.netns import create_detached_netns, in_netns
-from rootlesskit_py.child.sysfs import remount_sysfs
 from rootlesskit_py.errors import RootlessKitError, describe
 from rootlesskit_py.messages import Channel, NetworkConfig
 from rootlesskit_py.network import NetworkDriver
@@ -73,6 +69,8 @@ class ChildSpec:
     def in_network(self, body) -> None:
         """Run a network step where the network is: here, or in the detached namespace."""
         if self.netns_path:
+            from rootlesskit_py.child.netns import in_netns
+
             in_netns(self.netns_path, body)
         else:
             body()
@@ -113,6 +111,7 @@ def _enter_namespaces(spec: ChildSpec) -> int:
     # newuidmap refuses; being dumpable again is harmless because nothing privileged is left.
     native.prctl(native.PR_SET_DUMPABLE, 1)
     channel.send(messages.USERNS)
+    _load_child_modules()
     kind, _ = channel.recv()
     if kind != messages.IDMAP_DONE:
         return 1  # the parent failed and prints why
@@ -130,6 +129,16 @@ def _enter_namespaces(spec: ChildSpec) -> int:
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 255
 
 
+def _load_child_modules() -> None:
+    """Import the child's own steps while the parent writes the id maps (the child only waits then,
+    for about 3 ms): imported before the fork, they would delay the parent and so the child too."""
+    import rootlesskit_py.child.command  # noqa: F401
+    import rootlesskit_py.child.copyup  # noqa: F401
+    import rootlesskit_py.child.netns  # noqa: F401
+    import rootlesskit_py.child.sysfs  # noqa: F401
+    import rootlesskit_py.network.namespace  # noqa: F401  (every driver with a namespace configures it)
+
+
 def _prepare_and_run(spec: ChildSpec) -> int:
     """The child proper (PID 1 with --pidns): everything from the network's first step to the command.
 
@@ -137,6 +146,11 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     unshare(CLONE_NEWPID) becomes the namespace's PID 1, and a short-lived helper fork would take
     that place and take the namespace down with it.
     """
+    from rootlesskit_py.child.command import run_command
+    from rootlesskit_py.child.copyup import copy_up
+    from rootlesskit_py.child.netns import create_detached_netns
+    from rootlesskit_py.child.sysfs import remount_sysfs
+
     opts = spec.opts
     reaper = _reaper_mode(opts)
     if opts["copy-up-mode"] != "tmpfs+symlink":

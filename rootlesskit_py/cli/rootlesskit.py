@@ -6,7 +6,7 @@ import sys
 
 from rootlesskit_py.cli.rootlesskit_flags import ROOTLESSKIT_APP, ROOTLESSKIT_FLAGS
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.util import flags, helptext, log
+from rootlesskit_py.util import flags, log
 from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.version import VERSION
 
@@ -20,11 +20,15 @@ def main(argv: list[str]) -> int:
     try:
         opts, command = flags.parse(ROOTLESSKIT_FLAGS, argv)
     except flags.FlagError as e:
+        from rootlesskit_py.util import helptext
+
         sys.stdout.write(f"Incorrect Usage: {e}\n\n{helptext.render_help(ROOTLESSKIT_APP)}")
         sys.stdout.flush()
         log.fatal(str(e))
         return 1
     if opts["help"]:
+        from rootlesskit_py.util import helptext
+
         sys.stdout.write(helptext.render_help(ROOTLESSKIT_APP))
         return 0
     if opts["version"]:

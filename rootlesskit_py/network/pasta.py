@@ -14,7 +14,6 @@ from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.host.network import pasta_release
 from rootlesskit_py.messages import NetworkConfig
 from rootlesskit_py.network import Options, detached_netns_path, look_up_binary
-from rootlesskit_py.network.namespace import configure_namespace
 from rootlesskit_py.network.usermode import UserModeDriver
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_quote
@@ -99,6 +98,8 @@ class Driver(UserModeDriver):
         return config
 
     def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
+        from rootlesskit_py.network.namespace import configure_namespace  # the child's: loaded there
+
         configure_namespace(config, state_dir, etc_copied_up, detached, configure_device=False)
 
     @staticmethod

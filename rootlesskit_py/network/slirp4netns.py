@@ -10,10 +10,8 @@ from rootlesskit_py import native
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import NetworkConfig
 from rootlesskit_py.network import Options as CommonOptions, detached_netns_path, look_up_binary
-from rootlesskit_py.network.namespace import configure_namespace
 from rootlesskit_py.network.usermode import UserModeDriver
 from rootlesskit_py.util.gocompat import GoError, go_quote, look_path, strerror
-from rootlesskit_py.util.netlink import create_tap
 from rootlesskit_py.util.proc import decode, fork_exec, run, start_early
 from rootlesskit_py.util.signals import describe_status
 
@@ -94,6 +92,8 @@ class Driver(UserModeDriver):
         return mode == "true" or (mode == "auto" and supported and auto_allowed)
 
     def prepare_child(self) -> None:
+        from rootlesskit_py.util.netlink import create_tap  # the child's: loaded there
+
         create_tap(self.ifname)
 
     def command_line(self, child_pid: int, state_dir: str) -> list[str]:
@@ -150,5 +150,7 @@ class Driver(UserModeDriver):
                                        f"({' '.join(argv)}): {what} ({describe_status(status)})")
 
     def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
+        from rootlesskit_py.network.namespace import configure_namespace  # the child's: loaded there
+
         configure_namespace(config, state_dir, etc_copied_up, detached)
 

@@ -14,7 +14,6 @@ import os
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import NetworkConfig
 from rootlesskit_py.network import NetworkDriver, Options, look_up_binary
-from rootlesskit_py.network.namespace import configure_namespace
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import strerror
 from rootlesskit_py.util.proc import fork_exec
@@ -65,6 +64,7 @@ class Driver(NetworkDriver):
 
     def setup_child(self, config: NetworkConfig | None, state_dir: str, etc_copied_up: bool, detached: bool) -> None:
         from rootlesskit_py.network import vmnet
+        from rootlesskit_py.network.namespace import configure_namespace
         from rootlesskit_py.util.netlink import Netlink, create_tap, open_tap
 
         try:

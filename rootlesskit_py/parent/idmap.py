@@ -236,21 +236,27 @@ def compute_map_args(own_id: int, ranges: Sequence[SubIDRange]) -> list[str]:
     return args
 
 
-def write_id_maps(child_pid: int, uid: int, gid: int, username: str, subid_source: str,
-                  warn: Callable[[str], None] | None = None) -> None:
-    """Write the child's uid_map and gid_map via `newuidmap` and `newgidmap` (both from PATH).
-
-    Errors come fully wrapped (`failed to setup UID/GID map: ...`) so the parent can raise them as is.
-    Note that it waits for its helpers by pid: a SIGCHLD handler reaping every child would race it.
-    """
+def id_map_commands(uid: int, gid: int, username: str, subid_source: str,
+                    warn: Callable[[str], None] | None = None) -> list[tuple[str, list[str]]]:
+    """`(helper, arguments after the pid)` for newuidmap and newgidmap; a failed sub-ID lookup
+    raises, fully wrapped (`failed to setup UID/GID map: failed to compute uid/gid map: ...`)."""
     try:
         subuid, subgid = get_subid_ranges(uid, username, subid_source, warn=warn)
     except RootlessKitError as e:
         raise RootlessKitError(f"{_COMPUTE_FAILED}{e}") from None
+    return [("newuidmap", compute_map_args(uid, subuid)), ("newgidmap", compute_map_args(gid, subgid))]
+
+
+def run_id_map_commands(child_pid: int, commands: list[tuple[str, list[str]]]) -> None:
+    """Write the child's uid_map and gid_map with the helpers (both from PATH).
+
+    Errors come fully wrapped (`failed to setup UID/GID map: ...`) so the parent can raise them as is.
+    Note that it waits for its helpers by pid: a SIGCHLD handler reaping every child would race it.
+    """
     pid_s = str(child_pid)
     # The two helpers write independent files, so they run at once; errors are reported uid first.
     jobs = []
-    for tool, args in (("newuidmap", compute_map_args(uid, subuid)), ("newgidmap", compute_map_args(gid, subgid))):
+    for tool, args in commands:
         try:
             job = spawn(look_path(tool), [tool, pid_s, *args], combined=True)
         except GoError as e:
@@ -263,10 +269,33 @@ def write_id_maps(child_pid: int, uid: int, gid: int, username: str, subid_sourc
                 f"failed to setup UID/GID map: {tool} {pid_s} [{' '.join(args)}] failed: {decode(out)}: {err}")
 
 
-def map_invoking_user(child_pid: int, subid_source: str) -> None:
-    """write_id_maps for the user running us; like upstream, a failed user lookup is a map error."""
+def write_id_maps(child_pid: int, uid: int, gid: int, username: str, subid_source: str,
+                  warn: Callable[[str], None] | None = None) -> None:
+    """Map the child's user namespace: `uid`/`gid` as 0, then the user's sub-ID ranges."""
+    run_id_map_commands(child_pid, id_map_commands(uid, gid, username, subid_source, warn))
+
+
+def prepare_invoking_user(subid_source: str) -> Callable[[int], None]:
+    """map_invoking_user in two steps: the user and sub-ID lookup now, the helpers later, by the
+    function returned, given the child's pid. The parent looks up right after the fork, while the
+    child unshares (it has nothing else to do then), and maps once the namespace exists. A lookup
+    error is raised by the returned function: where upstream reports it, after the child started."""
     try:
-        uid, gid, username = lookup_user()
+        try:
+            uid, gid, username = lookup_user()
+        except RootlessKitError as e:  # like upstream, a failed user lookup is a map error
+            raise RootlessKitError(f"{_COMPUTE_FAILED}{e}") from None
+        commands = id_map_commands(uid, gid, username, subid_source)
     except RootlessKitError as e:
-        raise RootlessKitError(f"{_COMPUTE_FAILED}{e}") from None
-    write_id_maps(child_pid, uid, gid, username, subid_source)
+        error = e
+
+        def fail(child_pid: int) -> None:
+            raise error
+
+        return fail
+    return lambda child_pid: run_id_map_commands(child_pid, commands)
+
+
+def map_invoking_user(child_pid: int, subid_source: str) -> None:
+    """write_id_maps for the user running us."""
+    prepare_invoking_user(subid_source)(child_pid)

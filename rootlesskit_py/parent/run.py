@@ -12,7 +12,7 @@ from rootlesskit_py.child.run import ChildSpec, child_main
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import Channel
 from rootlesskit_py.network import NetworkDriver, Options as NetworkOptions, get_driver
-from rootlesskit_py.parent import idmap, leftovers, preflight
+from rootlesskit_py.parent import leftovers, preflight
 from rootlesskit_py.parent.statedir import StateDir
 from rootlesskit_py.port import PortDriver
 from rootlesskit_py.util import log
@@ -21,6 +21,8 @@ from rootlesskit_py.util.signals import block_relayed_signals, describe_status, 
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rootlesskit_py.child.command import Launcher
     from rootlesskit_py.messages import NetworkConfig
 
@@ -142,7 +144,10 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
     try:
         if port_driver is not None:
             port_driver.after_fork()
-        config = _start_child(opts, child, channel, state, network)
+        from rootlesskit_py.parent import idmap  # the parent's alone: loaded after the fork
+
+        map_ids = idmap.prepare_invoking_user(opts["subid-source"])  # while the child unshares
+        config = _start_child(opts, child, channel, state, network, map_ids)
         if port_driver is not None:
             _publish(opts, port_driver, child, config)
         # child_pid and api.sock exist before the command starts: dockerd 28 calls the API as it
@@ -196,8 +201,8 @@ def _serve_api(state_dir: str, child_pid: int, network_info: dict | None, port_d
     return server.serve(os.path.join(state_dir, names.STATE_API_SOCK), api)
 
 
-def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir,
-                 network: NetworkDriver) -> NetworkConfig | None:
+def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir, network: NetworkDriver,
+                 map_ids: Callable[[int], None]) -> NetworkConfig | None:
     """The handshake: namespaces made -> id maps written -> network set up -> child ready."""
     kind, payload = channel.recv()
     if kind == messages.UNSHARE_FAILED:
@@ -207,7 +212,7 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir,
         raise RootlessKitError(f"failed to start the child: {text}")
     if kind != messages.USERNS:
         raise _child_died(child)
-    idmap.map_invoking_user(child.pid, opts["subid-source"])
+    map_ids(child.pid)
     if opts["evacuate-cgroup2"]:  # while the child waits: whatever it forks later starts in the new group
         from rootlesskit_py.parent import cgroup
 
@@ -233,6 +238,9 @@ def _start_child(opts: dict, child: _Child, channel: Channel, state: StateDir,
                     raise _child_died(child) from None
                 raise
             _send(channel, child, messages.NETWORK, config.encode() if config else "")
+            # The API is the parent's alone: it loads while the child configures its network
+            # (before the fork it would delay the child; where it is used, the command).
+            import rootlesskit_py.api.server  # noqa: F401
     return config
 
 

@@ -18,7 +18,6 @@ import _socket
 
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.port import Options, PortDriver
-from rootlesskit_py.port.holder import describe_holder
 from rootlesskit_py.port.spec import PortSpec, validate
 from rootlesskit_py.util.gocompat import strerror
 
@@ -169,6 +168,8 @@ def _bind_error(spec: PortSpec, text: str, error: OSError) -> str:
                     f"(currently {start}), or set CAP_NET_BIND_SERVICE on rootlesskit binary, "
                     f"or choose a larger port number (>= {start}): {text}")
     if error.errno == errno.EADDRINUSE:
+        from rootlesskit_py.port.holder import describe_holder  # only ever asked on this error
+
         return f"{text} ({describe_holder(spec.proto[:3], spec.parent_port)})"
     return text
 
