@@ -40,26 +40,46 @@ COMPILED = "__compiled__" in globals()
 # dockerd-rootless.sh's child phase does a few mounts and sysctls, then execs dockerd itself
 IN_PROCESS = {"dockerd-rootless.sh"}
 
+# whether this process was started holding capabilities of the file (setcap), which it dropped
+_dropped_file_capabilities = False
+
 
 def self_launcher(path: str, argv: list[str]) -> "Callable[[list[str], dict[str, str]], None] | None":
     """For a command that is this very executable under a name in IN_PROCESS, the function that
     runs it in a freshly forked process (an interpreter start saved); else None: exec it."""
-    if os.path.basename(argv[0]) not in IN_PROCESS or not COMPILED:
+    if os.path.basename(argv[0]) not in IN_PROCESS:
+        return None
+    return same_file_runner(path)
+
+
+def same_file_runner(path: str) -> "Callable[[list[str], dict[str, str]], None] | None":
+    """If exec'ing `path` would start this very executable, and with nothing this process lacks
+    (it dropped no file capabilities: setcap'd programs are exec'd, so the kernel grants them), the
+    function that runs a program of it here instead, as the exec would have, without a second
+    interpreter start. Else None. Whether a security module would pick another profile at exec is
+    for the caller to ask (host.exec_changes_security_context)."""
+    if not COMPILED or _dropped_file_capabilities:
         return None
     try:
         if not os.path.samestat(os.stat(path), os.stat("/proc/self/exe")):
             return None
     except OSError:
         return None
-    return _run_forked
+    return _run_here
 
 
-def _run_forked(argv: list[str], env: dict[str, str]) -> None:
-    """What exec would have started, in this process: the environment and argv it would have had."""
+def _run_here(argv: list[str], env: dict[str, str]) -> None:
+    """What exec would have started, in this process: the environment, argv and process name it
+    would have had (`ps`, `pgrep` and systemd's status show the program's name)."""
     os.environ.clear()
     os.environ.update(env)
     sys.argv = list(argv)
     name = os.path.basename(argv[0])
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write(name[:15])
+    except OSError:
+        pass
     _finish(run_program(name, argv[1:]))
 
 
@@ -79,7 +99,8 @@ def run_program(name: str, argv: list[str]) -> int:
         if PROGRAMS[name] != ROOTLESSKIT:  # first: a setcap on the shared file is for the rootlesskit parent alone
             from rootlesskit_py import native
 
-            native.drop_file_capabilities()
+            global _dropped_file_capabilities
+            _dropped_file_capabilities = native.drop_file_capabilities() or _dropped_file_capabilities
         return __import__(PROGRAMS[name], fromlist=["main"]).main(argv)
     except KeyboardInterrupt:  # Python's SIGINT handler: die of the signal, as a Go program does
         _die_of(signal.SIGINT)

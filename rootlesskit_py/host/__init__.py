@@ -96,6 +96,14 @@ def file_capabilities(path: str) -> set[str]:
     return set(words) & set(_CAP_BITS) if err is None else set()
 
 
+def exec_changes_security_context(sys_dir: str = "/sys") -> bool:
+    """Whether a security module that picks a process's profile or domain at exec is active: AppArmor
+    (by the path exec'd: Ubuntu's rootlesskit profile grants `userns`) or SELinux (by the file's
+    label). Then only an exec of the installed file gets what was set up for it."""
+    enabled = read_text(os.path.join(sys_dir, "module/apparmor/parameters/enabled"))
+    return (enabled or "").strip() == "Y" or os.path.exists(os.path.join(sys_dir, "fs/selinux/enforce"))
+
+
 def which(name: str, path_dirs: list[str]) -> str | None:
     """The first executable `name` in `path_dirs` (the shell's `command -v`)."""
     for d in path_dirs:

@@ -148,14 +148,22 @@ def set_pdeathsig(sig: int) -> None:
     prctl(PR_SET_PDEATHSIG, sig)
 
 
-def drop_file_capabilities() -> None:
+def drop_file_capabilities() -> bool:
     """Clear the permitted, effective, inheritable and ambient capability sets of a process started
     by a user: all five programs are one file, so `setcap cap_net_bind_service=ep` on rootlesskit
     marks the others too, and only the rootlesskit parent may use what it grants. Root keeps its
     capabilities: they are its own (inside rootlesskit's user namespace the Docker programs need them),
-    not the file's."""
-    if os.getuid() != 0:
-        _check(_lib.rk_drop_capabilities())
+    not the file's. Returns whether the process held any permitted capability before."""
+    if os.getuid() == 0:
+        return False
+    held = False
+    with open("/proc/self/status", "rb") as status:
+        for line in status:
+            if line.startswith(b"CapPrm:"):
+                held = int(line.split()[1], 16) != 0
+                break
+    _check(_lib.rk_drop_capabilities())
+    return held
 
 
 

@@ -5,6 +5,11 @@ scripts stop right at the exec; everything before it is the real programs."""
 
 from __future__ import annotations
 
+import pathlib
+import shutil
+import subprocess
+import time
+
 import pytest
 
 from conftest import BIN_DIR, ENGINE_CACHE, engine_file, run
@@ -160,3 +165,36 @@ def test_both_phases_under_our_rootlesskit(impl, tmp_path):
     assert result.stdout.endswith("net.ipv4.ip_forward = 1\nnet.ipv6.conf.all.forwarding = 1\ndockerd as 0: x y\n")
     assert "+ rm -f /run/docker /run/containerd /run/xtables.lock\n" in result.stderr
     assert "+ exec sh -c 'echo \"dockerd as $(id -u): $0\"' 'x y'\n" in result.stderr
+
+
+@pytest.mark.parametrize("rootlesskit_on_path", ["this file", "a copy"])
+def test_rootlesskit_runs_in_the_wrappers_process_only_when_it_is_this_file(binary, tmp_path, rootlesskit_on_path):
+    """The rootlesskit on PATH is exec'd, unless it is this very executable and the exec could give
+    nothing more (no file capabilities; this kernel has no AppArmor or SELinux): then it runs in the
+    wrapper's process, named rootlesskit, without a second interpreter start. The process is the
+    same either way (systemd's main pid); only its command line tells the two apart."""
+    box = Sandbox(tmp_path)
+    (box.bin / "rootlesskit").unlink()
+    if rootlesskit_on_path == "this file":
+        (box.bin / "rootlesskit").symlink_to(BIN_DIR / "rootlesskit")
+    else:
+        shutil.copy2(BIN_DIR / "rootlesskit", box.bin / "rootlesskit")
+    child_pid = tmp_path / "xdg" / "dockerd-rootless" / "child_pid"
+    wrapper = subprocess.Popen([*binary.argv("dockerd-rootless.sh"), "-c", "sleep 60"], env={**box.env, "DOCKERD": "sh"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not child_pid.exists():
+            assert wrapper.poll() is None and time.monotonic() < deadline, wrapper.stderr.read()
+            time.sleep(0.02)
+        comm = pathlib.Path(f"/proc/{wrapper.pid}/comm").read_text()
+        cmdline = pathlib.Path(f"/proc/{wrapper.pid}/cmdline").read_bytes().split(b"\0")
+    finally:
+        wrapper.terminate()
+        _, stderr = wrapper.communicate(timeout=20)
+    assert comm == "rootlesskit\n"
+    if rootlesskit_on_path == "this file":
+        assert cmdline[0] == str(BIN_DIR / "dockerd-rootless.sh").encode()
+    else:
+        assert cmdline[:2] == [b"rootlesskit", f"--state-dir={tmp_path}/xdg/dockerd-rootless".encode()]
+    assert f"+ exec rootlesskit --state-dir={tmp_path}/xdg/dockerd-rootless --net=slirp4netns " in stderr
