@@ -12,7 +12,7 @@ from rootlesskit_py.child.run import ChildSpec, child_main
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.messages import Channel
 from rootlesskit_py.network import NetworkDriver, Options as NetworkOptions, get_driver
-from rootlesskit_py.parent import leftovers, preflight
+from rootlesskit_py.parent import idmap, leftovers, preflight
 from rootlesskit_py.parent.statedir import StateDir
 from rootlesskit_py.port import PortDriver
 from rootlesskit_py.util import log
@@ -144,8 +144,6 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
     try:
         if port_driver is not None:
             port_driver.after_fork()
-        from rootlesskit_py.parent import idmap  # the parent's alone: loaded after the fork
-
         map_ids = idmap.prepare_invoking_user(opts["subid-source"])  # while the child unshares
         config = _start_child(opts, child, channel, state, network, map_ids)
         if port_driver is not None:

@@ -21,10 +21,6 @@ from rootlesskit_py.port import Options, PortDriver
 from rootlesskit_py.port.spec import PortSpec, validate
 from rootlesskit_py.util.gocompat import strerror
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from rootlesskit_py.messages import NetworkConfig
-
 _UNSPECIFIED = ("", "0.0.0.0", "::")
 
 
@@ -37,7 +33,7 @@ class Driver(PortDriver):
         self._parent_end: _socket.socket | None = None
         self._child_end: _socket.socket | None = None
         self._listeners: dict[int, _socket.socket] = {}
-        self._host_gateway_ip = ""
+        self._host_gateway_ip: str | None = None
 
     def before_fork(self) -> None:
         self._parent_end, self._child_end = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
@@ -50,9 +46,6 @@ class Driver(PortDriver):
 
         self._parent_end.close()
         Forwarder(self._child_end, netns_path, self.options.source_ip_transparent).start()
-
-    def start(self, child_pid: int, network: NetworkConfig | None) -> None:
-        self._host_gateway_ip = _host_gateway_ip()
 
     def add_port(self, spec: PortSpec) -> int:
         validate(spec, self.ports)
@@ -88,9 +81,16 @@ class Driver(PortDriver):
         parent IP other than the host's gateway address is dialled as is inside the namespace."""
         if spec.child_ip:
             return spec.child_ip
-        if spec.parent_ip and spec.parent_ip not in ("0.0.0.0", self._host_gateway_ip):
+        if spec.parent_ip and spec.parent_ip not in ("0.0.0.0", self._gateway_ip()):
             return spec.parent_ip
         return "127.0.0.1"
+
+    def _gateway_ip(self) -> str:
+        """Looked up when a port first needs it, not at start: the netlink dump (and its import)
+        would sit between the child's "ready" and the command's start."""
+        if self._host_gateway_ip is None:
+            self._host_gateway_ip = _host_gateway_ip()
+        return self._host_gateway_ip
 
     def _ask(self, request: str, fd: int = -1) -> None:
         """One request to the forwarder; raises with its error text."""
