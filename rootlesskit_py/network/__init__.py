@@ -98,13 +98,22 @@ class NetworkDriver:
         """Stop whatever setup_parent started."""
         self.stop_helper()
 
-    def stop_helper(self) -> None:
-        """Kill and reap the helper process, if one still runs."""
+    def kill_helper(self) -> None:
+        """SIGKILL the helper process, if one still runs, without waiting: the parent's own teardown
+        goes on while it dies, and cleanup() reaps it."""
         if self.pid:
             try:
                 os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def stop_helper(self) -> None:
+        """Kill and reap the helper process, if one still runs."""
+        if self.pid:
+            self.kill_helper()
+            try:
                 os.waitpid(self.pid, 0)
-            except (ProcessLookupError, ChildProcessError):
+            except ChildProcessError:
                 pass
             self.pid = None
 

@@ -157,6 +157,7 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
         userns = leftovers.namespace_of(child.pid)
         status = child.status = relay_until_exit(child.pid, lambda: child.signal_target, watch=watch,
                                                  on_idle=start_up_over)
+        network.kill_helper()  # the command is gone: the helper dies while the namespace is searched
         if userns is not None:
             killed = leftovers.kill_all_in(userns, spare=set(network.helpers()))
             if killed:
