@@ -8,8 +8,11 @@ together with Transfer-Encoding, bodies over MAX_BODY (413, chunked or not, befo
 and JSON nested deeper than schema.MAX_NESTING. Each refusal is answered as Go's net/http answers
 it, a status with a text/plain body and the connection closed, so no client sees a silent close.
 
-h11 is imported on the first connection: it costs milliseconds that `rootlesskit` start-up must not
-pay (BENCHMARKS.md). One thread per connection, so a client that connects and says nothing holds up
+h11 is imported on the first connection that needs it: it costs milliseconds that `rootlesskit`
+start-up must not pay, and about 40 ms and 4.6 MiB the first request would (BENCHMARKS.md). The
+requests Docker and rootlessctl send most, a plain GET, are read without it: `_plain_get` accepts
+only requests that h11 would read the same way (a strict subset of its grammar) and answers them
+byte for byte as the h11 path would; anything else, from its first byte on, goes to h11. One thread per connection, so a client that connects and says nothing holds up
 no one; driver operations are serialised by one lock. Served from threads of the parent while its
 main thread relays signals.
 """
@@ -172,7 +175,9 @@ _start_up_over = False
 def _serve_connection(conn: _socket.socket, api: Api) -> None:
     try:
         conn.settimeout(IDLE_SECONDS)
-        _Connection(conn).serve(api)
+        rest = _serve_plain_gets(conn, api)
+        if rest is not None:
+            _Connection(conn, rest).serve(api)
     except OSError:
         pass  # the client went away, or stayed idle too long
     except Exception as e:  # a bug: one line in the log, not a traceback, and the API keeps serving
@@ -189,6 +194,88 @@ def _serve_connection(conn: _socket.socket, api: Api) -> None:
             start_up_over()
 
 
+# bytes of a header name (RFC 9110 token), and of a header value as _plain_get accepts it
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_PLAIN_VALUE = frozenset(range(0x20, 0x7F)) | {0x09}
+_MAX_PLAIN_HEAD = 8192
+
+
+def _serve_plain_gets(conn: _socket.socket, api: Api) -> bytes | None:
+    """Answer the plain GETs at the start of the connection; returns what h11 must read from there
+    on (None: the connection is done)."""
+    data = b""
+    while True:
+        if not data:
+            data = conn.recv(_RECV)  # idle between requests: a timeout closes, as on the h11 path
+            if not data:
+                return None
+        end = data.find(b"\r\n\r\n", 0, _MAX_PLAIN_HEAD)
+        request = _plain_get(data[:end]) if end >= 0 else None
+        if request is None:
+            return data
+        target, keep_alive = request
+        try:
+            response = api.handle("GET", target, b"")
+        except Exception as e:  # a bug must not take the API down
+            _internal_error(f"GET {target}", e)
+            response = error_response(500, "internal error")
+        conn.sendall(_response_head(response, keep_alive) + response.body)
+        if not keep_alive:
+            return None
+        data = data[end + 4:]
+
+
+def _plain_get(head: bytes) -> tuple[str, bool] | None:
+    """(target, keep-alive) of `GET /path HTTP/1.1` with one valid Host, header names that are
+    tokens, values of visible ASCII, no body framing and no Expect or Upgrade; None for anything
+    else. Each of these h11 reads exactly so, and the routes need nothing more."""
+    lines = head.split(b"\r\n")
+    words = lines[0].split(b" ")
+    if len(words) != 3 or words[0] != b"GET" or words[2] != b"HTTP/1.1":
+        return None
+    target = words[1]
+    if not target.startswith(b"/") or not all(0x21 <= c <= 0x7E for c in target):
+        return None
+    hosts, keep_alive = 0, True
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        value = value.strip(b" \t")
+        if not colon or not name or not _TOKEN.issuperset(name) or not _PLAIN_VALUE.issuperset(value):
+            return None
+        name = name.lower()
+        if name == b"host":
+            hosts += 1
+            if not value or not _HOST_BYTES.issuperset(value):
+                return None
+        elif name == b"connection":
+            if value.lower() not in (b"close", b"keep-alive"):
+                return None
+            keep_alive = keep_alive and value.lower() == b"keep-alive"
+        elif name in (b"content-length", b"transfer-encoding", b"expect", b"upgrade"):
+            return None
+    return (target.decode("ascii"), keep_alive) if hosts == 1 else None
+
+
+def _response_head(response: Response, keep_alive: bool) -> bytes:
+    """The status line and headers of `response`, as h11 writes them for _Connection._send."""
+    head = f"HTTP/1.1 {response.status} {_REASONS.get(response.status, '')}\r\n"
+    for name, value in _response_headers(response):
+        head += f"{name}: {value}\r\n"
+    if not keep_alive:
+        head += "Connection: close\r\n"
+    return (head + "\r\n").encode()
+
+
+def _response_headers(response: Response) -> list[tuple[str, str]]:
+    headers = []
+    if response.body or response.status not in (200, 405):
+        headers.append(("Content-Type", response.content_type))
+    if response.status == 404:
+        headers.append(("X-Content-Type-Options", "nosniff"))
+    headers.append(("Content-Length", str(len(response.body))))
+    return headers
+
+
 def _internal_error(what: str, error: Exception) -> None:
     log.error(f"api: {what} failed with an internal error (a bug in rootlesskit-py; run rootlesskit with "
               "--debug for its details)")
@@ -198,12 +285,14 @@ def _internal_error(what: str, error: Exception) -> None:
 class _Connection:
     """One client connection: requests read through h11, answered in order (keep-alive, pipelining)."""
 
-    def __init__(self, sock: _socket.socket) -> None:
+    def __init__(self, sock: _socket.socket, received: bytes = b"") -> None:
         import h11
 
         self.h11, self.sock = h11, sock
         self.state = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER)
-        self.received = 0  # bytes of the request in progress, to tell a stalled request from an idle connection
+        if received:  # (receive_data of nothing would mean end of stream)
+            self.state.receive_data(received)
+        self.received = len(received)  # bytes of the request in progress, to tell a stalled request from an idle connection
 
     def serve(self, api: Api) -> None:
         while True:
@@ -264,13 +353,7 @@ class _Connection:
     def _send(self, response: Response, head: bool) -> None:
         """The response; to HEAD without its body (h11 refuses one), Content-Length still says its size."""
         h11 = self.h11
-        headers = []
-        if response.body or response.status not in (200, 405):
-            headers.append(("Content-Type", response.content_type))
-        if response.status == 404:
-            headers.append(("X-Content-Type-Options", "nosniff"))
-        headers.append(("Content-Length", str(len(response.body))))
-        data = self.state.send(h11.Response(status_code=response.status, headers=headers,
+        data = self.state.send(h11.Response(status_code=response.status, headers=_response_headers(response),
                                             reason=_REASONS.get(response.status, "")))
         if response.body and not head:
             data += self.state.send(h11.Data(data=response.body))
