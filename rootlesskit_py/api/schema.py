@@ -14,7 +14,11 @@ rootlesskit imports it for PortSpec before its command starts.
 
 from __future__ import annotations
 
+from _json import encode_basestring as _json_string  # the json module's own C string writer (no import of json)
+
 from rootlesskit_py.version import API_VERSION
+
+_INF = float("inf")
 
 # Deeper JSON is refused before decoding: the documents nest two levels; Python's decoder recurses
 # in C per level, on a thread stack that musl makes small.
@@ -23,14 +27,55 @@ _GO_HTML_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026
 
 
 def go_json(value: object, indent: str = "") -> str:
-    """`json.Marshal` (or `json.MarshalIndent(v, "", indent)`) of a JSON-ready value."""
-    import json
+    """`json.Marshal` (or `json.MarshalIndent(v, "", indent)`) of a JSON-ready value: dicts, lists
+    and tuples, strings, numbers, booleans and None, written as `json.dumps(ensure_ascii=False)`
+    writes them, then escaped as Go escapes. Not the json module itself: its import (re, enum) was
+    most of the time the API's first answer took; only decoding a body needs it."""
+    out: list[str] = []
+    _encode(value, indent, "\n", out)
+    return "".join(out).translate(_GO_HTML_ESCAPES).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
-    if indent:
-        text = json.dumps(value, indent=indent, ensure_ascii=False)
+
+def _encode(value: object, indent: str, newline: str, out: list[str]) -> None:
+    """`newline` is the line break and indentation before an item at this level's end."""
+    if isinstance(value, str):
+        out.append(_json_string(value))
+    elif value is None or value is True or value is False:
+        out.append("null" if value is None else "true" if value else "false")
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, float):
+        out.append(float.__repr__(value) if value == value and value not in (_INF, -_INF) else
+                   "NaN" if value != value else "Infinity" if value > 0 else "-Infinity")
+    elif isinstance(value, (dict, list, tuple)):
+        is_dict = isinstance(value, dict)
+        opener, closer = "{}" if is_dict else "[]"
+        if not value:
+            out.append(opener + closer)
+            return
+        inner = newline + indent
+        out.append(opener)
+        for i, item in enumerate(value.items() if is_dict else value):
+            if i:
+                out.append(",")
+            if indent:
+                out.append(inner)
+            if is_dict:
+                key, item = item
+                out.append(_json_string(key if isinstance(key, str) else _json_key(key)) + (": " if indent else ":"))
+            _encode(item, indent, inner, out)
+        out.append((newline if indent else "") + closer)
     else:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text.translate(_GO_HTML_ESCAPES).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _json_key(key: object) -> str:
+    """A non-string dict key as json.dumps writes it."""
+    if key is None or key is True or key is False:
+        return "null" if key is None else "true" if key else "false"
+    if isinstance(key, (int, float)):
+        return int.__repr__(key) if isinstance(key, int) else float.__repr__(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
 def error_body(message: str) -> bytes:

@@ -3,6 +3,8 @@ for port specs, and the nesting bound that keeps the decoder off deep recursion.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rootlesskit_py.api import schema
@@ -74,3 +76,21 @@ def test_received_documents_are_reencoded_as_go_rootlessctl_prints_them():
     assert schema.reencode_info(raw)["portDriver"] == {"driver": "none", "protos": None}
     assert schema.reencode_port_status({"spec": {"childPort": 80, "proto": "udp"}, "id": 3}) == {
         "id": 3, "spec": {"proto": "udp", "childPort": 80}}
+
+
+@pytest.mark.parametrize("indent", ["", "    ", "\t"])
+def test_go_json_writes_what_json_dumps_writes(indent):
+    """go_json does without the json module (its import was most of the API's first answer); what it
+    writes must still be json.dumps's text, before the escapes Go adds."""
+    values = [{}, [], (), [[]], [{}], {"k": {"l": []}}, "plain", 0, -7, 10**20, 1.5, -0.0, float("nan"), float("inf"),
+              -float("inf"), None, True, False, (1, "two"), {3: "int key", None: "n", 2.5: "f", False: "b"},
+              {"a": 1, "b": [1, 2, {"c": None, "d": True, "e": False}], "s": "q\"\\<>&\u2028\u2029\x01\x1f\x7fé\U0001f600"}]
+    for value in values:
+        if indent:
+            text = json.dumps(value, indent=indent, ensure_ascii=False)
+        else:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        go = text.translate({ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"})
+        assert schema.go_json(value, indent) == go.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"), value
+    with pytest.raises(TypeError):
+        schema.go_json({"set": {1}})
