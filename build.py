@@ -111,19 +111,15 @@ NUITKA_PATCHES = [
      "        return strcmp(name, entry->m_name) == 0;\n    }\n\n"
      "    char name_buffer[NUITKA_LOADER_NAME_MAX_LEN];\n    Nuitka_LoaderEntryName(entry, name_buffer, sizeof(name_buffer));\n\n"
      "    return strcmp(name, name_buffer) == 0;\n"),
-    # The collector is off from the interpreter's first moment: start-up allocates tens of thousands
-    # of objects that all live, and the collections they triggered were about a tenth of a bare
-    # start (perf). Each long-lived process turns it back on once start-up is over (util/idle.py).
-    ("build/static_src/MainProgram.c",
-     "    NUITKA_PRINT_TIMING(\"Nuitka_Py_Initialize(): 'Py_InitializeFromConfig' returned.\");\n",
-     "    NUITKA_PRINT_TIMING(\"Nuitka_Py_Initialize(): 'Py_InitializeFromConfig' returned.\");\n"
-     "    PyGC_Disable(); /* rootlesskit-py build.py: on again in util/idle.py */\n"),
     # `--version` and `--help` are answered before the interpreter starts (native/fixed_answers.h);
-    # the header is written by build.py for each build (packaging/fixed_answers.py).
+    # the header is written by build.py for each build (packaging/fixed_answers.py). And the
+    # interpreter starts without garbage collection (packaging/static_python.py's GC_PATCH).
     ("build/static_src/MainProgram.c",
      "int main(int argc, char **argv) {\n    // Call the Nuitka main code.\n    return Nuitka_Main(argc, argv);\n}\n",
      f'#include "nuitka/{ANSWERS_HEADER}" /* rootlesskit-py build.py */\n'
-     "int main(int argc, char **argv) {\n    rootlesskit_py_answer(argc, argv);\n    return Nuitka_Main(argc, argv);\n}\n"),
+     "extern int _Py_rootlesskit_gc_off_at_start; /* packaging/static_python.py's GC_PATCH */\n"
+     "int main(int argc, char **argv) {\n    rootlesskit_py_answer(argc, argv);\n"
+     "    _Py_rootlesskit_gc_off_at_start = 1;\n    return Nuitka_Main(argc, argv);\n}\n"),
 ]
 
 

@@ -50,6 +50,15 @@ LEFT_OUT = {"audioop", "ossaudiodev", "_xxsubinterpreters", "nis", "spwd", "_cry
 CTYPES_PATCH = ("    pythonapi = PyDLL(None)\n",
                 "    try:\n        pythonapi = PyDLL(None)\n    except OSError:  # static interpreter (rootlesskit-py)\n"
                 "        pythonapi = None\n")
+# The binaries start with the garbage collector off from the interpreter's first allocation: start-up
+# allocates tens of thousands of objects that all live, and the collections they trigger were about
+# a tenth of a bare start (perf), half of it inside Py_Initialize. The switch is a variable the
+# binary's main() sets (build.py's Nuitka patch), so this interpreter running Nuitka keeps
+# collecting; each long-lived program turns collection on again once it settles (util/idle.py).
+GC_PATCH = ("PyStatus\n_PyGC_Init(PyInterpreterState *interp)\n{\n    GCState *gcstate = &interp->gc;\n",
+            "int _Py_rootlesskit_gc_off_at_start = 0;  /* rootlesskit-py: set by the binary's main() */\n\n"
+            "PyStatus\n_PyGC_Init(PyInterpreterState *interp)\n{\n    GCState *gcstate = &interp->gc;\n"
+            "    if (_Py_rootlesskit_gc_off_at_start) {\n        gcstate->enabled = 0;\n    }\n")
 
 
 def run(cmd: list, **kwargs) -> None:
@@ -208,6 +217,11 @@ def _configure(venv_python: pathlib.Path) -> tuple[pathlib.Path, dict]:
     if text.count(CTYPES_PATCH[0]) != 1:
         raise SystemExit(f"{ctypes_init}: the line CTYPES_PATCH changes was not found")
     ctypes_init.write_text(text.replace(*CTYPES_PATCH))
+    gcmodule = cpython / "Modules" / "gcmodule.c"
+    text = gcmodule.read_text()
+    if text.count(GC_PATCH[0]) != 1:
+        raise SystemExit(f"{gcmodule}: the lines GC_PATCH changes were not found")
+    gcmodule.write_text(text.replace(*GC_PATCH))
     env = {**os.environ, "CC": str(CC), "CFLAGS": "-O2", "LDFLAGS": LDFLAGS, "MODULE_BUILDTYPE": "static",
            "PKG_CONFIG": "/bin/false"}  # pkg-config would report glibc-side libraries musl cannot link
     shutil.rmtree(PREFIX, ignore_errors=True)
