@@ -29,7 +29,6 @@ PROGRAM = "dockerd-rootless-setuptool.sh"
 DOCKERD_ROOTLESS_SH = "dockerd-rootless.sh"
 SYSTEMD_UNIT = "docker.service"
 CLI_CONTEXT = "rootless"
-DOCS = "https://docs.docker.com/go/rootless/"
 COMMON_PROBLEMS = "https://rootlesscontaine.rs/getting-started/common/"
 # how long install waits for the started daemon to answer on its socket
 DAEMON_WAIT = 60.0

@@ -40,6 +40,10 @@ def runtime_dir(value: str | None, uid: int, systemd: bool, home: str) -> list[F
                         "The daemon's socket and rootlesskit's state directory are created in it.",
                         f"mkdir -m 700 -p {value}" if not systemd else f"loginctl enable-linger $(id -un)",
                         as_root=systemd)]
+    if not stat.S_ISDIR(st.st_mode):
+        return [Finding("xdg-runtime-dir", ERROR, f"XDG_RUNTIME_DIR ({value}) is not a directory.",
+                        "The daemon's socket and rootlesskit's state directory are created in it.",
+                        f"export XDG_RUNTIME_DIR=/run/user/{uid}", as_root=False)]
     findings = []
     if st.st_uid != uid or not os.access(value, os.W_OK):
         findings.append(Finding("xdg-runtime-dir", ERROR, f"XDG_RUNTIME_DIR ({value}) is not owned by and writable for uid {uid}.",

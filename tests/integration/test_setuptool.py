@@ -191,6 +191,11 @@ def test_runtime_dir_problems(impl, env, tmp_path):
     result = tool(impl, {**env, "XDG_RUNTIME_DIR": "/run"}, "check", "--json")
     found = {f["id"]: f for f in json.loads(result.stdout)}
     assert result.returncode == 1 and found["xdg-runtime-dir"]["level"] == "error"
+    regular_file = tmp_path / "not-a-dir"
+    regular_file.write_text("")
+    result = tool(impl, {**env, "XDG_RUNTIME_DIR": str(regular_file)}, "check", "--json")
+    found = {f["id"]: f for f in json.loads(result.stdout)}
+    assert result.returncode == 1 and found["xdg-runtime-dir"]["message"] == f"XDG_RUNTIME_DIR ({regular_file}) is not a directory. The daemon's socket and rootlesskit's state directory are created in it.", found
     result = tool(impl, {**env, "HOME": str(tmp_path / "missing")}, "check")
     assert (result.returncode, result.stderr) == (1, ERR + "HOME needs to be set\n")
 
