@@ -98,10 +98,11 @@ def validate(name: str, net: str, publish: list[str]) -> None:
     if name == "gvisor-tap-vsock":
         raise RootlessKitError('port driver "gvisor-tap-vsock" needs --net=gvisor-tap-vsock, which this build '
                                'does not have (see --help); use --port-driver=builtin')
-    from rootlesskit_py.port import spec
+    if publish:  # (the spec module and the API schema it uses load only when there is one)
+        from rootlesskit_py.port import spec
 
-    for text in publish:  # each one alone, as upstream: conflicts show up when publishing
-        spec.validate(spec.parse(text), {})
+        for text in publish:  # each one alone, as upstream: conflicts show up when publishing
+            spec.validate(spec.parse(text), {})
 
 
 def get_driver(name: str, options: Options, state_dir: str) -> PortDriver | None:

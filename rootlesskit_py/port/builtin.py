@@ -18,8 +18,11 @@ import _socket
 
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.port import Options, PortDriver
-from rootlesskit_py.port.spec import PortSpec, validate
 from rootlesskit_py.util.gocompat import strerror
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from rootlesskit_py.port.spec import PortSpec
 
 _UNSPECIFIED = ("", "0.0.0.0", "::")
 
@@ -48,6 +51,8 @@ class Driver(PortDriver):
         Forwarder(self._child_end, netns_path, self.options.source_ip_transparent).start()
 
     def add_port(self, spec: PortSpec) -> int:
+        from rootlesskit_py.port.spec import validate  # loaded with the first port, not at every start
+
         validate(spec, self.ports)
         if not spec.proto.startswith(("tcp", "udp")):
             raise RootlessKitError(f"unsupported port protocol {spec.proto.rstrip('46')}")

@@ -74,11 +74,11 @@ def path_error(op: str, e: OSError) -> str:
 def look_path(file: str, path_env: str | None = None) -> str:
     """Go's exec.LookPath (Go ≥ 1.19, including the ErrDot refusal); raises with Go's error text."""
 
-    def find(path: str) -> str | None:
+    def find(path: str, explain: bool = True) -> str | None:
         try:
             st = os.stat(path)
-        except OSError as e:
-            return f"stat {path}: {strerror(e)}"
+        except OSError as e:  # the text only for the error shown: the PATH walk drops its misses
+            return f"stat {path}: {strerror(e)}" if explain else "missing"
         if st.st_mode & 0o170000 == 0o040000:
             return "is a directory"
         return None if os.access(path, os.X_OK, effective_ids=True) else "permission denied"
@@ -92,7 +92,7 @@ def look_path(file: str, path_env: str | None = None) -> str:
         path_env = os.environ.get("PATH", "")
     for d in path_env.split(":") if path_env else ():
         path = os.path.normpath(os.path.join(d or ".", file))
-        if find(path) is None:
+        if find(path, explain=False) is None:
             if not path.startswith("/"):
                 raise GoError(
                     f"exec: {go_quote(file)}: cannot run executable found relative to current directory")
