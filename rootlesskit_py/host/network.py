@@ -9,6 +9,7 @@ from rootlesskit_py.host import ERROR, WARNING, Finding, file_capabilities, pack
 from rootlesskit_py.util.proc import decode, finish, run, spawn
 
 TUN = "/dev/net/tun"
+PASTA_MINIMUM = "2023_06_25"  # what rootlesskit accepts (passt's releases are dated; the tag is 2023_06_25.32660ce)
 PASTA_RECOMMENDED = "2023_12_04"
 IPTABLES_DIRS = ["/sbin", "/usr/sbin"]
 IPTABLES_PACKAGE = {"apt-get": "iptables", "dnf": "iptables", "yum": "iptables", "zypper": "iptables", "apk": "iptables"}
@@ -77,11 +78,13 @@ def network_drivers(path_dirs: list[str]) -> list[Finding]:
     if pasta:
         # on a terminal, as rootlesskit's pasta driver reads it: a current pasta prints nothing into a file
         release = pasta_release(decode(run(pasta, [pasta, "--version"], combined=True, tty=True)[1]).split("\n")[0])
-        pasta_ok = release is not None and release >= PASTA_RECOMMENDED
-        if not pasta_ok:
+        # dockerd-rootless.sh takes any pasta and rootlesskit one from PASTA_MINIMUM on: only an older
+        # one counts as no driver; one before PASTA_RECOMMENDED is worth a warning
+        pasta_ok = release is not None and release >= PASTA_MINIMUM
+        if release is None or release < PASTA_RECOMMENDED:
             findings.append(Finding("pasta-old", WARNING,
                                     f"{pasta} is {'unversioned' if release is None else release}, older than {PASTA_RECOMMENDED}.",
-                                    "Older pasta loses or replays TCP data; rootlesskit refuses passt before 2023_06_25.",
+                                    f"Older pasta loses or replays TCP data; rootlesskit refuses passt before {PASTA_MINIMUM}.",
                                     "apt-get install -y -t bookworm-backports passt  # or use slirp4netns"))
     if not (slirp_ok or pasta_ok or vpnkit):
         findings.append(Finding("network-driver", ERROR,

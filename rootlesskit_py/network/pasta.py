@@ -11,7 +11,7 @@ import _signal as signal
 import os
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.host.network import pasta_release
+from rootlesskit_py.host.network import PASTA_MINIMUM, pasta_release
 from rootlesskit_py.messages import NetworkConfig
 from rootlesskit_py.network import Options, detached_netns_path, look_up_binary
 from rootlesskit_py.network.usermode import UserModeDriver
@@ -19,18 +19,17 @@ from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.util.proc import decode, finish, run, spawn
 
-MINIMUM_VERSION = "2023_06_25"  # passt's releases are dated; the full tag is 2023_06_25.32660ce
 _NEEDED_OPTIONS = ("--ns-ifname", "--mtu", "--config-net", "--address", "--netmask", "--gateway",
                    "--dns-forward", "--no-map-gw", "--ipv4-only", "--tcp-ports", "--udp-ports")
 
 
 def check_version(version_line: str) -> None:
-    """Refuse a pasta older than MINIMUM_VERSION, or one that does not say which it is."""
+    """Refuse a pasta older than PASTA_MINIMUM, or one that does not say which it is."""
     release = pasta_release(version_line)
-    if release is None or release < MINIMUM_VERSION:
+    if release is None or release < PASTA_MINIMUM:
         raise RootlessKitError(
             f"pasta is too old or does not report its version ({go_quote(version_line.strip())}): rootlesskit "
-            f"needs passt {MINIMUM_VERSION}.32660ce or later (2023_12_04.b86afe3 or later recommended); Debian "
+            f"needs passt {PASTA_MINIMUM}.32660ce or later (2023_12_04.b86afe3 or later recommended); Debian "
             "12's passt 2023_03_09 loses TCP connections. Use --net=slirp4netns instead.")
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
+
 from rootlesskit_py.host import ERROR, WARNING, cgroup, network, storage, subid, userns
 
 
@@ -188,3 +190,15 @@ def test_user_manager_on_a_prepared_systemd_host(tmp_path):
     assert session.user_manager("alice", 1000, True, {}, str(tmp_path)) == []
     # not a systemd host: nothing to say about user managers
     assert session.user_manager("alice", 1000, False, {}, str(tmp_path / "none")) == []
+
+
+@pytest.mark.parametrize("release, old, no_driver", [("2023_03_09", True, True), ("2023_10_01", True, False),
+                                                     ("2025_05_03", False, False)])
+def test_a_pasta_rootlesskit_accepts_counts_as_a_network_driver(tmp_path, release, old, no_driver):
+    """The check's error "no network driver" means what rootlesskit means: a pasta from 2023_06_25
+    on is one (dockerd-rootless.sh would use it); before 2023_12_04 it is still worth a warning."""
+    pasta = tmp_path / "pasta"
+    pasta.write_text(f"#!/bin/sh\necho 'pasta {release}.0123abc'\n")
+    pasta.chmod(0o755)
+    found = {f.id: f for f in network.network_drivers([str(tmp_path)])}
+    assert ("pasta-old" in found, "network-driver" in found) == (old, no_driver), found
