@@ -269,15 +269,9 @@ def run_id_map_commands(child_pid: int, commands: list[tuple[str, list[str]]]) -
                 f"failed to setup UID/GID map: {tool} {pid_s} [{' '.join(args)}] failed: {decode(out)}: {err}")
 
 
-def write_id_maps(child_pid: int, uid: int, gid: int, username: str, subid_source: str,
-                  warn: Callable[[str], None] | None = None) -> None:
-    """Map the child's user namespace: `uid`/`gid` as 0, then the user's sub-ID ranges."""
-    run_id_map_commands(child_pid, id_map_commands(uid, gid, username, subid_source, warn))
-
-
 def prepare_invoking_user(subid_source: str) -> Callable[[int], None]:
-    """map_invoking_user in two steps: the user and sub-ID lookup now, the helpers later, by the
-    function returned, given the child's pid. The parent looks up right after the fork, while the
+    """Map the invoking user into the child's user namespace in two steps: the user and sub-ID
+    lookup now, the helpers later, by the function returned, given the child's pid. The parent looks up right after the fork, while the
     child unshares (it has nothing else to do then), and maps once the namespace exists. A lookup
     error is raised by the returned function: where upstream reports it, after the child started."""
     try:
@@ -294,8 +288,3 @@ def prepare_invoking_user(subid_source: str) -> Callable[[int], None]:
 
         return fail
     return lambda child_pid: run_id_map_commands(child_pid, commands)
-
-
-def map_invoking_user(child_pid: int, subid_source: str) -> None:
-    """write_id_maps for the user running us."""
-    prepare_invoking_user(subid_source)(child_pid)

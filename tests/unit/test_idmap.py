@@ -27,6 +27,11 @@ def static(tmp_path, subuid, subgid, uid=1000, username="alice"):
                                          write(tmp_path, "subgid", subgid))
 
 
+def write_id_maps(child_pid, uid, gid, username, source):
+    """What the parent does in two steps (prepare_invoking_user): the helpers' arguments, then the helpers."""
+    idmap.run_id_map_commands(child_pid, idmap.id_map_commands(uid, gid, username, source))
+
+
 def raises(fn, *args, **kw):
     with pytest.raises(RootlessKitError) as ei:
         fn(*args, **kw)
@@ -234,7 +239,7 @@ def test_auto_reads_the_files_when_nss_has_no_subid_service(tmp_path, fake_getsu
 
 def test_unknown_source():
     assert raises(idmap.get_subid_ranges, 1000, "alice", "x") == 'unknown subid source "x"'
-    assert raises(idmap.write_id_maps, 1, 1000, 1000, "alice", "Static") == \
+    assert raises(write_id_maps, 1, 1000, 1000, "alice", "Static") == \
         'failed to setup UID/GID map: failed to compute uid/gid map: unknown subid source "Static"'
 
 
@@ -243,7 +248,7 @@ def test_unknown_source():
 def test_write_id_maps_newuidmap_not_on_path(tmp_path, monkeypatch, fake_getsubids):
     fake_getsubids({"alice": "0: alice 100000 65536\n", "-g alice": "0: alice 100000 65536\n"})
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    assert raises(idmap.write_id_maps, 4242, 1000, 1001, "alice", "dynamic") == (
+    assert raises(write_id_maps, 4242, 1000, 1001, "alice", "dynamic") == (
         "failed to setup UID/GID map: newuidmap 4242 [0 1000 1 1 100000 65536] failed: : "
         'exec: "newuidmap": executable file not found in $PATH')
 
@@ -253,7 +258,7 @@ def test_write_id_maps_real_newuidmap_failure(fake_getsubids):
     fake_getsubids({"alice": "0: alice 100000 65536\n", "-g alice": "0: alice 100000 65536\n"})
     child = subprocess.Popen(["sleep", "30"])
     try:
-        msg = raises(idmap.write_id_maps, child.pid, 1000, 1001, "alice", "dynamic")
+        msg = raises(write_id_maps, child.pid, 1000, 1001, "alice", "dynamic")
     finally:
         child.kill()
         child.wait()
@@ -279,7 +284,7 @@ def test_write_id_maps_real_user_namespace(source):
         while os.readlink(f"/proc/{child.pid}/ns/user") == own_ns:
             assert time.monotonic() < deadline and child.poll() is None, "unshare --user did not happen"
             time.sleep(0.01)
-        idmap.write_id_maps(child.pid, uid, gid, username, source)
+        write_id_maps(child.pid, uid, gid, username, source)
         with open(f"/proc/{child.pid}/uid_map") as f:
             uid_map = [line.split() for line in f]
         with open(f"/proc/{child.pid}/gid_map") as f:
@@ -349,6 +354,6 @@ def test_user_without_passwd_entry_is_a_map_error(monkeypatch):
     monkeypatch.setattr(pwd, "getpwuid", no_entry)
     monkeypatch.delenv("USER", raising=False)
     monkeypatch.delenv("HOME", raising=False)
-    assert raises(idmap.map_invoking_user, 1, "static") == (
+    assert raises(idmap.prepare_invoking_user("static"), 1) == (
         "failed to setup UID/GID map: failed to compute uid/gid map: "
         "user: Current requires cgo or $USER, $HOME set in environment")
