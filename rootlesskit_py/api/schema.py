@@ -40,13 +40,8 @@ def _encode(value: object, indent: str, newline: str, out: list[str]) -> None:
     """`newline` is the line break and indentation before an item at this level's end."""
     if isinstance(value, str):
         out.append(_json_string(value))
-    elif value is None or value is True or value is False:
-        out.append("null" if value is None else "true" if value else "false")
-    elif isinstance(value, int):
-        out.append(int.__repr__(value))
-    elif isinstance(value, float):
-        out.append(float.__repr__(value) if value == value and value not in (_INF, -_INF) else
-                   "NaN" if value != value else "Infinity" if value > 0 else "-Infinity")
+    elif value is None or isinstance(value, (int, float)):
+        out.append(_json_scalar(value))
     elif isinstance(value, (dict, list, tuple)):
         is_dict = isinstance(value, dict)
         opener, closer = "{}" if is_dict else "[]"
@@ -62,7 +57,7 @@ def _encode(value: object, indent: str, newline: str, out: list[str]) -> None:
                 out.append(inner)
             if is_dict:
                 key, item = item
-                out.append(_json_string(key if isinstance(key, str) else _json_key(key)) + (": " if indent else ":"))
+                out.append(_json_string(_json_key(key)) + (": " if indent else ":"))
             _encode(item, indent, inner, out)
         out.append((newline if indent else "") + closer)
     else:
@@ -70,12 +65,23 @@ def _encode(value: object, indent: str, newline: str, out: list[str]) -> None:
 
 
 def _json_key(key: object) -> str:
-    """A non-string dict key as json.dumps writes it."""
-    if key is None or key is True or key is False:
-        return "null" if key is None else "true" if key else "false"
-    if isinstance(key, (int, float)):
-        return int.__repr__(key) if isinstance(key, int) else float.__repr__(key)
+    """A dict key's text as json.dumps writes it."""
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, (int, float)):
+        return _json_scalar(key)
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _json_scalar(value: None | bool | int | float) -> str:
+    """None, a boolean or a number as json.dumps writes it (as a value, and as a dict key's text)."""
+    if value is None or value is True or value is False:
+        return "null" if value is None else "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if value != value:
+        return "NaN"
+    return float.__repr__(value) if value not in (_INF, -_INF) else "Infinity" if value > 0 else "-Infinity"
 
 
 def error_body(message: str) -> bytes:
