@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -42,12 +43,18 @@ int rk_madvise(unsigned long addr, unsigned long length, int advice)
 
 int rk_drop_capabilities(void)
 {
-    /* capset(2) version 3 (two 32-bit words per set); the raw syscall, as musl has no wrapper */
+    /* capget/capset(2) version 3 (two 32-bit words per set); raw syscalls, as musl has no wrappers */
     struct { uint32_t version; int pid; } header = { 0x20080522, 0 };
     struct { uint32_t effective, permitted, inheritable; } data[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+    if (syscall(SYS_capget, &header, data) < 0)
+        return -errno;
+    int held = (data[0].permitted | data[1].permitted) != 0;
+    memset(data, 0, sizeof(data));
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return -errno;  /* EINVAL: a kernel before 4.3, which has no ambient set */
-    RK_RET(syscall(SYS_capset, &header, data));
+    if (syscall(SYS_capset, &header, data) < 0)
+        return -errno;
+    return held;
 }
 
 

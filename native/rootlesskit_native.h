@@ -8,6 +8,7 @@ int rk_mount(const char *source, const char *target, const char *fstype,
 int rk_prctl(int option, unsigned long arg2, unsigned long arg3,
              unsigned long arg4, unsigned long arg5);
 int rk_madvise(unsigned long addr, unsigned long length, int advice);
+/* 1 if the process held a permitted capability before, 0 if not */
 int rk_drop_capabilities(void);
 /* Start `path` in a new process sharing our memory until it execs (clone CLONE_VM|CLONE_VFORK), for
  * long-lived helpers and the command: a fork of the interpreter copies its page tables, and then

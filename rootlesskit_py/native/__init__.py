@@ -154,16 +154,7 @@ def drop_file_capabilities() -> bool:
     marks the others too, and only the rootlesskit parent may use what it grants. Root keeps its
     capabilities: they are its own (inside rootlesskit's user namespace the Docker programs need them),
     not the file's. Returns whether the process held any permitted capability before."""
-    if os.getuid() == 0:
-        return False
-    held = False
-    with open("/proc/self/status", "rb") as status:
-        for line in status:
-            if line.startswith(b"CapPrm:"):
-                held = int(line.split()[1], 16) != 0
-                break
-    _check(_lib.rk_drop_capabilities())
-    return held
+    return os.getuid() != 0 and _check(_lib.rk_drop_capabilities()) == 1
 
 
 
