@@ -12,9 +12,11 @@ h11 is imported on the first connection that needs it: it costs milliseconds tha
 start-up must not pay, and about 40 ms and 4.6 MiB the first request would (BENCHMARKS.md). The
 requests Docker and rootlessctl send most, a plain GET, are read without it: `_plain_get` accepts
 only requests that h11 would read the same way (a strict subset of its grammar) and answers them
-byte for byte as the h11 path would; anything else, from its first byte on, goes to h11. One thread per connection, so a client that connects and says nothing holds up
-no one; driver operations are serialised by one lock. Served from threads of the parent while its
-main thread relays signals.
+byte for byte as the h11 path would; anything else, from its first byte on, goes to h11.
+
+One thread per connection, so a client that connects and says nothing holds up no one; driver
+operations are serialised by one lock. Served from threads of the parent while its main thread
+relays signals.
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ the environment) checks the environment, picks the network and port drivers and 
 profile on that file applies. When that file is this very executable and the exec could give
 nothing this process lacks (no file capabilities, no AppArmor or SELinux), rootlesskit runs in
 this process instead: the same program with the same argv and environment, without a second
-interpreter start (about 12 ms, a fifth of the wrapper's whole cost). The *child* phase runs inside the namespaces: it gives the copied-up
-/run its own docker, containerd and xtables entries, works around a symlinked /etc/ssl, turns on IP
-forwarding in the right network namespace and execs dockerd, which keeps the child's pid (signals
-and sd_notify from systemd go straight to it).
+interpreter start (about 12 ms, a fifth of the wrapper's whole cost).
+
+The *child* phase runs inside the namespaces: it gives the copied-up /run its own docker,
+containerd and xtables entries, works around a symlinked /etc/ssl, turns on IP forwarding in the
+right network namespace and execs dockerd, which keeps the child's pid (signals and sd_notify from
+systemd go straight to it).
 
 Users read the `+ ...` lines of upstream's `set -x` trace in their journal, and scripts grep the
 `echo`ed messages on stdout, so both are kept; the steps done in-process are traced as the
