@@ -200,6 +200,13 @@ NUITKA_PATCHES = [
      "                    Py_CLEAR(spec_value);\n                }\n            }\n"
      "            Py_XDECREF(origin);\n            Py_XDECREF(locations);\n            Py_XDECREF(spec_type);\n"
      "            Py_XDECREF(args);\n            Py_DECREF(kwargs);\n        }\n"),
+    # Nuitka's main() asks for importlib._bootstrap, which imports the `importlib` package and with
+    # it `warnings` (about 1 ms with the static interpreter, nothing of this program needs either).
+    # The module it wants is the one the interpreter already runs as _frozen_importlib: the
+    # `importlib` package only binds that same module under the other name.
+    ("build/static_src/MetaPathBasedLoader.c",
+     '        importlib = PyImport_ImportModule("importlib._bootstrap");\n',
+     '        importlib = PyImport_ImportModule("_frozen_importlib"); /* rootlesskit-py build.py */\n'),
     # `--version` and `--help` are answered before the interpreter starts (native/fixed_answers.h);
     # the header is written by build.py for each build (packaging/fixed_answers.py). And the
     # interpreter starts without garbage collection (packaging/static_python.py's GC_PATCH).
