@@ -32,10 +32,10 @@ import tempfile
 import time
 
 from network import free_port
-from startup import print_table
+from startup import ENGINE_CACHE, print_table
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-GO_DIR = pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests")) / "trixie/root/usr/bin"
+GO_DIR = ENGINE_CACHE / "trixie/root/usr/bin"
 FLAGS = ["--net=slirp4netns", "--disable-host-loopback", "--copy-up=/etc", "--port-driver=builtin"]
 INFO = b"GET /v1/info HTTP/1.1\r\nHost: rootlesskit\r\n\r\n"
 

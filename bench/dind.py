@@ -28,9 +28,8 @@ import tempfile
 import time
 
 from network import free_port
-from startup import REPO, bench_parser, loadavg, print_table
+from startup import ENGINE_CACHE as CACHE, REPO, bench_parser, loadavg, print_table
 
-CACHE = pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"))
 ROOT_TAR = CACHE / "mmdebstrap/bookworm-dind/root.tar"
 CONTEXT = REPO / "packaging/dind-rootless"
 OTHER_NAMES = ["rootlessctl", "rootlesskit-docker-proxy", "dockerd-rootless.sh", "dockerd-rootless-setuptool.sh"]

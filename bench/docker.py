@@ -27,9 +27,8 @@ import sys
 import tempfile
 import time
 
-from startup import REPO, bench_parser, fmt_ms, loadavg, print_table
+from startup import ENGINE_CACHE as CACHE, REPO, bench_parser, fmt_ms, loadavg, print_table
 
-CACHE = pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"))
 OURS = REPO / "dist" / "bin"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 ENGINES = {  # name: (PATH dirs of the engine, its docker CLI, its upstream script, Go RootlessKit's dir)

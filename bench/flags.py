@@ -28,10 +28,10 @@ import tempfile
 import time
 
 from network import free_port
-from startup import Runner, bench_parser, cpu_stall_us, fmt_ms, loadavg, pct, print_table, proc_tree, read_kib
+from startup import (ENGINE_CACHE, Runner, bench_parser, cpu_stall_us, fmt_ms, loadavg, pct, print_table, proc_tree,
+                     read_kib)
 
-GO2 = os.path.join(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"),
-                   "trixie/root/usr/bin/rootlesskit")
+GO2 = str(ENGINE_CACHE / "trixie/root/usr/bin/rootlesskit")
 SLIRP = ["--net=slirp4netns", "--copy-up=/etc"]
 BUILTIN = ["--disable-host-loopback", "--port-driver=builtin"]
 # dockerd-rootless.sh's command line (moby 28.x) without --detach-netns, which Go 1.1.0 lacks

@@ -35,6 +35,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from rootlesskit_py.version import VERSION  # noqa: E402
+from startup import ENGINE_CACHE  # noqa: E402
 
 DIST = REPO / "dist"
 ARCH = os.uname().machine
@@ -42,8 +43,7 @@ TARBALL = f"rootlesskit-py-{VERSION}-{ARCH}.tgz"
 DEB = DIST / f"rootlesskit-py_{VERSION}_amd64.deb"
 RPM = DIST / f"rootlesskit-py-{VERSION}-1.{ARCH}.rpm"
 GO = {"1.1.0 (Debian 12)": pathlib.Path("/usr/bin"),
-      "2.0.2 (Debian 13)": pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"))
-      / "trixie" / "root" / "usr" / "bin"}
+      "2.0.2 (Debian 13)": ENGINE_CACHE / "trixie" / "root" / "usr" / "bin"}
 
 
 def du(path: pathlib.Path) -> int:

@@ -36,6 +36,9 @@ import tempfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+# where tests/engines.sh unpacks Debian 13's and sid's engines (with Go RootlessKit 2.0.2), and
+# tests/debroots.sh its mmdebstrap roots
+ENGINE_CACHE = pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"))
 TIMED = [("--version", ["--version"]),  # no namespace at all: pure start-up of the executable
          ("true", ["true"]),  # the full path: userns, newuidmap/newgidmap, fork, exec
          ("--pidns true", ["--pidns", "true"]),
