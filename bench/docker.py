@@ -55,10 +55,10 @@ class Side:
         self.path = ":".join([str(bin_dir), *dirs, SYSTEM_PATH])
 
     def env(self, **extra: str) -> dict[str, str]:
-        xdg, home = self.dir / "xdg", self.dir / "home"
-        for d in (xdg, home):
+        xdg, home, tmp = self.dir / "xdg", self.dir / "home", self.dir / "tmp"  # tmp: containerd's stack dumps
+        for d in (xdg, home, tmp):
             d.mkdir(mode=0o700, exist_ok=True)
-        return {**os.environ, "PATH": self.path, "XDG_RUNTIME_DIR": str(xdg), "HOME": str(home),
+        return {**os.environ, "PATH": self.path, "XDG_RUNTIME_DIR": str(xdg), "HOME": str(home), "TMPDIR": str(tmp),
                 "DOCKER_HOST": f"unix://{xdg}/docker.sock", **extra}
 
 

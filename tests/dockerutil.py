@@ -74,8 +74,12 @@ class RootlessDocker:
         self.xdg = pathlib.Path(tempfile.mkdtemp(prefix="rkx-", dir="/tmp"))
         self.home = base / "home"
         self.home.mkdir(mode=0o700)
+        # the engine's own temporary files go under the test's directory, not /tmp: containerd
+        # writes a containerd.PID.stacks.log to $TMPDIR when dockerd asks it for its stacks
+        tmp = base / "tmp"
+        tmp.mkdir()
         path = [str(kit), *(extra_path or []), *engine.dirs, SYSTEM_PATH]
-        self.env = {**os.environ, "XDG_RUNTIME_DIR": str(self.xdg), "HOME": str(self.home),
+        self.env = {**os.environ, "XDG_RUNTIME_DIR": str(self.xdg), "HOME": str(self.home), "TMPDIR": str(tmp),
                     "PATH": ":".join(path), "DOCKER_HOST": f"unix://{self.xdg}/docker.sock", **(env or {})}
         self.data = self.home / ".local/share/docker"
         self.state = pathlib.Path(self.env.get("DOCKERD_ROOTLESS_ROOTLESSKIT_STATE_DIR", self.xdg / "dockerd-rootless"))
