@@ -165,9 +165,10 @@ NUITKA_PATCHES = [
      "    PyObject *import_result = CALL_FUNCTION_WITH_ARGS5(tstate, import_function, pos_args);\n\n"
      "    return import_result;\n}\n"),
     # A module run by that direct importer has no __spec__ yet, so each one called importlib's Python
-    # _spec_from_module, which raised and caught three AttributeErrors to find that the module has
-    # no __file__, __cached__ or __path__ yet (its own code sets them, and the spec's, later). The same
-    # ModuleSpec is now built from dict lookups.
+    # _spec_from_module, which raised and caught AttributeErrors to find that the loader has no
+    # _ORIGIN and the module no __file__, __cached__ or __path__ yet (its own code sets them, and the
+    # spec's, later). The same ModuleSpec is now built from dict lookups; its origin is __file__, as
+    # Nuitka's loader type has no _ORIGIN (fixed methods, no instance dict).
     ("code_generation/templates/CodeTemplatesModules.py",
      "        PyObject *_spec_from_module = PyObject_GetAttrString(bootstrap_module, \"_spec_from_module\");\n"
      "        CHECK_OBJECT(_spec_from_module);\n\n"
@@ -179,26 +180,21 @@ NUITKA_PATCHES = [
      "        if (spec_value != NULL && spec_value != Py_None) {\n            Py_INCREF(spec_value);\n"
      "        } else {\n"
      "            PyObject *location = DICT_GET_ITEM0(tstate, dict, const_str_plain___file__);\n"
-     "            PyObject *origin = PyObject_GetAttrString(module_loader, \"_ORIGIN\");\n"
-     "            if (origin == NULL) {\n                CLEAR_ERROR_OCCURRED(tstate);\n"
-     "                origin = location;\n                Py_XINCREF(origin);\n            }\n"
      "            PyObject *cached = DICT_GET_ITEM0(tstate, dict, const_str_plain___cached__);\n"
      "            PyObject *path = DICT_GET_ITEM0(tstate, dict, const_str_plain___path__);\n"
      "            PyObject *locations = path == NULL ? NULL : PySequence_List(path);\n"
      "            PyObject *spec_type = PyObject_GetAttrString(bootstrap_module, \"ModuleSpec\");\n"
      "            PyObject *args = PyTuple_Pack(2, DICT_GET_ITEM0(tstate, dict, const_str_plain___name__), module_loader);\n"
      "            PyObject *kwargs = MAKE_DICT_EMPTY(tstate);\n"
-     "            PyDict_SetItemString(kwargs, \"origin\", origin == NULL ? Py_None : origin);\n"
+     "            PyDict_SetItemString(kwargs, \"origin\", location == NULL ? Py_None : location);\n"
      "            spec_value = spec_type == NULL || args == NULL ? NULL : PyObject_Call(spec_type, args, kwargs);\n"
      "            if (spec_value != NULL) {\n"
-     "                bool file_attribute = location != NULL && origin != NULL &&\n"
-     "                                      PyObject_RichCompareBool(origin, location, Py_EQ) == 1;\n"
-     "                if (PyObject_SetAttrString(spec_value, \"_set_fileattr\", file_attribute ? Py_True : Py_False) < 0 ||\n"
+     "                if (PyObject_SetAttrString(spec_value, \"_set_fileattr\", location != NULL ? Py_True : Py_False) < 0 ||\n"
      "                    PyObject_SetAttrString(spec_value, \"cached\", cached == NULL ? Py_None : cached) < 0 ||\n"
      "                    PyObject_SetAttrString(spec_value, \"submodule_search_locations\",\n"
      "                                           locations == NULL ? Py_None : locations) < 0) {\n"
      "                    Py_CLEAR(spec_value);\n                }\n            }\n"
-     "            Py_XDECREF(origin);\n            Py_XDECREF(locations);\n            Py_XDECREF(spec_type);\n"
+     "            Py_XDECREF(locations);\n            Py_XDECREF(spec_type);\n"
      "            Py_XDECREF(args);\n            Py_DECREF(kwargs);\n        }\n"),
     # Nuitka's main() asks for importlib._bootstrap, which imports the `importlib` package and with
     # it `warnings` (about 1 ms with the static interpreter, nothing of this program needs either).
