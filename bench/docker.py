@@ -114,12 +114,13 @@ def ready_once(side: Side) -> float:
         # Until dockerd's socket exists no `docker version` can work: a cheap stat every 2 ms instead
         # of a docker CLI start (~20 ms of CPU each) every 20 ms, which competed with dockerd for the
         # two CPUs and made the moment of readiness a multiple of the poll period
-        while not socket.exists() or subprocess.run([side.docker, "version"], env=env,
-                                                    capture_output=True).returncode != 0:
+        while True:
+            listening = socket.exists()
+            if listening and subprocess.run([side.docker, "version"], env=env, capture_output=True).returncode == 0:
+                return time.monotonic() - t0
             if proc.poll() is not None or time.monotonic() - t0 > 90:
                 sys.exit(f"FAILED: {side.name} did not start: {(side.dir / 'dockerd.log').read_text()[-2000:]}")
-            time.sleep(0.002 if not socket.exists() else 0.02)
-        return time.monotonic() - t0
+            time.sleep(0.02 if listening else 0.002)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
