@@ -271,9 +271,10 @@ def run_id_map_commands(child_pid: int, commands: list[tuple[str, list[str]]]) -
 
 def prepare_invoking_user(subid_source: str) -> Callable[[int], None]:
     """Map the invoking user into the child's user namespace in two steps: the user and sub-ID
-    lookup now, the helpers later, by the function returned, given the child's pid. The parent looks up right after the fork, while the
-    child unshares (it has nothing else to do then), and maps once the namespace exists. A lookup
-    error is raised by the returned function: where upstream reports it, after the child started."""
+    lookup now, the helpers later, by the function returned, given the child's pid. The parent
+    looks up right after the fork, while the child unshares (it has nothing else to do then), and
+    maps once the namespace exists. A lookup error is raised by the returned function: where
+    upstream reports it, after the child started."""
     try:
         try:
             uid, gid, username = lookup_user()
