@@ -23,8 +23,8 @@ from __future__ import annotations
 import os
 import sys
 
-from rootlesskit_py import names
-from rootlesskit_py.util.gocompat import GoError, look_path, strerror
+from rootlesskit_py import host, names
+from rootlesskit_py.util.gocompat import strerror
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -79,11 +79,8 @@ def shell_quote(word: str) -> str:
 
 
 def which(name: str, env: dict[str, str]) -> str | None:
-    """`command -v NAME`: the first executable on PATH, or None."""
-    try:
-        return look_path(name, env.get("PATH", ""))
-    except GoError:
-        return None
+    """`command -v NAME` on the PATH of `env`."""
+    return host.which(name, env.get("PATH", "").split(":"))
 
 
 # ---- parent phase ----------------------------------------------------------------------------
@@ -107,8 +104,6 @@ def parent_phase(argv: list[str], env: dict[str, str], self_command: list[str],
     trace(["exec", *command])
     run_here = same_file_runner(rootlesskit) if same_file_runner is not None else None
     if run_here is not None:
-        from rootlesskit_py import host
-
         if not host.exec_changes_security_context():
             sys.stdout.flush()
             run_here(command, child_env)  # does not return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from rootlesskit_py.util.gocompat import GoError, look_path
 from rootlesskit_py.util.proc import decode, run
 
 ERROR = "error"      # blocking: rootless Docker will not start, or not usefully
@@ -105,9 +106,9 @@ def exec_changes_security_context(sys_dir: str = "/sys") -> bool:
 
 
 def which(name: str, path_dirs: list[str]) -> str | None:
-    """The first executable `name` in `path_dirs` (the shell's `command -v`)."""
-    for d in path_dirs:
-        path = os.path.join(d, name)
-        if os.access(path, os.X_OK) and not os.path.isdir(path):
-            return path
-    return None
+    """The shell's `command -v`: the first executable `name` in `path_dirs`, or None. The same search
+    as the one rootlesskit runs its helpers by (Go's LookPath), so both programs find the same file."""
+    try:
+        return look_path(name, ":".join(path_dirs))
+    except GoError:
+        return None
