@@ -142,17 +142,12 @@ def detached_netns_path(child_pid: int, state_dir: str) -> str:
     return f"/proc/{child_pid}/root{state_dir}/netns"
 
 
-def driver_module(name: str):
-    """The module of driver `name` (its Driver, and its Options where it has more than the common
-    ones); errors as upstream words them."""
+def get_driver(name: str, options: Options) -> NetworkDriver:
+    """The driver for `--net=name`, its module imported only now; an unknown name is refused as
+    upstream words it."""
     if name not in KNOWN_DRIVERS:
         raise RootlessKitError(f"unknown network mode: {name}")
-    return __import__(f"rootlesskit_py.network.{name.replace('-', '_')}", fromlist=["Driver"])
-
-
-def get_driver(name: str, options: Options) -> NetworkDriver:
-    """The driver for `--net=name`."""
-    return driver_module(name).Driver(options)
+    return __import__(f"rootlesskit_py.network.{name.replace('-', '_')}", fromlist=["Driver"]).Driver(options)
 
 
 def start_probes(name: str, options: Options) -> None:
