@@ -78,7 +78,7 @@ FREEZE_MODULES_PATCHES = [
 # binary's modules are in the binary and Nuitka's are in directories, so no zip file is ever on
 # sys.path. (Nuitka freezes whatever the interpreter imports at start, so zipimport's body would
 # otherwise run from the binary's own copy.) Without the unused frozen modules and zipimport, a
-# rootlesskit start with Docker's flags was 1.2 ms shorter, measured interleaved.
+# rootlesskit start with Docker's flags was 0.6-1.3 ms shorter, measured interleaved (BENCHMARKS.md).
 ZIPIMPORT_PATCH = ("    return _PyImportZip_Init(tstate);\n}\n",
                    "    return _PyStatus_OK();  /* rootlesskit-py: no zipimport path hook */\n}\n")
 
