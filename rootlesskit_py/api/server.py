@@ -392,9 +392,10 @@ def _path(request) -> str:
     if lengths and any(name == b"transfer-encoding" for name, _ in request.headers):
         raise _Refused(400, "Content-Length and Transfer-Encoding together")
     if lengths:  # h11 checked: digits only, and one value
-        if len(lengths[0]) > 19 or int(lengths[0]) >= 1 << 63:  # Go's int64 overflow
+        length = int(lengths[0]) if len(lengths[0]) <= 19 else 1 << 63
+        if length >= 1 << 63:  # Go's int64 overflow
             raise _Refused(400, "bad Content-Length")
-        if int(lengths[0]) > MAX_BODY:
+        if length > MAX_BODY:
             raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
     for name, value in request.headers:
         if name == b"host" and not _HOST_BYTES.issuperset(value):
