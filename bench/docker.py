@@ -109,7 +109,7 @@ def ready_once(side: Side) -> float:
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    socket = side.dir / "xdg" / "docker.sock"
+    socket = pathlib.Path(env["DOCKER_HOST"].removeprefix("unix://"))
     try:
         # Until dockerd's socket exists no `docker version` can work: a cheap stat every 2 ms instead
         # of a docker CLI start (~20 ms of CPU each) every 20 ms, which competed with dockerd for the
