@@ -211,6 +211,16 @@ class Forwarder:
             return
         sock.setblocking(False)
         try:
+            # The dialled leg ends on this machine: at a server in the namespace, a container behind
+            # its bridge, or the user-mode TCP of slirp4netns, pasta or vpnkit. A pacing algorithm
+            # such as BBR, a common host default that namespaces inherit, holds the sender to the
+            # rate of a bottleneck that is not there, and leaves idle the CPU the pump could use.
+            # Root of the namespace may pick any algorithm the kernel has; a kernel without cubic
+            # keeps its default.
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_CONGESTION, b"cubic")
+        except OSError:
+            pass
+        try:
             if source is not None:
                 level, option = ((_socket.SOL_IP, _IP_TRANSPARENT) if port.dial_family == _socket.AF_INET
                                  else (_socket.SOL_IPV6, _IPV6_TRANSPARENT))

@@ -35,6 +35,31 @@ def test_tcp_reaches_the_server_inside_and_half_close_passes(impl, tmp_path):
         assert peer == "127.0.0.1"  # loopback clients are never made transparent
 
 
+def _congestion_controls(child_pid: int, ss_filter: str) -> list[str]:
+    """The congestion control of each established TCP socket in the child's namespace that matches."""
+    result = run(["nsenter", "-U", "--preserve-credentials", "-n", "-t", str(child_pid),
+                  "ss", "-tinH", "state", "established", ss_filter])
+    assert result.returncode == 0, result.stderr
+    known = {"cubic", "reno", "bbr", "htcp", "vegas", "westwood", "dctcp", "bic", "illinois", "yeah"}
+    return [word for word in result.stdout.split() if word in known]
+
+
+def test_the_dialled_leg_never_paces(impl, tmp_path):
+    """The pump's connection inside the namespace uses cubic, whatever the namespace's default. A pacing
+    default (BBR here) held TCP through the pump well below what the CPUs allow (BENCHMARKS.md). The
+    command sets the namespace's default to reno first, so the check holds on a cubic host as well,
+    and the server's end shows that default."""
+    port = free_port()
+    server = " ".join(server_command())
+    command = ["sh", "-c", f"echo reno > /proc/sys/net/ipv4/tcp_congestion_control && exec {server}"]
+    with started(impl, tmp_path, BUILTIN + ["-p", f"127.0.0.1:{port}:8080/tcp"], command) as kit:
+        wait_echo(("127.0.0.1", port))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            assert client.recv(100).endswith(b"\n")  # the server's greeting: both legs are up
+            assert _congestion_controls(kit.child_pid(), "dport = :8080") == ["cubic"]
+            assert _congestion_controls(kit.child_pid(), "sport = :8080") == ["reno"]
+
+
 @pytest.mark.parametrize("spec, reach_v4, reach_v6", [
     ("0.0.0.0:{p}:8080/tcp", True, True),    # Go: tcp on an unspecified address is dual-stack
     (":{p}:8080/tcp", True, True),
