@@ -73,8 +73,13 @@ def request(sock_path: str, conn: socket.socket | None = None) -> float:
     start = time.perf_counter()
     s = conn or socket.socket(socket.AF_UNIX)
     try:
-        if conn is None:
-            s.connect(sock_path)
+        while conn is None:
+            try:
+                s.connect(sock_path)
+                break
+            except ConnectionRefusedError:  # Go binds api.sock a moment before it listens on it
+                time.sleep(0.001)
+                start = time.perf_counter()
         s.sendall(INFO)
         data = b""
         while b"\r\n\r\n" not in data or len(data) < data.index(b"\r\n\r\n") + 4 + _length(data):
