@@ -32,10 +32,9 @@ import tempfile
 import time
 
 from network import free_port
-from startup import ENGINE_CACHE, print_table
+from startup import GO2_DIR, print_table
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-GO_DIR = ENGINE_CACHE / "trixie/root/usr/bin"
 FLAGS = ["--net=slirp4netns", "--disable-host-loopback", "--copy-up=/etc", "--port-driver=builtin"]
 INFO = b"GET /v1/info HTTP/1.1\r\nHost: rootlesskit\r\n\r\n"
 
@@ -173,7 +172,7 @@ def ms(seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ours", default=str(REPO / "dist" / "bin"), help="directory of our binaries")
-    parser.add_argument("--go", default=str(GO_DIR), help="directory of Go RootlessKit's binaries")
+    parser.add_argument("--go", default=str(GO2_DIR), help="directory of Go RootlessKit's binaries")
     parser.add_argument("--runs", type=int, default=20, help="fresh kits per side for the first request; "
                         "rootlessctl runs per side are 3x this (default 20)")
     parser.add_argument("--seconds", type=float, default=3, help="seconds per request-rate measurement")

@@ -28,10 +28,9 @@ import tempfile
 import time
 
 from network import free_port
-from startup import (ENGINE_CACHE, Runner, bench_parser, cpu_stall_us, fmt_ms, loadavg, pct, print_table, proc_tree,
+from startup import (Runner, bench_parser, binaries, cpu_stall_us, fmt_ms, loadavg, pct, print_table, proc_tree,
                      read_kib)
 
-GO2 = str(ENGINE_CACHE / "trixie/root/usr/bin/rootlesskit")
 SLIRP = ["--net=slirp4netns", "--copy-up=/etc"]
 BUILTIN = ["--disable-host-loopback", "--port-driver=builtin"]
 # dockerd-rootless.sh's command line (moby 28.x) without --detach-netns, which Go 1.1.0 lacks
@@ -132,18 +131,10 @@ def _footprint(pid: int) -> dict:
 
 
 def main() -> None:
-    parser = bench_parser(__doc__, runs=21, warmup=3)
-    parser.add_argument("--go2", default=GO2, help="Go RootlessKit 2.x (default: tests/engines.sh's trixie copy)")
+    parser = bench_parser(__doc__, runs=21, warmup=3, go2=True)
     parser.add_argument("--memory-runs", type=int, default=5, help="idle-memory rounds (default 5)")
     args = parser.parse_args()
-    if os.geteuid() == 0:
-        sys.exit("bench/flags.py: refusing to run as root: as root, user namespaces need no subordinate ids.\n"
-                 "Run it as an unprivileged user with /etc/subuid entries: runuser -u rkpytest -- python3 bench/flags.py")
-    exes = {"ours": args.ours, "go1": args.go, "go2": args.go2}
-    for exe in exes.values():
-        if not os.access(exe, os.X_OK):
-            sys.exit(f"bench/flags.py: {exe} is not an executable file readable by this user "
-                     "(Go 2.0.2: run sudo tests/run once, tests/engines.sh unpacks it)")
+    exes = binaries("bench/flags.py", args)
     runner = Runner()
     work = pathlib.Path(tempfile.mkdtemp(prefix="rkpy-bench-flags-"))
     load_before, stall_before, t0 = loadavg(), cpu_stall_us(), time.monotonic()
@@ -163,7 +154,7 @@ def main() -> None:
              f"{(stall_after - stall_before) / 1e4 / (time.monotonic() - t0):.0f}%")
     table = []
     for label, r in timings.items():
-        best = min(r["go1"]["median"], r["go2"]["median"])
+        best = min(r["go"]["median"], r["go2"]["median"])
         table.append((f"`rootlesskit {label}`", *(f"{fmt_ms(r[s]['median'])} ms" +
                                                    (f" ({r[s]['retried']} failed, rerun)" if r[s]["retried"] else "")
                                                    for s in exes),
@@ -174,7 +165,7 @@ def main() -> None:
             procs = {s: memory[s][0][when]["procs"] for s in exes}
             table.append((f"idle{after}, `{' '.join(IDLE_FLAGS).format(port='P')} sleep`, {what} of rootlesskit's "
                           "processes", *(f"{med[s] / 1024:.1f} MiB ({procs[s]})" for s in exes),
-                          f"{med['ours'] / min(med['go1'], med['go2']):.2f}x"))
+                          f"{med['ours'] / min(med['go'], med['go2']):.2f}x"))
     header = ("Measurement", "ours", "Go 1.1.0", "Go 2.0.2", "ours / best Go")
     print_table(table, args.markdown, header)
     print(f"\n- command: `{' '.join([sys.executable, *sys.argv])}`; {args.runs} interleaved rounds per row after "

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Port forwarding of rootlesskit-py next to Go RootlessKit, in one run.
+"""Port forwarding of rootlesskit-py next to Go RootlessKit 1.1.0 and 2.0.2, in one run.
 
     runuser -u rkpytest -- python3 bench/ports.py [--quick] [--repeats R] [--seconds T] [--markdown]
-                                                  [--ours PATH] [--go PATH]
+                                                  [--ours PATH] [--go PATH] [--go2 PATH]
 
 What and why (all through `--net=slirp4netns --mtu=65520 --disable-host-loopback --copy-up=/etc`):
   * TCP throughput, host -> namespace, through the builtin port driver: `iperf3 -s` inside,
@@ -17,8 +17,9 @@ What and why (all through `--net=slirp4netns --mtu=65520 --disable-host-loopback
   * Peak memory (sum of VmHWM) of rootlesskit's own two processes, the parent and the child named in
     child_pid (not the command, not slirp4netns), with 100 published ports and 1,000 idle open
     connections through them.
-Each measurement runs ours and Go back to back, the order alternating between repeats. A failed
-run aborts with its stderr. Run as an unprivileged user with /etc/subuid entries. Stdlib only.
+Each measurement runs ours and both Go versions back to back, the order reversed every other repeat;
+each ratio is against the better Go. A failed run aborts with its stderr. Run as an unprivileged
+user with /etc/subuid entries. Stdlib only.
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ def alternate(exes: dict[str, str], repeats: int, measure) -> dict[str, list]:
 
 
 def main() -> None:
-    parser = bench_parser(__doc__, runs=2, warmup=0)
+    parser = bench_parser(__doc__, runs=2, warmup=0, go2=True)
     parser.add_argument("--quick", action="store_true", help="short runs (smoke check): 2 s each, one repeat")
     parser.add_argument("--repeats", type=int, default=3, help="runs per side per measurement (default 3)")
     parser.add_argument("--seconds", type=int, default=10, help="iperf3 -t and wrk -d (default 10)")
@@ -247,24 +248,24 @@ def main() -> None:
 
     med = statistics.median
     gbit = lambda v: f"{med(v) / 1e9:.2f} Gbit/s ({min(v) / 1e9:.2f}-{max(v) / 1e9:.2f})"  # noqa: E731
-    ratio = lambda a, b: f"{med(a) / med(b):.2f}x"  # noqa: E731
     rates = {side: [r for r, _ in v] for side, v in http.items()}
     p99 = {side: [p for _, p in v] for side, v in http.items()}
-    table = [
+    mib = {side: [kib / 1024 for kib in v] for side, v in memory.items()}
+    rows = [  # label, results per side, format, whether more is better
         (f"TCP host -> namespace, builtin, iperf3 -t {args.seconds}, median (min-max); loopback "
-         f"{med(loopback) / 1e9:.2f} Gbit/s, ours = {med(tcp['ours']) / med(loopback) * 100:.0f}% of it",
-         gbit(tcp["ours"]), gbit(tcp["go"]), ratio(tcp["ours"], tcp["go"])),
+         f"{med(loopback) / 1e9:.2f} Gbit/s, ours = {med(tcp['ours']) / med(loopback) * 100:.0f}% of it", tcp, gbit, True),
         (f"new connections/s (wrk, Connection: close, busybox httpd); without forwarder {med([r for r, _ in bare]):.0f}/s",
-         f"{med(rates['ours']):.0f}/s", f"{med(rates['go']):.0f}/s", ratio(rates["ours"], rates["go"])),
-        ("latency p99 of those requests (lower is better)", f"{med(p99['ours']):.2f} ms", f"{med(p99['go']):.2f} ms",
-         ratio(p99["ours"], p99["go"])),
-        ("UDP round trips/s through builtin (64-byte datagrams, one client)", f"{med(udp['ours']):.0f}/s",
-         f"{med(udp['go']):.0f}/s", ratio(udp["ours"], udp["go"])),
-        (f"TCP host -> namespace, slirp4netns port driver, iperf3 -t {args.seconds}", gbit(slirp["ours"]),
-         gbit(slirp["go"]), ratio(slirp["ours"], slirp["go"])),
-        ("peak memory, parent + child (VmHWM), 100 ports + 1,000 open connections",
-         f"{memory['ours'][0] / 1024:.1f} MiB", f"{memory['go'][0] / 1024:.1f} MiB", ratio(memory["ours"], memory["go"])),
+         rates, lambda v: f"{med(v):.0f}/s", True),
+        ("latency p99 of those requests (lower is better)", p99, lambda v: f"{med(v):.2f} ms", False),
+        ("UDP round trips/s through builtin (64-byte datagrams, one client)", udp, lambda v: f"{med(v):.0f}/s", True),
+        (f"TCP host -> namespace, slirp4netns port driver, iperf3 -t {args.seconds}", slirp, gbit, True),
+        ("peak memory, parent + child (VmHWM), 100 ports + 1,000 open connections", mib, lambda v: f"{med(v):.1f} MiB",
+         False),
     ]
+    table = []
+    for label, results, fmt, more_is_better in rows:
+        best = (max if more_is_better else min)(med(results["go"]), med(results["go2"]))
+        table.append((label, *(fmt(results[side]) for side in exes), f"{med(results['ours']) / best:.2f}x"))
     if args.markdown:
         runner = Runner()
         try:
@@ -275,7 +276,7 @@ def main() -> None:
         env.append(f"- {args.repeats} runs per side per measurement, interleaved; {tool_version(['iperf3', '--version'])}; "
                    f"{tool_version(['wrk', '--version'])}; {tool_version(['slirp4netns', '--version'])}")
         print("\n".join(env) + "\n")
-    print_table(table, args.markdown)
+    print_table(table, args.markdown, ("Measurement", "ours", "Go 1.1.0", "Go 2.0.2", "ours / best Go"))
 
 
 if __name__ == "__main__":

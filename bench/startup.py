@@ -39,6 +39,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 # where tests/engines.sh unpacks Debian 13's and sid's engines (with Go RootlessKit 2.0.2), and
 # tests/debroots.sh its mmdebstrap roots
 ENGINE_CACHE = pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"))
+# Debian 13's Go programs there: RootlessKit 2.0.2, its rootlessctl, the 26.1 engine
+GO2_DIR = ENGINE_CACHE / "trixie/root/usr/bin"
 TIMED = [("--version", ["--version"]),  # no namespace at all: pure start-up of the executable
          ("true", ["true"]),  # the full path: userns, newuidmap/newgidmap, fork, exec
          ("--pidns true", ["--pidns", "true"]),
@@ -248,7 +250,8 @@ def environment(runner: Runner, args: argparse.Namespace, load_before: str, stal
             f"load average before/after: {load_before} / {loadavg()}; CPU pressure (PSI some) during the run: {stall}",
             f"- ours: `{args.ours}` (`{version_line(runner, args.ours)}`, "
             f"sha256 {hashlib.sha256(pathlib.Path(args.ours).read_bytes()).hexdigest()[:16]} as build.py prints it)",
-            f"- Go: `{args.go}` (`{version_line(runner, args.go)}`, built with {go_toolchain(args.go)})",
+            *(f"- Go: `{exe}` (`{version_line(runner, exe)}`, built with {go_toolchain(exe)})"
+              for exe in (args.go, getattr(args, "go2", None)) if exe),
             f"- {args.runs} paired interleaved runs per command after {args.warmup} warm-up runs each; "
             f"memory sampled from /proc every {SAMPLE_EVERY * 1000:.0f} ms"]
 
@@ -265,11 +268,15 @@ def cpu_stall_us() -> int | None:
         return None
 
 
-def bench_parser(doc: str, runs: int, warmup: int) -> argparse.ArgumentParser:
-    """The options every benchmark here takes: the two binaries, pair counts, Markdown output."""
+def bench_parser(doc: str, runs: int, warmup: int, go2: bool = False) -> argparse.ArgumentParser:
+    """The options every benchmark here takes: the binaries (Go 2.x as well with `go2`), pair counts,
+    Markdown output."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ours", default=str(REPO / "dist" / "bin" / "rootlesskit"))
     parser.add_argument("--go", default="/usr/bin/rootlesskit")
+    if go2:
+        parser.add_argument("--go2", default=str(GO2_DIR / "rootlesskit"),
+                            help="Go RootlessKit 2.x (default: tests/engines.sh's Debian 13 copy)")
     parser.add_argument("--runs", type=int, default=runs, help=f"measured pairs per command (default {runs})")
     parser.add_argument("--warmup", type=int, default=warmup, help=f"unmeasured pairs first (default {warmup})")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table for BENCHMARKS.md")
@@ -277,17 +284,20 @@ def bench_parser(doc: str, runs: int, warmup: int) -> argparse.ArgumentParser:
 
 
 def binaries(script: str, args: argparse.Namespace) -> dict[str, str]:
-    """Refuse root and bad arguments (exiting with why); the two binaries to compare."""
+    """Refuse root and bad arguments (exiting with why); the binaries to compare: ours, go and, when
+    the parser has --go2, go2."""
     if os.geteuid() == 0:
         sys.exit(f"{script}: refusing to run as root: as root, user namespaces need no subordinate ids, "
                  "which is not the rootless path being measured.\nRun it as an unprivileged user with "
                  f"/etc/subuid and /etc/subgid entries, e.g.: runuser -u rkpytest -- python3 {script}")
     if args.runs < 2:
         sys.exit("--runs must be at least 2")
-    for exe in (args.ours, args.go):
+    exes = {"ours": args.ours, "go": args.go, **({"go2": args.go2} if "go2" in args else {})}
+    for side, exe in exes.items():
         if not os.access(exe, os.X_OK):
-            sys.exit(f"{script}: {exe} is not an executable file readable by this user")
-    return {"ours": args.ours, "go": args.go}
+            hint = " (Go 2.0.2: run sudo tests/run once, tests/engines.sh unpacks it)" if side == "go2" else ""
+            sys.exit(f"{script}: {exe} is not an executable file readable by this user{hint}")
+    return exes
 
 
 def main() -> None:
