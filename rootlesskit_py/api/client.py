@@ -79,9 +79,7 @@ class Client:
                 raise ApiError(f'{shown_method} "{url}": {e}') from None
         if status // 100 != 2:
             raise ApiError(_status_error(status, payload))
-        if not payload:
-            if expect:
-                raise ApiError("EOF")  # Go's decoder, given nothing to decode
+        if not payload and not expect:
             return None
         try:
             value = schema.decode(payload)

@@ -90,13 +90,24 @@ def error_body(message: str) -> bytes:
 
 
 def decode(data: bytes) -> object:
-    """A request or response body as JSON; ValueError (with the decoder's text) if it is not JSON or
+    """The first JSON value of a request or response body, read as Go's json.Decoder reads it:
+    whatever follows that value is not looked at, nothing but white space is "EOF", and a value cut
+    short is "unexpected EOF". Other errors keep Python's text. ValueError as well when the value
     nests deeper than MAX_NESTING."""
     if nesting(data) > MAX_NESTING:
         raise ValueError(f"JSON nested deeper than {MAX_NESTING} levels")
     import json
 
-    return json.loads(data, parse_constant=_not_json)
+    text = data.decode("utf-8", "replace")  # Go too decodes invalid UTF-8 in strings as U+FFFD
+    start = len(text) - len(text.lstrip(" \t\r\n"))
+    if start == len(text):
+        raise ValueError("EOF")
+    try:
+        return json.JSONDecoder(parse_constant=_not_json).raw_decode(text, start)[0]
+    except json.JSONDecodeError as e:
+        if e.pos >= len(text.rstrip(" \t\r\n")) or e.msg.startswith("Unterminated string"):
+            raise ValueError("unexpected EOF") from None
+        raise
 
 
 def _not_json(constant: str) -> object:
@@ -171,7 +182,10 @@ class PortSpec:
 
     @classmethod
     def from_json(cls, obj: object) -> PortSpec:
-        """ValueError with Go's text for a value Go would not decode into port.Spec."""
+        """ValueError with Go's text for a value Go would not decode into port.Spec (null leaves
+        every field empty, as in Go)."""
+        if obj is None:
+            return cls()
         if not isinstance(obj, dict):
             raise ValueError(f"json: cannot unmarshal {_kind(obj)} into Go value of type port.Spec")
         spec = cls()

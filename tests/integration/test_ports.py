@@ -249,6 +249,17 @@ def test_api_errors_match_go(impl, go, tmp_path, method, path, body, status, mes
         assert mine[2] == theirs[2] == b"404 page not found\n"
 
 
+@pytest.mark.parametrize("raw", [b"", b"  \n", b"null", b"{", b'{"proto":"tc', b"{} and more", b"[1,2]"])
+def test_api_reads_a_body_as_gos_decoder_does(impl, go, tmp_path, raw):
+    """Only the first JSON value counts, null is an empty spec, and nothing or a value cut short is an
+    EOF: the same status and message as Go RootlessKit."""
+    flags = BUILTIN + ["sleep", "infinity"]
+    with Running(impl.argv(), flags, tmp_path / "ours") as ours, Running(go.argv(), flags, tmp_path / "go") as ref:
+        mine, theirs = ours.api("POST", "/v1/ports", raw=raw), ref.api("POST", "/v1/ports", raw=raw)
+    assert mine[0] == theirs[0] == 400
+    assert json.loads(mine[2]) == json.loads(theirs[2])
+
+
 def test_api_refuses_sctp_as_v3_does(impl, tmp_path):
     """(Go 1.1.0 answers "spec was not validated?" here; v3's text is the target.)"""
     with started(impl, tmp_path, BUILTIN, ["sleep", "infinity"]) as rk:
