@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import runpy
 import subprocess
 import sys
 
@@ -90,4 +91,6 @@ def header(python: pathlib.Path, root: pathlib.Path) -> str:
         answers.append(f"    {{{_c_string(name)}, {_c_string(arg)}, {drops}, {int(len(set(found)) > 1)}, "
                        f"{{{', '.join(refs)}}}}},")
     lines += ["static struct rkpy_answer const rkpy_answers[] = {", *answers, "};"]
+    names = runpy.run_path(str(root / "rootlesskit_py" / "names.py"))
+    lines += [f"#define RKPY_{name} {_c_string(names[name])}" for name in ("ENV_PROXY_PHASE", "ENV_STATE_DIR", "STATE_API_SOCK")]
     return "\n".join(lines) + "\n" + (root / "native" / "fixed_answers.h").read_text()

@@ -13,6 +13,7 @@ import sys
 import time
 
 from rootlesskit_py import names
+from rootlesskit_py.cli import COMPILED
 from rootlesskit_py.util import flags, helptext, log
 from rootlesskit_py.util.flags import Flag
 
@@ -37,6 +38,13 @@ class _Unsupported(Exception):
 
 def main(argv: list[str]) -> int:
     log.configure("")
+    phase = os.environ.pop(names.ENV_PROXY_PHASE, "").split()
+    if len(phase) == 2 and phase[0] == "remove" and phase[1].isdigit():  # back from the wait in C
+        try:
+            _remove_port(_client(), int(phase[1]))
+        except _Failure as e:
+            log.warn(f"error while calling PortManager.RemovePort(): {e}")
+        return 0
     prog = sys.argv[0] if sys.argv else "rootlesskit-docker-proxy"
     try:
         opts, _ = flags.parse(FLAGS, argv)
@@ -68,16 +76,31 @@ def is_ipv6(text: str) -> bool:
     return ":" in text and is_go_ip(text) and not (text.lower().startswith("::ffff:") and "." in text)
 
 
-def _run(opts: dict, argv: list[str]) -> int:
+def _client():
     from rootlesskit_py.api.client import ApiError, Client
 
     state_dir = os.environ.get(names.ENV_STATE_DIR, "")
     if not state_dir:
         raise _Failure("$ROOTLESSKIT_STATE_DIR needs to be set")
     try:
-        client = Client(os.path.join(state_dir, names.STATE_API_SOCK))
+        return Client(os.path.join(state_dir, names.STATE_API_SOCK))
     except ApiError as e:
         raise _Failure(f"error while connecting to RootlessKit API socket: {e}") from None
+
+
+def _remove_port(client, port_id: int) -> None:
+    from rootlesskit_py.api.client import ApiError
+
+    try:
+        client.remove_port(port_id)
+    except ApiError as e:
+        log.warn(f"error while calling PortManager.RemovePort(): {e}")
+
+
+def _run(opts: dict, argv: list[str]) -> int:
+    from rootlesskit_py.api.client import ApiError
+
+    client = _client()
     try:
         info = client.info()
     except ApiError as e:
@@ -101,12 +124,9 @@ def _run(opts: dict, argv: list[str]) -> int:
         _tell_dockerd("0\n")
         return 0
     try:
-        return _proxy_until_sigint(opts, child_ip)
+        return _proxy_until_sigint(opts, child_ip, port_id)
     finally:
-        try:
-            client.remove_port(port_id)
-        except ApiError as e:
-            log.warn(f"error while calling PortManager.RemovePort(): {e}")
+        _remove_port(client, port_id)
 
 
 def _publish(client, port_driver: dict, host_ip: str, host_port: int, proto: str, child_ip: str) -> int:
@@ -136,9 +156,10 @@ def _exec_real_proxy(argv: list[str]) -> None:
     os.execv(path, [REAL_PROXY, *argv])
 
 
-def _proxy_until_sigint(opts: dict, child_ip: str) -> int:
+def _proxy_until_sigint(opts: dict, child_ip: str, port_id: int) -> int:
     """Run the real docker-proxy on the child side (it reports readiness on fd 3), wait for SIGINT,
-    kill it. Other signals keep their default action, as upstream."""
+    kill it. Other signals keep their default action, as upstream. The compiled executable waits
+    without its interpreter (native/fixed_answers.h), and comes back only to remove the port."""
     import _signal
 
     from rootlesskit_py.util.gocompat import GoError, look_path, strerror
@@ -153,6 +174,14 @@ def _proxy_until_sigint(opts: dict, child_ip: str) -> int:
     except (GoError, OSError) as e:
         text = str(e) if isinstance(e, GoError) else f"fork/exec {path}: {strerror(e)}"
         raise _Failure(f"error while starting {REAL_PROXY}: {text}") from None
+    if COMPILED:
+        env = {**os.environ, names.ENV_PROXY_PHASE: f"wait {pid} {port_id}"}
+        try:
+            with open("/proc/self/cmdline", "rb") as f:  # the argv dockerd gave, argv[0] included
+                original = f.read().split(b"\0")[:-1]
+            os.execve("/proc/self/exe", original, env)
+        except OSError:
+            pass  # then the interpreter waits
     _signal.sigwait([_signal.SIGINT])
     os.kill(pid, _signal.SIGKILL)
     os.waitpid(pid, 0)
