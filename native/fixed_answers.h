@@ -49,8 +49,8 @@ static int rootlesskit_py_lxc_variant(void) {
  * child) and removes the port with one DELETE, so a stop costs no interpreter start either. Only
  * when that does not answer 200 is the file exec'd once more, with "remove ID": the interpreter
  * tries again and warns with the messages it always gives. The pid and argv stay the ones dockerd
- * knows. Capabilities a `setcap` gave are not dropped here: nothing here reads untrusted input, and
- * the next interpreter drops them as usual. */
+ * knows. Capabilities a `setcap` on the file gave this exec are dropped first, as for every
+ * program but rootlesskit. */
 static int rootlesskit_py_remove_port(long id) {
     char const *dir = getenv(RKPY_ENV_STATE_DIR);
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -91,10 +91,12 @@ static void rootlesskit_py_proxy_wait(char **argv) {
     if (phase == NULL || sscanf(phase, "wait %ld %ld%c", &pid, &id, &rest) != 2) {
         return;
     }
+    (void)rk_drop_capabilities();  /* should it fail, nothing below uses what it would have dropped */
     sigset_t interrupt;
     int sig;
     sigemptyset(&interrupt);
     sigaddset(&interrupt, SIGINT);
+    sigprocmask(SIG_BLOCK, &interrupt, NULL);  /* blocked across the exec already; a SIGINT sent since waits */
     while (sigwait(&interrupt, &sig) != 0) {
     }
     kill((pid_t)pid, SIGKILL);

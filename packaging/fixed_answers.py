@@ -92,5 +92,6 @@ def header(python: pathlib.Path, root: pathlib.Path) -> str:
                        f"{{{', '.join(refs)}}}}},")
     lines += ["static struct rkpy_answer const rkpy_answers[] = {", *answers, "};"]
     names = runpy.run_path(str(root / "rootlesskit_py" / "names.py"))
-    lines += [f"#define RKPY_{name} {_c_string(names[name])}" for name in ("ENV_PROXY_PHASE", "ENV_STATE_DIR", "STATE_API_SOCK")]
+    lines += [f"#define RKPY_{name} {_c_string(names[name])}"  # for rootlesskit_py_proxy_wait
+              for name in ("ENV_PROXY_PHASE", "ENV_STATE_DIR", "STATE_API_SOCK")]
     return "\n".join(lines) + "\n" + (root / "native" / "fixed_answers.h").read_text()

@@ -31,10 +31,10 @@ ENV_DR_FLAGS = "DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS"
 ENV_CONTAINERD_STATE_DIR = "CONTAINERD_ROOTLESS_ROOTLESSKIT_STATE_DIR"
 # markers the parent phase exports to the child phase of the same program
 ENV_DR_CHILD = "_DOCKERD_ROOTLESS_CHILD"
+ENV_DR_SELINUX = "_DOCKERD_ROOTLESS_SELINUX"
 # rootlesskit-docker-proxy's phase across its own execs: "wait PID ID" (native/fixed_answers.h waits
 # without the interpreter), then "remove ID" (the interpreter removes the port)
 ENV_PROXY_PHASE = "_ROOTLESSKIT_PY_PROXY_PHASE"
-ENV_DR_SELINUX = "_DOCKERD_ROOTLESS_SELINUX"
 
 # dockerd-rootless.sh's default state directory, under $XDG_RUNTIME_DIR
 DOCKERD_ROOTLESS_STATE = "dockerd-rootless"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 
 import pytest
 
 from conftest import BIN_DIR, GO_ROOTLESSKIT, REPO, run, wait_for_file
+from rootlesskit_py import names
 
 CAPS_DIR = "/usr/local/libexec/rootlesskit-py-test-caps"
 
@@ -151,6 +153,37 @@ def test_no_file_capability_reaches_the_other_programs(setcap_rootlesskit, tmp_p
         proc.kill()
         proc.wait()
         os.close(r)
+
+
+def test_the_docker_proxys_wait_drops_the_file_capability_too(setcap_rootlesskit, tmp_path):
+    """rootlesskit-docker-proxy's wait in C (native/fixed_answers.h), which the proxy reaches by
+    exec'ing the file again once its port is published, drops what the file grants as well. At SIGINT
+    it kills the real proxy (a stand-in here); with no API to remove the port from, the interpreter
+    comes back to warn, and the proxy exits 0."""
+    link = tmp_path / "rootlesskit-docker-proxy"
+    link.symlink_to(setcap_rootlesskit)
+    stand_in = subprocess.Popen(["sleep", "60"])
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], names.ENV_PROXY_PHASE: f"wait {stand_in.pid} 7"}
+    proc = subprocess.Popen([str(link)], env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}))
+    try:
+        caps = _status_caps(proc.pid)
+        deadline = time.monotonic() + 10
+        while caps["CapPrm"] and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+            caps = _status_caps(proc.pid)
+        assert proc.poll() is None, proc.stderr.read()
+        assert caps == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapAmb": 0}, f"the wait kept capabilities: {caps}"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+        assert stand_in.wait(20) == -signal.SIGKILL
+        assert ('msg="error while calling PortManager.RemovePort(): $ROOTLESSKIT_STATE_DIR needs to be set"'
+                in proc.stderr.read())
+    finally:
+        for p in (proc, stand_in):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 def test_the_rootlesskit_parent_keeps_the_file_capability_and_passes_none_on(setcap_rootlesskit, tmp_path):
