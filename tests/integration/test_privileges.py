@@ -124,6 +124,17 @@ def _full_pipe() -> tuple[int, int]:
     return r, w
 
 
+def _caps_once_dropped(proc: subprocess.Popen, timeout: float = 10) -> dict:
+    """The process's capability sets once its permitted set is empty, or as they are when it exits
+    or `timeout` passes (a program drops them first thing, but not before the kernel granted them)."""
+    caps = _status_caps(proc.pid)
+    deadline = time.monotonic() + timeout
+    while caps["CapPrm"] and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+        caps = _status_caps(proc.pid)
+    return caps
+
+
 # each program run so that it writes something (and so blocks on the full pipe) without exec'ing
 PROGRAM_ARGS = {"rootlessctl": ["--help"], "rootlesskit-docker-proxy": ["--help"],
                 "dockerd-rootless.sh": [], "dockerd-rootless-setuptool.sh": ["--help"]}
@@ -142,11 +153,7 @@ def test_no_file_capability_reaches_the_other_programs(setcap_rootlesskit, tmp_p
     proc = subprocess.Popen([str(link), *PROGRAM_ARGS[name]], stdin=subprocess.DEVNULL, stdout=w, stderr=w, env=env)
     os.close(w)
     try:
-        caps = _status_caps(proc.pid)
-        deadline = time.monotonic() + 10
-        while caps["CapPrm"] and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-            caps = _status_caps(proc.pid)
+        caps = _caps_once_dropped(proc)
         assert proc.poll() is None, f"{name} exited ({proc.returncode}) before its first write"
         assert caps == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapAmb": 0}, f"{name} kept capabilities: {caps}"
     finally:
@@ -167,11 +174,7 @@ def test_the_docker_proxys_wait_drops_the_file_capability_too(setcap_rootlesskit
     proc = subprocess.Popen([str(link)], env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}))
     try:
-        caps = _status_caps(proc.pid)
-        deadline = time.monotonic() + 10
-        while caps["CapPrm"] and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-            caps = _status_caps(proc.pid)
+        caps = _caps_once_dropped(proc)
         assert proc.poll() is None, proc.stderr.read()
         assert caps == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapAmb": 0}, f"the wait kept capabilities: {caps}"
         proc.send_signal(signal.SIGINT)
