@@ -8,25 +8,25 @@ Why: Docker 20.10 to 27 start one rootlesskit-docker-proxy per published port (a
 inside RootlessKit's namespaces, and it waits there for as long as the container runs. What each one
 holds while it waits is what a user pays per port.
 
-How: one of our rootlesskit serves the API for every side (the proxies only call it). N proxies of
-one side start one after the other (as dockerd starts them) through nsenter into its namespaces, each publishing its own port and running
-Debian's docker-proxy on the child side; once every one has reported ready on fd 3 and a second has
-passed, the Pss and RSS of the proxies (not their docker-proxy children) are summed. Then SIGINT
-stops them one after the other, as dockerd does, each timed until it has exited. The sides alternate, the order reversed every other run; medians.
+How: one of our rootlesskit (bench/ports.py's Kit) serves the API for every side; the proxies only
+call it. N proxies of one side start one after the other, as dockerd starts them, through nsenter
+into its namespaces. Each publishes its own port and runs Debian's docker-proxy on the child side.
+Once every one has reported ready on fd 3 and a second has passed, the Pss and RSS of the proxies
+(not their docker-proxy children) are summed. Then SIGINT stops them one after the other, as dockerd
+does, each timed until it has exited. The sides alternate, the order reversed every other run;
+medians.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
-from network import fail, free_port, kill_group
+from network import fail, free_port
+from ports import Kit
 from startup import bench_parser, binaries, print_table, read_kib
 
 DOCKER_PROXY_PATH = "/usr/sbin:/usr/bin:/bin"  # Debian's docker-proxy is /usr/sbin/docker-proxy
@@ -36,54 +36,42 @@ def proxies_idle(rootlesskit: str, proxy: str, count: int) -> tuple[int, int, fl
     """`count` proxies of `proxy` behind one rootlesskit, started and stopped one after the other:
     the median seconds from spawn to ready, the summed Pss and RSS in KiB while they wait, and the
     median seconds from SIGINT to a proxy's exit (it removes its port first)."""
-    state = tempfile.mkdtemp(prefix="rk-bench-proxy-")
-    shutil.rmtree(state)
-    kit = subprocess.Popen([rootlesskit, f"--state-dir={state}", "--net=slirp4netns", "--disable-host-loopback",
-                            "--port-driver=builtin", "sleep", "infinity"], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     started: list[int] = []
-    try:
-        deadline = time.monotonic() + 30
-        while not os.path.exists(os.path.join(state, "child_pid")):
-            if kit.poll() is not None or time.monotonic() > deadline:
-                kill_group(kit)
-                fail(rootlesskit, kit.stderr.read())
-            time.sleep(0.01)
-        child = open(os.path.join(state, "child_pid")).read().strip()
-        env = {**os.environ, "ROOTLESSKIT_STATE_DIR": state, "PATH": DOCKER_PROXY_PATH}
-        starts = []
-        for _ in range(count):
-            ready_r, ready_w = os.pipe()
-            start = time.perf_counter()
-            argv = ["nsenter", "-U", "--preserve-credentials", "-n", "-m", "-t", child, proxy, "-proto", "tcp",
-                    "-host-ip", "127.0.0.1", "-host-port", str(free_port()), "-container-ip", "127.0.0.1",
-                    "-container-port", "80"]
-            started.append(os.posix_spawnp("nsenter", argv, env, file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0), (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0), (os.POSIX_SPAWN_DUP2, ready_w, 3)]))
-            os.close(ready_w)
-            with os.fdopen(ready_r, "rb") as ready:
-                answer = ready.read(2)
-            if answer != b"0\n":
-                fail(f"{proxy} did not report ready", repr(answer))
-            starts.append(time.perf_counter() - start)
-        time.sleep(1)
-        pss = sum(read_kib(f"/proc/{pid}/smaps_rollup", "Pss:") or 0 for pid in started)
-        rss = sum(read_kib(f"/proc/{pid}/status", "VmRSS:") or 0 for pid in started)
-        stops = []
-        while started:
-            start = time.perf_counter()
-            os.kill(started[0], signal.SIGINT)
-            os.waitpid(started.pop(0), 0)
-            stops.append(time.perf_counter() - start)
-        return statistics.median(starts), pss, rss, statistics.median(stops)
-    finally:
-        for pid in started:
-            os.kill(pid, signal.SIGINT)
-        for pid in started:
-            os.waitpid(pid, 0)
-        kill_group(kit)
-        shutil.rmtree(state, ignore_errors=True)
+    with Kit(rootlesskit, ["--port-driver=builtin"], ["sleep", "infinity"]) as kit:
+        child = str(kit.child_pid())
+        env = {**os.environ, "ROOTLESSKIT_STATE_DIR": str(kit.state), "PATH": DOCKER_PROXY_PATH}
+        try:
+            starts = []
+            for _ in range(count):
+                ready_r, ready_w = os.pipe()
+                start = time.perf_counter()
+                argv = ["nsenter", "-U", "--preserve-credentials", "-n", "-m", "-t", child, proxy, "-proto", "tcp",
+                        "-host-ip", "127.0.0.1", "-host-port", str(free_port()), "-container-ip", "127.0.0.1",
+                        "-container-port", "80"]
+                started.append(os.posix_spawnp("nsenter", argv, env, file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0), (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0), (os.POSIX_SPAWN_DUP2, ready_w, 3)]))
+                os.close(ready_w)
+                with os.fdopen(ready_r, "rb") as ready:
+                    answer = ready.read(2)
+                if answer != b"0\n":
+                    fail(f"{proxy} did not report ready", repr(answer))
+                starts.append(time.perf_counter() - start)
+            time.sleep(1)
+            pss = sum(read_kib(f"/proc/{pid}/smaps_rollup", "Pss:") or 0 for pid in started)
+            rss = sum(read_kib(f"/proc/{pid}/status", "VmRSS:") or 0 for pid in started)
+            stops = []
+            while started:
+                start = time.perf_counter()
+                os.kill(started[0], signal.SIGINT)
+                os.waitpid(started.pop(0), 0)
+                stops.append(time.perf_counter() - start)
+            return statistics.median(starts), pss, rss, statistics.median(stops)
+        finally:  # a failed run still stops what it started
+            for pid in started:
+                os.kill(pid, signal.SIGINT)
+            for pid in started:
+                os.waitpid(pid, 0)
 
 
 def main() -> None:
