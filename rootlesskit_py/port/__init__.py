@@ -15,6 +15,7 @@ inside the namespaces before the command starts:
 
 from __future__ import annotations
 
+from rootlesskit_py.api.ports import PortManager
 from rootlesskit_py.errors import RootlessKitError
 
 TYPE_CHECKING = False
@@ -32,8 +33,9 @@ class Options:
         self.source_ip_transparent = source_ip_transparent
 
 
-class PortDriver:
-    """Base class: ids start at 1 and are never reused, as upstream's."""
+class PortDriver(PortManager):
+    """Base class: ids start at 1 and are never reused, as upstream's. The API's operations
+    (add_port, remove_port, info) are api.ports.PortManager's."""
 
     name = ""
     protos: tuple[str, ...] = ()
@@ -58,16 +60,7 @@ class PortDriver:
     def start(self, child_pid: int, network: NetworkConfig | None) -> None:
         """Parent, once the child's network is up; ports can be added from here on."""
 
-    def add_port(self, spec: PortSpec) -> int:
-        """Publish `spec`; returns its id. Raises RootlessKitError with upstream's wording."""
-        raise NotImplementedError
-
-    def remove_port(self, port_id: int) -> None:
-        """Stop publishing port `port_id`; the host port is free when this returns."""
-        raise NotImplementedError
-
     def info(self) -> dict:
-        """The API's `portDriver` object."""
         from rootlesskit_py.api.schema import port_driver_info
 
         return port_driver_info(self.name, self.protos, self.disallow_loopback_child_ip)
