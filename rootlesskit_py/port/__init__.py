@@ -29,8 +29,12 @@ KNOWN_DRIVERS = ("none", "implicit", "builtin", "slirp4netns", "gvisor-tap-vsock
 class Options:
     """What a port driver is given, typed, from the flags (built by the parent's caller in cli/)."""
 
-    def __init__(self, *, source_ip_transparent: bool = True) -> None:
+    def __init__(self, *, source_ip_transparent: bool = True, source_ip_transparent_backend: str = "auto") -> None:
+        from rootlesskit_py.port.transparent import check_backend
+
+        check_backend(source_ip_transparent_backend)
         self.source_ip_transparent = source_ip_transparent
+        self.source_ip_transparent_backend = source_ip_transparent_backend
 
 
 class PortDriver(PortManager):
@@ -61,6 +65,7 @@ class PortDriver(PortManager):
         """Parent, once the child's network is up; ports can be added from here on."""
 
     def info(self) -> dict:
+        """The API's `portDriver` object, from the driver's class attributes."""
         from rootlesskit_py.api.schema import port_driver_info
 
         return port_driver_info(self.name, self.protos, self.disallow_loopback_child_ip)

@@ -12,7 +12,7 @@ from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.port import Options, PortDriver
 from rootlesskit_py.port.spec import PortSpec, validate
 
-INFO = {"apiVersion": "1.1.1", "version": "3.0.1", "stateDir": "/run/user/1000/rk", "childPID": 42,
+INFO = {"apiVersion": "1.1.3", "version": "3.2.0", "stateDir": "/run/user/1000/rk", "childPID": 42,
         "portDriver": {"driver": "builtin", "protos": ["tcp", "udp"]}}
 
 
