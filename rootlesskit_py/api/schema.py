@@ -222,8 +222,9 @@ def reencode_port_status(raw: object) -> dict:
 
 
 def network_driver_info(driver: str, dns: list[str] | tuple[str, ...] = (), child_ip: str = "",
-                        dynamic_child_ip: bool = False) -> dict:
-    """api.NetworkDriverInfo (`networkDriver` of `GET /v1/info`); absent for --net=host."""
+                        dynamic_child_ip: bool = False, ipv6: bool = False) -> dict:
+    """api.NetworkDriverInfo (`networkDriver` of `GET /v1/info`); absent for --net=host. `ipv6`
+    (API 1.1.2): the driver routes IPv6 (--ipv6 given to a driver that supports it); nerdctl reads it."""
     info: dict = {"driver": driver}
     if dns:
         info["dns"] = list(dns)
@@ -231,15 +232,24 @@ def network_driver_info(driver: str, dns: list[str] | tuple[str, ...] = (), chil
         info["childIP"] = child_ip
     if dynamic_child_ip:
         info["dynamicChildIP"] = True
+    if ipv6:
+        info["ipv6"] = True
     return info
 
 
+# The key of portDriver.extra naming the backend the builtin driver's source IP routing uses
+EXTRA_SOURCE_IP_TRANSPARENT_BACKEND = "sourceIPTransparentBackend"
+
+
 def port_driver_info(driver: str, protos: list[str] | tuple[str, ...] | None,
-                     disallow_loopback_child_ip: bool = False) -> dict:
-    """api.PortDriverInfo (`portDriver`); `protos` is always present (`null` if Go's slice is nil)."""
+                     disallow_loopback_child_ip: bool = False, extra: dict[str, str] | None = None) -> dict:
+    """api.PortDriverInfo (`portDriver`); `protos` is always present (`null` if Go's slice is nil).
+    `extra` (API 1.1.3) holds driver-specific strings, keys sorted as Go writes a map."""
     info: dict = {"driver": driver, "protos": list(protos) if protos is not None else None}
     if disallow_loopback_child_ip:
         info["disallowLoopbackChildIP"] = True
+    if extra:
+        info["extra"] = dict(sorted(extra.items()))
     return info
 
 
@@ -261,7 +271,13 @@ def reencode_info(raw: object) -> dict:
     network, port_driver = raw.get("networkDriver"), raw.get("portDriver")
     return info(raw.get("version", ""), raw.get("stateDir", ""), raw.get("childPID", 0),
                 network_driver_info(network.get("driver", ""), network.get("dns") or (), network.get("childIP", ""),
-                                    bool(network.get("dynamicChildIP"))) if isinstance(network, dict) else None,
+                                    bool(network.get("dynamicChildIP")), bool(network.get("ipv6")))
+                if isinstance(network, dict) else None,
                 port_driver_info(port_driver.get("driver", ""), port_driver.get("protos"),
-                                 bool(port_driver.get("disallowLoopbackChildIP")))
+                                 bool(port_driver.get("disallowLoopbackChildIP")), _strings(port_driver.get("extra")))
                 if isinstance(port_driver, dict) else None, raw.get("apiVersion", ""))
+
+
+def _strings(value: object) -> dict[str, str]:
+    """A map[string]string received: its string entries (a newer server may add others)."""
+    return {k: v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}

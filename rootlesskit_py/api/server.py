@@ -36,7 +36,7 @@ from rootlesskit_py.version import VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from rootlesskit_py.port import PortDriver
+    from rootlesskit_py.api.ports import PortManager
 
 IDLE_SECONDS = 120
 MAX_HEADER = 1 << 20  # request line and headers: 431 once more has come without their end (Go: the same 1 MiB)
@@ -68,10 +68,19 @@ def error_response(status: int, message: str) -> Response:
 class Api:
     """The routes, independent of the transport (so they read like upstream's router)."""
 
-    def __init__(self, info: dict, port_driver: PortDriver | None) -> None:
-        self._info = info
-        self._ports = port_driver
+    def __init__(self, state_dir: str, child_pid: int, network: dict | None, ports: PortManager | None) -> None:
+        self._state_dir, self._child_pid, self._network = state_dir, child_pid, network
+        self._ports = ports
         self._lock = _thread.allocate_lock()
+
+    def info(self) -> dict:
+        """The `GET /v1/info` document. The port driver's part is asked for each time: what it reports
+        (the builtin driver's source IP backend) is only known once its child half has set it up."""
+        port_driver = None
+        if self._ports is not None:
+            with self._lock:
+                port_driver = self._ports.info()
+        return schema.info(VERSION, self._state_dir, self._child_pid, self._network, port_driver)
 
     def handle(self, method: str, path: str, body: bytes) -> Response:
         """The answer to one request; the query is not part of the route (as Go's mux), and "*" is only
@@ -80,7 +89,7 @@ class Api:
         if path == "*":
             return Response(200)
         if path == "/v1/info":
-            return json_response(200, self._info) if method == "GET" else Response(405)
+            return json_response(200, self.info()) if method == "GET" else Response(405)
         if path == "/v1/ports":
             if method == "GET":
                 return self._with_ports(lambda d: json_response(200, schema.port_statuses(d.ports)))
@@ -107,7 +116,7 @@ class Api:
             except RootlessKitError as e:
                 return error_response(400, e.message)
 
-    def _add(self, driver: PortDriver, body: bytes) -> Response:
+    def _add(self, driver: PortManager, body: bytes) -> Response:
         try:
             spec = schema.PortSpec.from_json(schema.decode(body))
         except ValueError as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too
@@ -116,7 +125,7 @@ class Api:
         return json_response(201, schema.port_status(port_id, spec))
 
     @staticmethod
-    def _remove(driver: PortDriver, port_id: int) -> Response:
+    def _remove(driver: PortManager, port_id: int) -> Response:
         driver.remove_port(port_id)
         return Response(200, b"")
 
@@ -416,8 +425,3 @@ def _plain(text: str) -> str:
     for marker in (": b'", ': b"', ": bytearray("):
         text = text.split(marker, 1)[0]
     return text
-
-
-def info(state_dir: str, child_pid: int, network: dict | None, port_driver: PortDriver | None) -> dict:
-    """The `GET /v1/info` document of this rootlesskit."""
-    return schema.info(VERSION, state_dir, child_pid, network, port_driver.info() if port_driver else None)

@@ -43,13 +43,13 @@ def main(argv: list[str]) -> int:
             raise RootlessKitError("no command specified")
         from rootlesskit_py import network
 
-        net_options = network_options(opts)
+        net_options, port_opts = network_options(opts), port_options(opts)
         network.start_probes(opts["net"], net_options)  # they run while the parent's modules load
         from rootlesskit_py.cli import self_launcher
         from rootlesskit_py.parent.run import run
 
         sys.stdout.flush()
-        return run(opts, command, net_options, port_options(opts), self_launcher)
+        return run(opts, command, net_options, port_opts, self_launcher)
     except RootlessKitError as e:
         log.fatal(e.message)
         return e.code
@@ -81,7 +81,8 @@ def port_options(opts: dict) -> port.Options:
     """The port driver's typed options from the flags."""
     from rootlesskit_py import port
 
-    return port.Options(source_ip_transparent=opts["source-ip-transparent"])
+    return port.Options(source_ip_transparent=opts["source-ip-transparent"],
+                        source_ip_transparent_backend=opts["source-ip-transparent-backend"])
 
 
 def semver_component(which: str) -> int:

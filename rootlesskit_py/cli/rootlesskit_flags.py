@@ -86,6 +86,8 @@ ROOTLESSKIT_FLAGS = [
     _f("publish", "slice", (), 'publish ports. e.g. "127.0.0.1:8080:80/tcp"', CATEGORY_PORT, aliases=("p",)),
     _f("source-ip-transparent", "bool", True, "preserve real client source IP using IP_TRANSPARENT "
        "(builtin port driver, TCP only)", CATEGORY_PORT),
+    _f("source-ip-transparent-backend", "string", "auto", "backend for --source-ip-transparent: nft or iptables, "
+       "or auto to try nft first, then iptables [auto, nft, iptables]", CATEGORY_PORT),
     _f("pidns", "bool", False, "create a PID namespace", CATEGORY_PROCESS),
     _f("cgroupns", "bool", False, "create a cgroup namespace", CATEGORY_PROCESS),
     _f("utsns", "bool", False, "create a UTS namespace", CATEGORY_PROCESS),

@@ -47,6 +47,9 @@ class NetworkDriver:
     creates_netns = True
     fresh_sysfs = False  # upstream remounts /sys for every driver but host and none
     pid: int | None = None  # the helper process setup_parent started and the parent reaps (slirp4netns, vpnkit)
+    # --ipv6 shows in the API's networkDriver.ipv6: upstream's slirp4netns and pasta drivers (and its
+    # gvisor-tap-vsock, which this build does not have) set it; the others ignore the flag
+    reports_ipv6 = False
 
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -75,7 +78,7 @@ class NetworkDriver:
 
         if config is None:
             return network_driver_info(self.name)
-        return network_driver_info(self.name, config.dns, config.ip)
+        return network_driver_info(self.name, config.dns, config.ip, ipv6=self.reports_ipv6 and self.options.ipv6)
 
     def helpers(self) -> dict[int, str]:
         """pid -> name of helper processes the parent must watch (their death cuts the network)."""

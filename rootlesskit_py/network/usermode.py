@@ -26,6 +26,7 @@ class UserModeDriver(NetworkDriver):
     """slirp4netns and pasta: a helper program serving a tap; upstream's defaults for both."""
 
     fresh_sysfs = True
+    reports_ipv6 = True
     DEFAULT_MTU = 65520
     DEFAULT_CIDR = "10.0.2.0/24"
 

@@ -196,7 +196,7 @@ def _publish(opts: dict, port_driver: PortDriver, child: _Child, config: Network
 def _serve_api(state_dir: str, child_pid: int, network_info: dict | None, port_driver: PortDriver | None):
     from rootlesskit_py.api import server
 
-    api = server.Api(server.info(state_dir, child_pid, network_info, port_driver), port_driver)
+    api = server.Api(state_dir, child_pid, network_info, port_driver)
     return server.serve(os.path.join(state_dir, names.STATE_API_SOCK), api)
 
 

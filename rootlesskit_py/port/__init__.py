@@ -15,6 +15,7 @@ inside the namespaces before the command starts:
 
 from __future__ import annotations
 
+from rootlesskit_py.api.ports import PortManager
 from rootlesskit_py.errors import RootlessKitError
 
 TYPE_CHECKING = False
@@ -28,12 +29,17 @@ KNOWN_DRIVERS = ("none", "implicit", "builtin", "slirp4netns", "gvisor-tap-vsock
 class Options:
     """What a port driver is given, typed, from the flags (built by the parent's caller in cli/)."""
 
-    def __init__(self, *, source_ip_transparent: bool = True) -> None:
+    def __init__(self, *, source_ip_transparent: bool = True, source_ip_transparent_backend: str = "auto") -> None:
+        from rootlesskit_py.port.transparent import check_backend
+
+        check_backend(source_ip_transparent_backend)
         self.source_ip_transparent = source_ip_transparent
+        self.source_ip_transparent_backend = source_ip_transparent_backend
 
 
-class PortDriver:
-    """Base class: ids start at 1 and are never reused, as upstream's."""
+class PortDriver(PortManager):
+    """Base class: ids start at 1 and are never reused, as upstream's. The API's operations
+    (add_port, remove_port, info) are api.ports.PortManager's."""
 
     name = ""
     protos: tuple[str, ...] = ()
@@ -58,16 +64,8 @@ class PortDriver:
     def start(self, child_pid: int, network: NetworkConfig | None) -> None:
         """Parent, once the child's network is up; ports can be added from here on."""
 
-    def add_port(self, spec: PortSpec) -> int:
-        """Publish `spec`; returns its id. Raises RootlessKitError with upstream's wording."""
-        raise NotImplementedError
-
-    def remove_port(self, port_id: int) -> None:
-        """Stop publishing port `port_id`; the host port is free when this returns."""
-        raise NotImplementedError
-
     def info(self) -> dict:
-        """The API's `portDriver` object."""
+        """The API's `portDriver` object, from the driver's class attributes."""
         from rootlesskit_py.api.schema import port_driver_info
 
         return port_driver_info(self.name, self.protos, self.disallow_loopback_child_ip)

@@ -37,6 +37,7 @@ class Driver(PortDriver):
         self._child_end: _socket.socket | None = None
         self._listeners: dict[int, _socket.socket] = {}
         self._host_gateway_ip: str | None = None
+        self._source_ip_backend: str | None = None
 
     def before_fork(self) -> None:
         self._parent_end, self._child_end = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
@@ -48,7 +49,8 @@ class Driver(PortDriver):
         from rootlesskit_py.port.forwarder import Forwarder
 
         self._parent_end.close()
-        Forwarder(self._child_end, netns_path, self.options.source_ip_transparent).start()
+        Forwarder(self._child_end, netns_path, self.options.source_ip_transparent,
+                  self.options.source_ip_transparent_backend).start()
 
     def add_port(self, spec: PortSpec) -> int:
         from rootlesskit_py.port.spec import validate  # loaded with the first port, not at every start
@@ -74,6 +76,19 @@ class Driver(PortDriver):
         self._listeners.pop(port_id).close()
         del self.ports[port_id]
 
+    def info(self) -> dict:
+        """With `extra.sourceIPTransparentBackend` (API 1.1.3): the backend the child half resolved
+        (nft, iptables, or none when source IPs are not kept), asked once; left out if the child is gone."""
+        from rootlesskit_py.api.schema import EXTRA_SOURCE_IP_TRANSPARENT_BACKEND, port_driver_info
+
+        if self._source_ip_backend is None:
+            try:
+                self._source_ip_backend = self._ask("backend")
+            except RootlessKitError:
+                pass
+        extra = {EXTRA_SOURCE_IP_TRANSPARENT_BACKEND: self._source_ip_backend} if self._source_ip_backend else None
+        return port_driver_info(self.name, self.protos, self.disallow_loopback_child_ip, extra)
+
     def cleanup(self) -> None:
         for listener in self._listeners.values():
             listener.close()
@@ -97,8 +112,8 @@ class Driver(PortDriver):
             self._host_gateway_ip = _host_gateway_ip()
         return self._host_gateway_ip
 
-    def _ask(self, request: str, fd: int = -1) -> None:
-        """One request to the forwarder; raises with its error text."""
+    def _ask(self, request: str, fd: int = -1) -> str:
+        """One request to the forwarder; returns what follows its "ok", raises with its error text."""
         fds = [fd.to_bytes(4, "little", signed=True)] if fd >= 0 else []
         ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds[0])] if fds else []
         try:
@@ -108,8 +123,9 @@ class Driver(PortDriver):
             raise RootlessKitError(f"port forwarder in the child is gone: {strerror(e)}") from None
         if not answer:
             raise RootlessKitError("port forwarder in the child is gone (the child exited)")
-        if answer != "ok":
+        if answer != "ok" and not answer.startswith("ok "):
             raise RootlessKitError(answer.removeprefix("error "))
+        return answer[3:]
 
 
 def _host_gateway_ip() -> str:

@@ -20,6 +20,7 @@ import select
 import time
 
 from rootlesskit_py import native
+from rootlesskit_py.port.transparent import NONE, set_up_source_ip_routing
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import errno_text, strerror
 
@@ -58,11 +59,13 @@ class _Dial:
 
 
 class Forwarder:
-    def __init__(self, control: _socket.socket, netns_path: str, source_ip_transparent: bool) -> None:
+    def __init__(self, control: _socket.socket, netns_path: str, source_ip_transparent: bool, backend: str) -> None:
+        """`backend`: --source-ip-transparent-backend (auto, nft, iptables)."""
         self._control = control
         self._netns_path = netns_path
         self._want_transparent = source_ip_transparent
-        self._transparent: bool | None = None  # None: not set up yet (first non-loopback client)
+        self._backend = backend
+        self._transparent_backend: str | None = None  # None: not set up yet (see _source_ip_backend)
         self._epoll = select.epoll()
         self._handlers: dict[int, object] = {}
         self._ports: dict[int, _Port] = {}
@@ -151,6 +154,8 @@ class Forwarder:
             on_ready = self._on_accept if proto == "tcp" else self._on_datagram
             self._watch(port.listener.fileno(), select.EPOLLIN, lambda _fd, _ev, p=port: on_ready(p))
             return "ok"
+        if words[0] == "backend":
+            return f"ok {self._source_ip_backend()}"
         if words[0] == "remove":
             port = self._ports.pop(int(words[1]), None)
             if port is not None:
@@ -196,11 +201,16 @@ class Forwarder:
         family = _socket.AF_INET6 if ":" in host else _socket.AF_INET
         if family != port.dial_family or host in ("::1",) or host.startswith("127."):
             return None
-        if self._transparent is None:
-            from rootlesskit_py.port.transparent import set_up_source_ip_routing
+        return (host, client[1]) if self._source_ip_backend() != NONE else None
 
-            self._transparent = set_up_source_ip_routing()
-        return (host, client[1]) if self._transparent else None
+    def _source_ip_backend(self) -> str:
+        """The backend marking transparent connections (nft, iptables, none), set up at the first
+        question: the first client not on loopback, or the API's `portDriver.extra`. Not at start,
+        where running nft or iptables would delay the command."""
+        if self._transparent_backend is None:
+            self._transparent_backend = (set_up_source_ip_routing(self._backend) if self._want_transparent
+                                         else NONE)
+        return self._transparent_backend
 
     def _dial(self, port: _Port, client_fd: int, source: tuple | None) -> None:
         try:

@@ -36,7 +36,7 @@ def test_runs_in_a_root_without_libc(binary, root_helper):
               "/bin/rootlesskit /bin/busybox cat /proc/self/uid_map; /bin/busybox ls / /bin; /helpers/dynamic-true; echo dynamic=$?")
     result = root_helper("libc-free-root", str(BIN_DIR / "rootlesskit"), script, check=False)
     out = result.stdout
-    assert out.startswith("rootlesskit version 3.0.1\nNAME:\n   rootlessctl - RootlessKit API client\n"), result
+    assert out.startswith("rootlesskit version 3.2.0\nNAME:\n   rootlessctl - RootlessKit API client\n"), result
     assert "true=0\n" in out, result
     uid_map = [line.split() for line in out.split("true=0\n")[1].splitlines()[:2]]
     assert uid_map[0] == ["0", str(os.getuid()), "1"] and uid_map[1][0] == "1", result
@@ -56,7 +56,7 @@ def test_runs_with_every_python_hidden(binary, tmp_path):
     # --mtu=70000 goes through the parent's imports and the native module (loaded from memory)
     script = f"{hide} {copy} --version && {copy} --help >/dev/null && {copy} --state-dir={tmp_path}/s --mtu=70000 true"
     result = run(["unshare", "-Urm", "sh", "-c", script], env={"PATH": "/usr/bin:/bin"})
-    assert result.stdout == "rootlesskit version 3.0.1\n"
+    assert result.stdout == "rootlesskit version 3.2.0\n"
     assert result.returncode == 1
     assert result.stderr.strip().endswith("[rootlesskit:parent] error: mtu must be <= 65521, got 70000"), result.stderr
 

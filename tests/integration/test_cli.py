@@ -13,11 +13,11 @@ GOLDEN = pathlib.Path(__file__).resolve().parents[1] / "golden"
 
 def test_version(impl):
     result = run(impl.argv() + ["--version"])
-    assert (result.returncode, result.stdout) == (0, "rootlesskit version 3.0.1\n")
+    assert (result.returncode, result.stdout) == (0, "rootlesskit version 3.2.0\n")
     assert run(impl.argv() + ["-v"]).stdout == result.stdout
 
 
-@pytest.mark.parametrize("part,value", [("major", "3"), ("minor", "0"), ("patch", "1")])
+@pytest.mark.parametrize("part,value", [("major", "3"), ("minor", "2"), ("patch", "0")])
 def test_print_semver(impl, part, value):
     result = run(impl.argv() + [f"--print-semver={part}"])
     assert (result.returncode, result.stdout) == (0, value + "\n")
@@ -72,6 +72,8 @@ def test_bool_flag_takes_value_only_with_equals(impl):
     (["--net=host", "--ifname=eth9"], "ifname cannot be specified for --net=host"),
     (["--net=bogus"], "unknown network mode: bogus"),
     (["--port-driver=bogus"], "unknown port driver: bogus"),
+    (["--source-ip-transparent-backend=ipfw"], 'unknown source IP transparent backend "ipfw" '
+     "(--source-ip-transparent-backend): expected one of auto, nft, iptables"),
     (["-p", "127.0.0.1:8080:80/tcp"], 'port driver "none" does not support publishing ports'),
     (["--net=host", "--port-driver=builtin"], "port driver requires non-host network"),
     (["--evacuate-cgroup2=x", "--pidns"], "evacuate-cgroup2 requires --cgroupns"),

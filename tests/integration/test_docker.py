@@ -71,4 +71,4 @@ def test_docker_version_shows_the_rootlesskit_it_runs_on(dockerd):
     component = next(c for c in json.loads(result.stdout) if c["Name"] == "rootlesskit")
     ours = run([str(BIN_DIR / "rootlesskit"), "--version"]).stdout.split()[-1]
     assert component["Version"] == ours
-    assert (component["Details"]["ApiVersion"], component["Details"]["NetworkDriver"]) == ("1.1.1", "slirp4netns")
+    assert (component["Details"]["ApiVersion"], component["Details"]["NetworkDriver"]) == ("1.1.3", "slirp4netns")

@@ -56,7 +56,7 @@ def test_answered_without_proc(binary):
     """No /proc: the interpreter could not start (test_broken_environment), but the answer needs none."""
     result = run(["unshare", "-Urm", "sh", "-c", 'mount -t tmpfs none /proc && exec "$@"', "sh",
                   str(BIN_DIR / "rootlessctl"), "--version"])
-    assert (result.returncode, result.stdout, result.stderr) == (0, "rootlessctl version 3.0.1\n", "")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "rootlessctl version 3.2.0\n", "")
 
 
 def test_everything_else_reaches_the_interpreter(binary):

@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -120,6 +121,49 @@ def test_source_ip_is_propagated_for_tcp(impl, tmp_path, transparent):
         peer, echoed = echo((source, port), source=source)
         assert echoed == b"ping"
         assert peer == (source if transparent else "127.0.0.1"), rk.stderr()
+
+
+def _path_without(tmp_path: pathlib.Path, hidden: tuple[str, ...]) -> str:
+    """A PATH of one directory linking every program of ours but `hidden` (nft, or iptables and
+    ip6tables): a host where that firewall tool is not installed."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for directory in os.environ["PATH"].split(os.pathsep):
+        for program in (pathlib.Path(directory).iterdir() if os.path.isdir(directory) else ()):
+            link = bin_dir / program.name
+            if program.name not in hidden and not link.exists():
+                link.symlink_to(program)
+    return str(bin_dir)
+
+
+@pytest.mark.parametrize("backend, hidden, expected", [
+    ("auto", (), "nft"),  # nft first
+    ("auto", ("nft",), "iptables"),  # the fallback
+    ("auto", ("iptables", "ip6tables"), "nft"),  # a host with nftables only (rootlesskit#589)
+    ("nft", ("iptables", "ip6tables"), "nft"),
+    ("iptables", ("nft",), "iptables"),
+    ("iptables", ("iptables", "ip6tables"), "none"),  # the one asked for is missing: source IPs are lost
+])
+def test_source_ip_transparent_backend(impl, tmp_path, backend, hidden, expected):
+    """v3.2 --source-ip-transparent-backend: the backend that marks the forwarder's connections, and
+    the one in use reported as portDriver.extra.sourceIPTransparentBackend (API 1.1.3)."""
+    for tool in ("nft", "iptables", "ip6tables"):
+        assert shutil.which(tool), f"test prerequisite missing: {tool} (apt-get install nftables iptables)"
+    port, source = free_port(), _host_ipv4()
+    env = {**os.environ, "PATH": _path_without(tmp_path, hidden)}
+    flags = BUILTIN + ["--debug", "-p", f"0.0.0.0:{port}:8080/tcp", f"--source-ip-transparent-backend={backend}"]
+    with Running(impl.argv(), flags + server_command("tcp", 8080, "0.0.0.0"), tmp_path / "state", env=env) as rk:
+        peer, echoed = wait_echo((source, port), source=source)
+        assert echoed == b"ping"
+        assert peer == (source if expected != "none" else "127.0.0.1"), rk.stderr()
+        ctl = run(impl.argv("rootlessctl") + ["--socket", str(rk.state / "api.sock"), "info", "--json"])
+        listed = run(["nsenter", "-U", "-n", "--preserve-credentials", "-t", str(rk.child_pid()),
+                      "nft", "list", "ruleset"])
+    assert json.loads(ctl.stdout)["portDriver"]["extra"] == {"sourceIPTransparentBackend": expected}, ctl.stderr
+    assert ("table inet rootlesskit" in listed.stdout) == (expected == "nft"), listed
+    if expected == "none":
+        assert "source IP transparent: falling back to non-transparent mode" in rk.stderr()
+        assert 'iptables\\": executable file not found in $PATH' in rk.stderr()  # quotes escaped by the log format
 
 
 def test_transparent_dial_to_a_refusing_target_fails_fast(impl, tmp_path):
@@ -306,7 +350,9 @@ def test_info_matches_go(impl, go, tmp_path):
         assert mine.pop("stateDir") == str(tmp_path / "ours") and mine.pop("childPID") == ours.child_pid()
     for key in ("stateDir", "childPID", "version", "apiVersion"):
         theirs.pop(key)
-    assert (mine.pop("version"), mine.pop("apiVersion")) == ("3.0.1", "1.1.1")
+    assert (mine.pop("version"), mine.pop("apiVersion")) == ("3.2.0", "1.1.3")
+    # API 1.1.3 (v3.2) adds the resolved source IP backend; the Go here is older (API 1.1.1)
+    assert mine["portDriver"].pop("extra") == {"sourceIPTransparentBackend": "nft"}
     assert mine == theirs == {"networkDriver": {"driver": "slirp4netns", "dns": ["10.0.2.3"], "childIP": "10.0.2.100"},
                               "portDriver": {"driver": "builtin", "protos": ["tcp", "tcp4", "tcp6", "udp", "udp4", "udp6"]}}
 
@@ -325,6 +371,18 @@ def test_info_for_other_drivers(impl, tmp_path, flags, expected):
         info = json.loads(rk.api("GET", "/v1/info")[2])
         assert rk.api("GET", "/v1/ports")[0] == (200 if "portDriver" in expected else 400)
     assert {k: v for k, v in info.items() if k in ("networkDriver", "portDriver")} == expected
+
+
+@pytest.mark.parametrize("net", ["slirp4netns", "pasta"])
+def test_info_reports_ipv6(impl, tmp_path, current_pasta, net):
+    """API 1.1.2 (v3.0.2): networkDriver.ipv6 is true with --ipv6 for slirp4netns and pasta, and left out without."""
+    flags = [f"--net={net}", f"--pasta-binary={current_pasta}", "--port-driver=none", "--disable-host-loopback"]
+    for ipv6, name in ((["--ipv6"], "v6"), ([], "v4")):
+        with started(impl, tmp_path, flags + ipv6, ["sleep", "infinity"], name) as rk:
+            network = json.loads(rk.api("GET", "/v1/info")[2])["networkDriver"]
+            text = run(impl.argv("rootlessctl") + ["--socket", str(rk.state / "api.sock"), "info", "--json"]).stdout
+        assert (network["driver"], network.get("ipv6")) == (net, True if ipv6 else None), rk.stderr()
+        assert ('"ipv6": true' in text) == bool(ipv6), text
 
 
 def test_api_socket_is_for_its_owner_only(impl, tmp_path):

@@ -68,14 +68,15 @@ def test_info_text_and_json(impl, tmp_path):
         ctl = impl.argv("rootlessctl") + ["--socket", str(rk.state / "api.sock")]
         text, as_json = run(ctl + ["info"]).stdout, run(ctl + ["info", "--json"]).stdout
         pid = rk.child_pid()
-    assert text == (f"- REST API version: 1.1.1\n- Implementation version: 3.0.1\n- State Directory: {tmp_path / 'state'}\n"
+    assert text == (f"- REST API version: 1.1.3\n- Implementation version: 3.2.0\n- State Directory: {tmp_path / 'state'}\n"
                     f"- Child PID: {pid}\n- Network Driver: slirp4netns\n  - DNS: [10.0.2.3]\n  - IP: 10.0.2.100\n"
                     "- Port Driver: builtin\n  - Supported protocols: [tcp tcp4 tcp6 udp udp4 udp6]\n")
-    assert as_json.startswith('{\n    "apiVersion": "1.1.1",\n') and json.loads(as_json)["childPID"] == pid
+    assert as_json.startswith('{\n    "apiVersion": "1.1.3",\n') and json.loads(as_json)["childPID"] == pid
+    assert as_json.endswith('\n        "extra": {\n            "sourceIPTransparentBackend": "nft"\n        }\n    }\n}\n')
 
 
 @pytest.mark.parametrize("args, code, stream, text", [
-    (["--version"], 0, "stdout", "rootlessctl version 3.0.1\n"),
+    (["--version"], 0, "stdout", "rootlessctl version 3.2.0\n"),
     (["bogus"], 3, "stderr", "No help topic for 'bogus'\n"),
     (["help", "bogus"], 3, "stderr", "No help topic for 'bogus'\n"),
     (["--bogus"], 1, "stderr", "error: flag provided but not defined: -bogus\n"),

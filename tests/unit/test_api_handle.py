@@ -12,7 +12,8 @@ from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.port import Options, PortDriver
 from rootlesskit_py.port.spec import PortSpec, validate
 
-INFO = {"apiVersion": "1.1.1", "version": "3.0.1", "stateDir": "/run/user/1000/rk", "childPID": 42}
+INFO = {"apiVersion": "1.1.3", "version": "3.2.0", "stateDir": "/run/user/1000/rk", "childPID": 42,
+        "portDriver": {"driver": "builtin", "protos": ["tcp", "udp"]}}
 
 
 class RecordingDriver(PortDriver):
@@ -33,7 +34,7 @@ class RecordingDriver(PortDriver):
 
 @pytest.fixture
 def api(tmp_path):
-    return Api(INFO, RecordingDriver(Options(), str(tmp_path)))
+    return Api("/run/user/1000/rk", 42, None, RecordingDriver(Options(), str(tmp_path)))
 
 
 def body_of(response) -> object:
@@ -102,5 +103,5 @@ def test_bad_id_is_a_400(api):
 
 @pytest.mark.parametrize("method, path", [("GET", "/v1/ports"), ("POST", "/v1/ports"), ("DELETE", "/v1/ports/1")])
 def test_without_a_port_driver(method, path):
-    response = Api(INFO, None).handle(method, path, json.dumps(SPEC).encode())
+    response = Api("/run/user/1000/rk", 42, None, None).handle(method, path, json.dumps(SPEC).encode())
     assert (response.status, body_of(response)) == (400, {"message": "no PortDriver is available"})

@@ -70,7 +70,7 @@ def test_flag_help_texts():
 
 
 ROOTLESSCTL = App(
-    "rootlessctl", "RootlessKit API client", version="3.0.1",
+    "rootlessctl", "RootlessKit API client", version="3.2.0",
     flags=[
         Flag("debug", "bool", False, "debug mode"),
         Flag("socket", "string", "", 'Path to api.sock (under the "rootlesskit --state-dir" directory), '
@@ -102,7 +102,7 @@ def test_rootlessctl_app_help():
         "   rootlessctl [global options] command [command options]\n"
         "\n"
         "VERSION:\n"
-        "   3.0.1\n"
+        "   3.2.0\n"
         "\n"
         "COMMANDS:\n"
         "   list-ports    List ports\n"

@@ -57,14 +57,31 @@ def test_port_spec_refuses_what_go_refuses(value, message):
 def test_info_leaves_out_absent_and_empty_fields():
     network = schema.network_driver_info("slirp4netns", ["10.0.2.3"], "10.0.2.100")
     ports = schema.port_driver_info("builtin", ("tcp",))
-    assert schema.go_json(schema.info("3.0.1", "/s<&>", 42, network, ports)) == (
-        '{"apiVersion":"1.1.1","version":"3.0.1","stateDir":"/s\\u003c\\u0026\\u003e","childPID":42,'
+    assert schema.go_json(schema.info("3.2.0", "/s<&>", 42, network, ports)) == (
+        '{"apiVersion":"1.1.3","version":"3.2.0","stateDir":"/s\\u003c\\u0026\\u003e","childPID":42,'
         '"networkDriver":{"driver":"slirp4netns","dns":["10.0.2.3"],"childIP":"10.0.2.100"},'
         '"portDriver":{"driver":"builtin","protos":["tcp"]}}')
-    assert schema.info("3.0.1", "/s", 1, None, None) == {"apiVersion": "1.1.1", "version": "3.0.1",
+    assert schema.info("3.2.0", "/s", 1, None, None) == {"apiVersion": "1.1.3", "version": "3.2.0",
                                                          "stateDir": "/s", "childPID": 1}
     assert schema.network_driver_info("lxc-user-nic", dynamic_child_ip=True) == {"driver": "lxc-user-nic",
                                                                                  "dynamicChildIP": True}
+
+
+def test_ipv6_and_extra_follow_the_v3_2_openapi():
+    """API 1.1.2's networkDriver.ipv6 and 1.1.3's portDriver.extra: last in their structs, left out
+    when false or empty, extra's keys in Go's (sorted) map order."""
+    network = schema.network_driver_info("pasta", ["10.0.2.3"], "10.0.2.100", ipv6=True)
+    ports = schema.port_driver_info("builtin", ("tcp",), extra={"z": "1", "sourceIPTransparentBackend": "nft"})
+    assert schema.go_json({"n": network, "p": ports}) == (
+        '{"n":{"driver":"pasta","dns":["10.0.2.3"],"childIP":"10.0.2.100","ipv6":true},'
+        '"p":{"driver":"builtin","protos":["tcp"],"extra":{"sourceIPTransparentBackend":"nft","z":"1"}}}')
+    assert "ipv6" not in schema.network_driver_info("pasta", ipv6=False)
+    assert "extra" not in schema.port_driver_info("builtin", (), extra={})
+    raw = {"networkDriver": {"ipv6": True, "driver": "slirp4netns"},
+           "portDriver": {"extra": {"sourceIPTransparentBackend": "iptables", "n": 1}, "driver": "builtin"}}
+    assert schema.reencode_info(raw)["networkDriver"] == {"driver": "slirp4netns", "ipv6": True}
+    assert schema.reencode_info(raw)["portDriver"] == {"driver": "builtin", "protos": None,
+                                                      "extra": {"sourceIPTransparentBackend": "iptables"}}
 
 
 def test_received_documents_are_reencoded_as_go_rootlessctl_prints_them():
