@@ -25,6 +25,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "packaging"))
+import static_pasta  # noqa: E402 (the recipe of the network helper the release ships)
 import static_python  # noqa: E402 (the recipe of the static interpreter)
 from static_python import run  # noqa: E402
 
@@ -32,18 +33,20 @@ import dist  # noqa: E402 (the release files of `build.py package`)
 import fixed_answers  # noqa: E402 (the texts the executable answers before its interpreter starts)
 
 sys.path.insert(0, str(ROOT))
+from rootlesskit_py.names import BUNDLED_DIR  # noqa: E402
 from rootlesskit_py.version import VERSION  # noqa: E402
 
 BUILD = ROOT / "build"
 VENV = ROOT / ".venv"
 DIST_BIN = ROOT / "dist" / "bin"
+DIST_HELPERS = pathlib.Path(os.path.normpath(DIST_BIN.joinpath(*BUNDLED_DIR)))  # dist/libexec/rootlesskit-py: where the programs look
 BASE_PYTHON = "/usr/bin/python3.11"
 # h11: the API server's HTTP/1.1 parser (compiled in; imported on the first API connection)
 REQUIREMENTS = ["nuitka==4.3.3", "ordered-set==4.1.0", "cffi==1.15.1", "pytest==9.2.0", "h11==0.16.0"]
 # python3.11-dev: the development `_native` module for the Python entry point; musl-tools: the binaries
-# dpkg-dev, rpm: `build.py package` (dpkg-deb, rpmbuild)
+# dpkg-dev, rpm: `build.py package` (dpkg-deb, rpmbuild); patch, dpkg-dev: pasta (Debian's patches, buildflags)
 APT_PACKAGES = ["python3.11-dev", "python3.11-venv", "gcc", "make", "binutils", "ccache", "musl-tools",
-                "dpkg-dev", "rpm"]
+                "dpkg-dev", "rpm", "patch", "xz-utils"]
 TOOLS = ["rootlesskit", "rootlessctl", "rootlesskit-docker-proxy", "dockerd-rootless.sh",
          "dockerd-rootless-setuptool.sh"]
 
@@ -54,11 +57,13 @@ def install_apt() -> None:
     run(["apt-get", "update", "-qq"])
     run(["apt-get", "install", "-y", "-qq", *APT_PACKAGES], env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
     static_python.add_deb_src()
+    static_pasta.add_deb_src()
 
 
 def check_prerequisites() -> None:
     missing = [p for p in (BASE_PYTHON, "/usr/include/python3.11/Python.h") if not os.path.exists(p)]
-    missing += [tool for tool in ("gcc", "make", "ar", "musl-gcc") if not shutil.which(tool)]
+    missing += [tool for tool in ("gcc", "make", "ar", "musl-gcc", "patch", "dpkg-buildflags", "xz")
+                if not shutil.which(tool)]
     if missing:
         sys.exit(f"build prerequisites missing: {', '.join(missing)}\n"
                  f"fix: sudo apt-get install -y {' '.join(APT_PACKAGES)}  (or: sudo python3 build.py --install-apt)")
@@ -288,30 +293,45 @@ def nuitka(site_packages: pathlib.Path, src: pathlib.Path) -> pathlib.Path:
     extra = sorted(p.name for p in exe.parent.iterdir() if p != exe)
     if extra:
         sys.exit(f"files beside the executable would not ship with it: {extra}; add their importers to NOT_SHIPPED")
-    headers = subprocess.run(["readelf", "--program-headers", "--wide", exe], check=True, capture_output=True,
-                             text=True).stdout.split()
-    if "INTERP" in headers or "DYNAMIC" in headers:
-        sys.exit(f"{exe} is dynamically linked; the build must give a static executable")
+    check_static(exe)
     stamp.write_text(digest.hexdigest())
     return exe
 
 
-def assemble(exe: pathlib.Path) -> None:
+def check_static(exe: pathlib.Path) -> None:
+    """What ships must run without a libc: no ELF interpreter, no dynamic section."""
+    headers = subprocess.run(["readelf", "--program-headers", "--wide", exe], check=True, capture_output=True,
+                             text=True).stdout.split()
+    if "INTERP" in headers or "DYNAMIC" in headers:
+        sys.exit(f"{exe} is dynamically linked; the build must give a static executable")
+
+
+def assemble(exe: pathlib.Path, helpers: pathlib.Path) -> None:
     """dist/bin: the five names of one inode (hard links). Every program but the rootlesskit parent
-    drops file capabilities first thing, so `setcap` on the file reaches rootlesskit alone."""
-    if DIST_BIN.exists():
-        shutil.rmtree(DIST_BIN)
+    drops file capabilities first thing, so `setcap` on the file reaches rootlesskit alone.
+    dist/libexec/rootlesskit-py: the network helper, where the programs look for it."""
+    for directory in (DIST_BIN, DIST_HELPERS):
+        if directory.exists():
+            shutil.rmtree(directory)
     DIST_BIN.mkdir(parents=True)
     shutil.copy2(exe, DIST_BIN / TOOLS[0])
     for name in TOOLS[1:]:
         os.link(DIST_BIN / TOOLS[0], DIST_BIN / name)
+    shutil.copytree(helpers, DIST_HELPERS)
     digest = hashlib.sha256(exe.read_bytes()).hexdigest()[:16]
     print(f"built {DIST_BIN} ({exe.stat().st_size / 1e6:.1f} MB, sha256 {digest}): {', '.join(TOOLS)}")
+    print(f"built {DIST_HELPERS.resolve()}: pasta {static_pasta.VERSION}")
 
 
 def install(prefix: pathlib.Path) -> None:
     """Install with dist/bin's layout (one inode, five names), each name replaced atomically
-    (rename) so a running rootlesskit keeps its old inode."""
+    (rename) so a running rootlesskit keeps its old inode; the network helper beside, as in dist/."""
+    helpers = prefix.joinpath(*BUNDLED_DIR).resolve()  # physical, as the programs find it
+    staged_helpers = helpers.with_name(".rootlesskit-py.new")
+    shutil.rmtree(staged_helpers, ignore_errors=True)
+    shutil.copytree(DIST_HELPERS, staged_helpers)
+    shutil.rmtree(helpers, ignore_errors=True)
+    os.rename(staged_helpers, helpers)
     prefix.mkdir(parents=True, exist_ok=True)
     staged = prefix / ".rootlesskit-py.new"
     staged.unlink(missing_ok=True)
@@ -322,7 +342,7 @@ def install(prefix: pathlib.Path) -> None:
         os.link(staged, tmp)
         os.replace(tmp, prefix / name)
     staged.unlink()
-    print(f"installed {', '.join(TOOLS)} into {prefix}")
+    print(f"installed {', '.join(TOOLS)} into {prefix}, pasta into {helpers}")
 
 
 def main() -> None:
@@ -343,9 +363,12 @@ def main() -> None:
     site_packages = patch_nuitka(python)
     build_native(python)
     exe = nuitka(site_packages, stage_sources())
-    assemble(exe)
+    helpers = static_pasta.build()
+    for program in static_pasta.PROGRAMS:
+        check_static(helpers / program)
+    assemble(exe, helpers)
     if args.command == "package":
-        for path in dist.package(exe, TOOLS, ROOT, VERSION, args.download_url):
+        for path in dist.package(exe, helpers, TOOLS, ROOT, VERSION, args.download_url):
             print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size / 1e6:.1f} MB)")
     if args.install:
         install(args.prefix)

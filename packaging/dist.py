@@ -1,5 +1,11 @@
 """The release files `python3 build.py package` writes into dist/: the tarball and its SHA-256 file,
-install.sh, a .deb and an .rpm, all holding the one executable under the five names.
+install.sh, a .deb and an .rpm, all holding the one executable under the five names, and the source
+tarballs of the static pasta the tarball carries (static_pasta.py).
+
+The tarball carries that pasta because its user (install.sh, no root) may have no network helper and
+cannot install one. The .deb and the .rpm do not: their users have a package manager, and the
+distribution's passt or slirp4netns (Recommends) gets the distribution's security updates, which a
+copy inside our package would not.
 
 Every form installs one inode: the names are hard links (the tarball's, deb's and rpm's archive
 formats all record hard links). The executable drops file capabilities for every program but the
@@ -20,6 +26,7 @@ import subprocess
 import tarfile
 import time
 
+import static_pasta
 from static_python import run
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -62,9 +69,12 @@ def _gzip(path: pathlib.Path, data: bytes, mtime: int) -> None:
         gz.write(data)
 
 
-def tarball(exe: pathlib.Path, tools: list[str], out: pathlib.Path, stem: str, mtime: int) -> pathlib.Path:
+def tarball(exe: pathlib.Path, helpers: pathlib.Path, tools: list[str], out: pathlib.Path, stem: str,
+            mtime: int) -> pathlib.Path:
     """`<stem>.tgz`: one top folder `rootlesskit-py/` holding the five names of one file (hard links),
-    as Docker's docker-rootless-extras-<ver>.tgz holds its programs in `docker-rootless-extras/`."""
+    as Docker's docker-rootless-extras-<ver>.tgz holds its programs in `docker-rootless-extras/`; and
+    `libexec/rootlesskit-py/` with the static pasta and its licence, where the programs look for it
+    (names.BUNDLED_DIR): unpacked anywhere, the programs find it; install.sh keeps that layout."""
     path = out / f"{stem}.tgz"
 
     def info(name: str, kind: bytes, mode: int, size: int = 0, link: str = "") -> tarfile.TarInfo:
@@ -80,6 +90,16 @@ def tarball(exe: pathlib.Path, tools: list[str], out: pathlib.Path, stem: str, m
             tar.addfile(info(f"{NAME}/{tools[0]}", tarfile.REGTYPE, 0o755, exe.stat().st_size), f)
         for name in tools[1:]:
             tar.addfile(info(f"{NAME}/{name}", tarfile.LNKTYPE, 0o755, link=f"{NAME}/{tools[0]}"))
+        for directory in ("libexec/", f"libexec/{NAME}/"):
+            tar.addfile(info(directory, tarfile.DIRTYPE, 0o755))
+        for file in sorted(helpers.rglob("*")):
+            name = f"libexec/{NAME}/{file.relative_to(helpers)}"
+            if file.is_dir():
+                tar.addfile(info(name + "/", tarfile.DIRTYPE, 0o755))
+                continue
+            with open(file, "rb") as f:
+                mode = 0o755 if file.name in static_pasta.PROGRAMS else 0o644
+                tar.addfile(info(name, tarfile.REGTYPE, mode, file.stat().st_size), f)
     _gzip(path, buffer.getvalue(), mtime)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     (out / f"{path.name}.sha256").write_text(f"{digest}  {path.name}\n")
@@ -232,7 +252,7 @@ cp -a {tree}/. %{{buildroot}}/
     return path
 
 
-def package(exe: pathlib.Path, tools: list[str], root: pathlib.Path, version: str,
+def package(exe: pathlib.Path, helpers: pathlib.Path, tools: list[str], root: pathlib.Path, version: str,
             download_url: str | None) -> list[pathlib.Path]:
     """Write every release file into root/dist; returns their paths."""
     missing = [tool for tool in ("dpkg-deb", "rpmbuild") if not shutil.which(tool)]
@@ -248,7 +268,11 @@ def package(exe: pathlib.Path, tools: list[str], root: pathlib.Path, version: st
     build = root / "build" / "package"
     build.mkdir(parents=True, exist_ok=True)
     url = download_url or DEFAULT_DOWNLOAD_URL.format(version=version)
-    tgz = tarball(exe, tools, out, f"{NAME}-{version}-{machine}", mtime)
+    tgz = tarball(exe, helpers, tools, out, f"{NAME}-{version}-{machine}", mtime)
+    sources = []
+    for source in static_pasta.fetch_sources():  # the GPL's corresponding source of the tarball's pasta
+        shutil.copyfile(source, out / source.name)
+        sources.append(out / source.name)
     return [tgz, tgz.with_name(tgz.name + ".sha256"), install_script(out, version, machine, url),
             deb(exe, tools, out, build, version, deb_arch, mtime),
-            rpm(exe, tools, out, build, version, rpm_arch, mtime)]
+            rpm(exe, tools, out, build, version, rpm_arch, mtime), *sources]

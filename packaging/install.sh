@@ -1,8 +1,10 @@
 #!/bin/sh
 # rootlesskit-py installer: `curl -fsSL <DOWNLOAD_URL>/install.sh | sh`, run as the user who will run
 # rootless Docker. It installs rootlesskit, rootlessctl, rootlesskit-docker-proxy, dockerd-rootless.sh
-# and dockerd-rootless-setuptool.sh (one file, five names) into $DOCKER_BIN, default ~/bin, then runs
-# `dockerd-rootless-setuptool.sh install` when a Docker engine is present.
+# and dockerd-rootless-setuptool.sh (one file, five names) into $DOCKER_BIN, default ~/bin, and a static
+# pasta (the network helper dockerd-rootless.sh falls back to when none is installed) with its licence
+# into $DOCKER_BIN/../libexec/rootlesskit-py (off PATH), then runs `dockerd-rootless-setuptool.sh install`
+# when a Docker engine is present.
 #
 # Environment: DOWNLOAD_URL (the base URL of the tarball and its .sha256; default below), DOCKER_BIN,
 # FORCE_ROOTLESS_INSTALL (install as root; passes --force to the setup tool), SKIP_IPTABLES (passes
@@ -23,13 +25,16 @@ fail() {
 	exit 1
 }
 
-# the temporary download directory and the staged files in BIN (.NAME.<pid>.new): removed on every exit
+# the temporary download directory, the staged files in BIN (.NAME.<pid>.new) and the staged helper
+# directory in LIBEXEC's parent (.rootlesskit-py.<pid>.new): removed on every exit
 TMP=""
 STAGED=""
 CREATED_BIN=""
+HELPERS=""
 cleanup() {
 	[ -z "$TMP" ] || rm -rf "$TMP"
 	[ -z "$STAGED" ] || rm -f "$BIN"/.*."$$".new
+	[ -z "$HELPERS" ] || rm -rf "$HELPERS.$$.new" "$HELPERS.$$.old"
 	if [ -n "$CREATED_BIN" ]; then rmdir "$BIN" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
@@ -97,6 +102,7 @@ do_install() {
 	for name in $PROGRAMS; do
 		[ -f "$TMP/x/rootlesskit-py/$name" ] || fail "Aborting because $tarball has no rootlesskit-py/$name"
 	done
+	[ -f "$TMP/x/libexec/rootlesskit-py/pasta" ] || fail "Aborting because $tarball has no libexec/rootlesskit-py/pasta"
 
 	if [ -e "$BIN/rootlesskit" ]; then
 		old=$("$BIN/rootlesskit" --version 2>/dev/null || echo "an unknown version")
@@ -128,10 +134,21 @@ do_install() {
 	done
 	rm -f "$stage"
 	STAGED=""
+	# the network helper, where the programs look for it (../libexec/rootlesskit-py from their directory,
+	# resolved as the kernel resolves it: physically); the directory is swapped whole (a running pasta
+	# keeps the file it was started from)
+	mkdir -p "$BIN/../libexec"
+	HELPERS="$(cd -P "$BIN/../libexec" && pwd)/rootlesskit-py"
+	cp -R "$TMP/x/libexec/rootlesskit-py" "$HELPERS.$$.new"
+	if [ -e "$HELPERS" ]; then mv "$HELPERS" "$HELPERS.$$.old"; fi
+	mv "$HELPERS.$$.new" "$HELPERS"
+	rm -rf "$HELPERS.$$.old"
 	CREATED_BIN=""
 	rm -rf "$TMP"
 	TMP=""
 	echo "# Installed $("$BIN/rootlesskit" --version) into $BIN: $PROGRAMS"
+	echo "# Installed pasta (the network helper dockerd-rootless.sh uses when no slirp4netns, pasta or vpnkit is installed) into $HELPERS"
+	HELPERS=""
 	if [ -n "${caps:-}" ]; then
 		echo "# WARNING: the previous $BIN/rootlesskit had the file capabilities $caps, which the new file lacks (only root can set them)."
 		echo "# To set them again, run:"

@@ -44,3 +44,10 @@ DOCKERD_VERSION_CACHE = ".dockerd-rootless-engine"
 # the rootlesskit dockerd-rootless.sh runs, looked up on PATH in this order (some distributions
 # install it as docker-rootlesskit); the setup tool checks the same file
 ROOTLESSKIT_ON_PATH = ("docker-rootlesskit", "rootlesskit")
+
+# The release's own network helper (a static pasta; build.py, install.sh and the tarball put it
+# there): this directory, relative to the directory of the programs (~/bin -> ~/libexec/rootlesskit-py,
+# /usr/local/bin -> /usr/local/libexec/rootlesskit-py), so it is found wherever the programs are and
+# stays off PATH. dockerd-rootless.sh falls back to it when no helper is installed.
+BUNDLED_DIR = ("..", "libexec", "rootlesskit-py")
+BUNDLED_PASTA = "pasta"

@@ -181,6 +181,14 @@ def current_pasta() -> str:
 
 
 @pytest.fixture
+def bundled_pasta() -> str:
+    """The static pasta `python3 build.py` puts beside dist/bin, where the programs look for it."""
+    path = os.path.realpath(BIN_DIR.joinpath("..", "libexec", "rootlesskit-py", "pasta"))
+    _require(os.access(path, os.X_OK), f"{path} (python3 build.py builds it)")
+    return path
+
+
+@pytest.fixture
 def go2() -> Impl:
     """Debian 13's Go RootlessKit 2.0.2, the second reference."""
     return Impl("go2")

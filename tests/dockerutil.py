@@ -62,6 +62,18 @@ def kit_dir(base: pathlib.Path, ours: bool, engine: Engine) -> pathlib.Path:
     return kit
 
 
+def path_without(farm: pathlib.Path, hidden: set[str]) -> str:
+    """A PATH like SYSTEM_PATH on which the programs `hidden` are not found: one directory of
+    symlinks to every other program of SYSTEM_PATH's directories (the first of each name, as the
+    shell would find it). Programs look helpers up on PATH only, so this is a host without them."""
+    farm.mkdir()
+    for directory in SYSTEM_PATH.split(":"):
+        for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+            if name not in hidden and not (farm / name).is_symlink():
+                (farm / name).symlink_to(os.path.join(directory, name))
+    return str(farm)
+
+
 class RootlessDocker:
     """A dockerd-rootless.sh instance with its own HOME, XDG_RUNTIME_DIR and data root under `base`."""
 

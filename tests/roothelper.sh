@@ -44,8 +44,9 @@ case "${1:-}" in
       setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups --inh-caps=-all \
       env HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" LANG=C.UTF-8 "$@" ;;  # sudo's env, plus LISTEN_*
   libc-free-root)   # BIN SCRIPT: SCRIPT (busybox sh) as the test user in a new mount namespace whose root holds no
-                    # libc: BIN as /bin/rootlesskit and /bin/rootlessctl, a static busybox, /etc's user and subid
-                    # files, /proc, /dev, and newuidmap/newgidmap in /helpers with their libraries (interpreter
+                    # libc: BIN as /bin/rootlesskit and /bin/rootlessctl, the release's static pasta beside BIN's
+                    # directory (../libexec/rootlesskit-py) as /libexec/rootlesskit-py, a static busybox, /etc's user and subid
+                    # files, /proc, /dev, /sys, and newuidmap/newgidmap in /helpers with their libraries (interpreter
                     # and rpath rewritten to /helpers/lib, so no libc is at a standard path); pivot_root, not chroot
     root=$(mktemp -d /tmp/rkpy-nolibc.XXXXXX)
     trap 'rmdir "$root"' EXIT
@@ -55,6 +56,8 @@ case "${1:-}" in
       mkdir -p "$root/bin" "$root/etc" "$root/proc" "$root/dev" "$root/tmp" "$root/helpers/lib" "$root/oldroot"
       chmod 1777 "$root/tmp"
       cp "$bin" "$root/bin/rootlesskit"; cp "$bin" "$root/bin/rootlessctl"
+      helpers="$(dirname "$bin")/../libexec/rootlesskit-py"
+      if [ -d "$helpers" ]; then mkdir -p "$root/libexec"; cp -R "$helpers" "$root/libexec/rootlesskit-py"; fi
       cp /bin/busybox "$root/bin/busybox"; ln "$root/bin/busybox" "$root/bin/true"
       ln "$root/bin/busybox" "$root/helpers/busybox"  # the shell run as the user: start-stop-daemon refuses a path already running
       cp /etc/passwd /etc/group /etc/subuid /etc/subgid "$root/etc/"
@@ -67,6 +70,7 @@ case "${1:-}" in
       cp /bin/true "$root/helpers/dynamic-true"  # not rewritten: its interpreter is missing here
       mount -t proc proc "$root/proc"
       mount --rbind /dev "$root/dev"
+      mkdir "$root/sys"; mount --rbind /sys "$root/sys"  # a network namespace gets its own sysfs there
       cd "$root"
       pivot_root . oldroot
       /bin/busybox umount -l /oldroot
@@ -113,7 +117,8 @@ case "${1:-}" in
   setuptool-in)     # SCENARIO BINDIR ARGS...: BINDIR/dockerd-rootless-setuptool.sh ARGS as the test user, in private mount
                     # and network namespaces where one host condition is real (nothing outside them changes):
                     # tun-0600, tun-missing, no-subuid, small-subuid, overlap-subuid, newuidmap-plain, ping-all,
-                    # data-on-overlay, rootful-sock, no-network-driver, no-iptables, iptables-fails, as-is;
+                    # data-on-overlay, rootful-sock, no-network-driver, only-bundled-pasta, no-iptables,
+                    # iptables-fails, as-is;
                     # as-root runs it as root instead
     scenario=$2 bindir=$3; shift 3
     [ "$(stat -c %U "$bindir")" = "$TEST_USER" ] || { echo "not owned by $TEST_USER: $bindir" >&2; exit 1; }
@@ -137,8 +142,10 @@ case "${1:-}" in
         rootful-sock)    mount -t tmpfs -o mode=0755 rkpy-run /run
                          python3 -c "import socket; socket.socket(socket.AF_UNIX).bind(\"/run/docker.sock\")"
                          chmod 0666 /run/docker.sock ;;
-        no-network-driver) touch "$t/none"
-                         for b in slirp4netns pasta vpnkit; do p=$(command -v $b) && mount --bind "$t/none" "$p"; done ;;
+        no-network-driver|only-bundled-pasta) touch "$t/none"
+                         for b in slirp4netns pasta vpnkit; do p=$(command -v $b) && mount --bind "$t/none" "$p"; done
+                         bundled="$bindir/../libexec/rootlesskit-py/pasta"  # the pasta of the release, beside the programs
+                         if [ "$scenario" = no-network-driver ] && [ -e "$bundled" ]; then mount --bind "$t/none" "$bundled"; fi ;;
         no-iptables)     touch "$t/none"; mount --bind "$t/none" /usr/sbin/iptables ;;  # (/sbin is /usr/sbin here)
         iptables-fails)  mount --bind /bin/false /usr/sbin/iptables ;;
         as-is|as-root)   ;;

@@ -92,6 +92,7 @@ def parent_phase(argv: list[str], env: dict[str, str], self_command: list[str],
     rootlesskit = find_rootlesskit(env)
     check_containerd_conflict(env)
     net = network_driver(env)
+    pasta_binary = bundled_pasta_for(net, env)
     if os.geteuid() == 0:
         raise Exit("This script must be executed as a non-privileged user")
     child_env = dict(env)
@@ -100,7 +101,7 @@ def parent_phase(argv: list[str], env: dict[str, str], self_command: list[str],
         child_env[names.ENV_DR_SELINUX] = "1"
     detach = detach_netns(env)
     script = [script_path(self_command[0], env), *self_command[1:]]
-    command = rootlesskit_command(env, os.path.basename(rootlesskit), net, detach, script, argv)
+    command = rootlesskit_command(env, os.path.basename(rootlesskit), net, detach, script, argv, pasta_binary)
     trace(["exec", *command])
     run_here = same_file_runner(rootlesskit) if same_file_runner is not None else None
     if run_here is not None:
@@ -139,7 +140,8 @@ def check_containerd_conflict(env: dict[str, str]) -> None:
 
 
 def network_driver(env: dict[str, str]) -> str:
-    """`..._NET`, or the first user-mode network stack installed (slirp4netns >= 0.4, pasta, vpnkit)."""
+    """`..._NET`, or the first user-mode network stack installed (slirp4netns >= 0.4, pasta, vpnkit),
+    else the pasta shipped with the release (host.network.choose_network)."""
     net = env.get(names.ENV_DR_NET, "")
     if not net:
         net = _detect_network(env)
@@ -149,18 +151,27 @@ def network_driver(env: dict[str, str]) -> str:
 
 
 def _detect_network(env: dict[str, str]) -> str:
-    slirp4netns = which("slirp4netns", env)
-    if slirp4netns:
-        from rootlesskit_py.host.network import slirp4netns_has_netns_type
+    from rootlesskit_py.host.network import choose_network
 
-        if slirp4netns_has_netns_type(slirp4netns):
-            return "slirp4netns"
+    choice = choose_network(env.get("PATH", "").split(":"))
+    if choice.old_slirp4netns:
         sys.stdout.write("slirp4netns found but seems older than v0.4.0. Checking for other network drivers.\n")
-    for name in ("pasta", "vpnkit"):
-        if which(name, env):
-            return name
-    # upstream falls back to gvisor-tap-vsock, which RootlessKit 3 links in; this rootlesskit cannot
-    raise Exit("One of slirp4netns (>= v0.4.0), pasta (passt >= 2023_12_04), or vpnkit needs to be installed")
+    if not choice.driver:
+        # upstream falls back to gvisor-tap-vsock, which RootlessKit 3 links in; this rootlesskit cannot,
+        # and this installation has no pasta of its own (a .deb, an .rpm, the Python package)
+        raise Exit("One of slirp4netns (>= v0.4.0), pasta (passt >= 2023_12_04), or vpnkit needs to be installed")
+    return choice.driver
+
+
+def bundled_pasta_for(net: str, env: dict[str, str]) -> str | None:
+    """The release's pasta, for rootlesskit's --pasta-binary, when pasta is the network and none is on
+    PATH (chosen as the fallback, or by ..._NET=pasta); None otherwise: rootlesskit then runs the
+    `pasta` on PATH, as upstream's."""
+    if net != "pasta" or which("pasta", env):
+        return None
+    from rootlesskit_py.host.network import bundled_pasta
+
+    return bundled_pasta()
 
 
 def _selinux_enabled(env: dict[str, str]) -> bool:
@@ -247,8 +258,9 @@ def state_dir(env: dict[str, str]) -> str:
 
 
 def rootlesskit_command(env: dict[str, str], rootlesskit: str, net: str, detach: bool, script: list[str],
-                        argv: list[str]) -> list[str]:
-    """rootlesskit's command line, in upstream's order: the user's extra flags come last, so they win."""
+                        argv: list[str], pasta_binary: str | None) -> list[str]:
+    """rootlesskit's command line, in upstream's order: the user's extra flags come last, so they win.
+    `pasta_binary` (the release's pasta, bundled_pasta_for) comes after upstream's flags, before those."""
     state = state_dir(env)
     mtu = env.get(names.ENV_DR_MTU) or ("65520" if net in _BIG_MTU_DRIVERS else "1500")
     port_driver = env.get(names.ENV_DR_PORT_DRIVER) or ("implicit" if net == "pasta" else "builtin")
@@ -260,6 +272,8 @@ def rootlesskit_command(env: dict[str, str], rootlesskit: str, net: str, detach:
     command += [f"--port-driver={port_driver}", "--copy-up=/etc", "--copy-up=/run", "--propagation=rslave"]
     if detach:
         command.append("--detach-netns")
+    if pasta_binary:
+        command.append(f"--pasta-binary={pasta_binary}")
     command += split_unquoted(env.get(names.ENV_DR_FLAGS, ""))
     return command + [*script, *argv]
 

@@ -129,6 +129,7 @@ class Setup:
         self.systemd = False
         self.flags = ""
         self.xdg_created = False
+        self.network: network.NetworkChoice | None = None  # the stack dockerd-rootless.sh would pick (init)
 
     # ---- init: the checks every command but nsenter starts with
     def fatal(self, finding: Finding) -> None:
@@ -210,7 +211,8 @@ class Setup:
         findings += network.ping_range(gids)
         findings += network.unprivileged_ports(real_rootlesskit)
         findings += rootful_findings  # probed once, by init's fatal checks
-        findings += network.network_drivers(self.path_dirs)
+        self.network = network.choose_network(self.path_dirs)
+        findings += network.network_drivers(self.path_dirs, self.network)
         findings += storage.data_root_fs(storage.data_root(self.home, self.cfg_dir))
         if rootlesskit is None:
             findings.append(Finding("rootlesskit-missing", ERROR, "rootlesskit needs to be present under $PATH",
@@ -275,13 +277,25 @@ class Setup:
         raise Abort
 
     # ---- commands
+    def _say_network(self) -> None:
+        """Which user-mode network stack dockerd-rootless.sh will run, and why (not upstream's: its
+        script picks one silently, and falls back to a stack linked into its rootlesskit)."""
+        chosen = os.environ.get(names.ENV_DR_NET)
+        if chosen:
+            info(f"Network: {chosen}, as {names.ENV_DR_NET} says")
+        elif self.network is not None and self.network.driver:
+            info(f"Network: {self.network.driver} ({self.network.binary}): {self.network.reason}")
+
     def check(self) -> None:
         self.init()
         if not self.as_json:
+            self._say_network()
             info("Requirements are satisfied")
 
     def install(self) -> None:
         findings = self.init()
+        if not self.as_json:
+            self._say_network()
         if any(f.id == "rootlesskit-failed" for f in findings):
             warning(f"RootlessKit failed, see the error messages and {COMMON_PROBLEMS} .")
         if not self.systemd and not os.environ.get("XDG_RUNTIME_DIR"):

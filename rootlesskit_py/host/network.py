@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from rootlesskit_py import names
 from rootlesskit_py.host import ERROR, WARNING, Finding, file_capabilities, package_install, read_text, sysctl_fix, which
 from rootlesskit_py.util.proc import decode, finish, run, spawn
 
@@ -36,9 +37,16 @@ def tun_device(path: str = TUN) -> list[Finding]:
 
 
 def pasta_release(version_line: str) -> str | None:
-    """The release date passt prints (`pasta 2023_12_04.b86afe3` -> 2023_12_04); None for unversioned builds."""
-    dates = [w.split(".")[0] for w in version_line.split() if w[:4].isdigit() and w[4:5] == "_"]
-    return dates[0] if dates else None
+    """The release date passt prints (`pasta 2023_12_04.b86afe3` -> 2023_12_04), or the snapshot date
+    of a Debian-versioned build (`pasta 0.0~git20250503.587980c-2+deb13u1` -> 2025_05_03: debian/rules
+    builds with VERSION=$(DEB_VERSION), as does the static pasta of our release); None for unversioned builds."""
+    for word in version_line.split():
+        if word[:4].isdigit() and word[4:5] == "_":
+            return word.split(".")[0]
+        snapshot = word.partition("~git")[2][:8]
+        if len(snapshot) == 8 and snapshot.isdigit():
+            return f"{snapshot[:4]}_{snapshot[4:6]}_{snapshot[6:]}"
+    return None
 
 
 def _version_output(argv: list[str]) -> str:
@@ -64,29 +72,80 @@ def _contains_word(text: str, word: str) -> bool:
     return False
 
 
-def network_drivers(path_dirs: list[str]) -> list[Finding]:
-    """One usable user-mode network: slirp4netns >= 0.4 (it has --netns-type), pasta (recommended
-    from 2023_12_04), or vpnkit."""
-    slirp, pasta, vpnkit = (which(name, path_dirs) for name in ("slirp4netns", "pasta", "vpnkit"))
+def bundled_pasta(exe: str = "/proc/self/exe") -> str | None:
+    """The static pasta shipped with this release (names.BUNDLED_DIR from the directory of the running
+    executable, physically, as install.sh resolves it), or None: the .deb and the .rpm, and the Python
+    package, have none."""
+    try:
+        program_dir = os.path.dirname(os.readlink(exe))
+    except OSError:
+        return None
+    path = os.path.normpath(os.path.join(program_dir, *names.BUNDLED_DIR, names.BUNDLED_PASTA))
+    return path if os.access(path, os.X_OK) else None
+
+
+class NetworkChoice:
+    """The network dockerd-rootless.sh runs when DOCKERD_ROOTLESS_ROOTLESSKIT_NET is unset: `driver`
+    ("" when there is none), the helper's `binary`, `bundled` when that is the release's own pasta,
+    `reason` (the setup tool shows it), and a slirp4netns on PATH skipped as older than v0.4.0."""
+
+    __slots__ = ("driver", "binary", "bundled", "reason", "old_slirp4netns")
+
+    def __init__(self, driver: str, binary: str | None, reason: str, bundled: bool = False,
+                 old_slirp4netns: str | None = None) -> None:
+        self.driver, self.binary, self.reason = driver, binary, reason
+        self.bundled, self.old_slirp4netns = bundled, old_slirp4netns
+
+
+def choose_network(path_dirs: list[str]) -> NetworkChoice:
+    """Upstream's order: slirp4netns >= v0.4.0, then pasta, then vpnkit, found on PATH. Where upstream
+    then falls back to gvisor-tap-vsock (linked into Go rootlesskit, which this rootlesskit cannot
+    run), the pasta shipped with this release: a `curl | sh` user without root has no other."""
+    old = None
+    slirp = which("slirp4netns", path_dirs)
+    if slirp:
+        if slirp4netns_has_netns_type(slirp):
+            return NetworkChoice("slirp4netns", slirp, "slirp4netns (>= v0.4.0) is installed, and comes first")
+        old = slirp
+    skipped = f"{old} is older than v0.4.0; " if old else ""
+    for rank, name in enumerate(("pasta", "vpnkit")):
+        path = which(name, path_dirs)
+        if path:
+            before = "no usable slirp4netns" if rank == 0 else "neither a usable slirp4netns nor pasta"
+            return NetworkChoice(name, path, f"{skipped}{name} is installed, and {before} is", old_slirp4netns=old)
+    bundled = bundled_pasta()
+    if bundled:
+        return NetworkChoice("pasta", bundled, f"{skipped}none of slirp4netns, pasta and vpnkit is installed, so the "
+                             "pasta shipped with rootlesskit-py (where upstream falls back to gvisor-tap-vsock)",
+                             bundled=True, old_slirp4netns=old)
+    return NetworkChoice("", None, f"{skipped}none of slirp4netns (>= v0.4.0), pasta and vpnkit is installed",
+                         old_slirp4netns=old)
+
+
+def network_drivers(path_dirs: list[str], choice: NetworkChoice) -> list[Finding]:
+    """One usable user-mode network (choose_network's): slirp4netns >= 0.4 (it has --netns-type),
+    pasta (recommended from 2023_12_04), vpnkit, or the release's pasta. Any pasta on PATH is judged:
+    DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta would run it."""
     findings = []
-    slirp_ok = slirp is not None and slirp4netns_has_netns_type(slirp)
-    if slirp and not slirp_ok:
-        findings.append(Finding("slirp4netns-old", WARNING, f"{slirp} is older than v0.4.0.",
+    if choice.old_slirp4netns:
+        findings.append(Finding("slirp4netns-old", WARNING, f"{choice.old_slirp4netns} is older than v0.4.0.",
                                 "dockerd-rootless.sh skips it and looks for pasta or vpnkit.",
                                 "apt-get install -y slirp4netns  # 0.4.0 or later"))
-    pasta_ok = False
+    pasta = which("pasta", path_dirs)
     if pasta:
         # on a terminal, as rootlesskit's pasta driver reads it: a current pasta prints nothing into a file
         release = pasta_release(decode(run(pasta, [pasta, "--version"], combined=True, tty=True)[1]).split("\n")[0])
-        # dockerd-rootless.sh takes any pasta and rootlesskit one from PASTA_MINIMUM on: only an older
-        # one counts as no driver; one before PASTA_RECOMMENDED is worth a warning
-        pasta_ok = release is not None and release >= PASTA_MINIMUM
         if release is None or release < PASTA_RECOMMENDED:
             findings.append(Finding("pasta-old", WARNING,
                                     f"{pasta} is {'unversioned' if release is None else release}, older than {PASTA_RECOMMENDED}.",
                                     f"Older pasta loses or replays TCP data; rootlesskit refuses passt before {PASTA_MINIMUM}.",
                                     "apt-get install -y -t bookworm-backports passt  # or use slirp4netns"))
-    if not (slirp_ok or pasta_ok or vpnkit):
+        # dockerd-rootless.sh takes any pasta, and rootlesskit one from PASTA_MINIMUM on
+        if choice.binary == pasta and (release is None or release < PASTA_MINIMUM):
+            findings.append(Finding("network-driver", ERROR, f"{pasta} is the network helper dockerd-rootless.sh "
+                                    f"would run, and rootlesskit refuses passt before {PASTA_MINIMUM}.",
+                                    "Containers would have no network.", "apt-get install -y slirp4netns"))
+    if not choice.driver:
         findings.append(Finding("network-driver", ERROR,
                                 "None of slirp4netns (>= v0.4.0), pasta (passt >= 2023_12_04) and vpnkit is installed.",
                                 "Containers would have no network.", "apt-get install -y slirp4netns"))

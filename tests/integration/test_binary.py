@@ -30,10 +30,13 @@ def test_statically_linked(binary):
 def test_runs_in_a_root_without_libc(binary, root_helper):
     """As in an image with no libc: a new mount namespace whose root (pivot_root, not chroot: the
     kernel refuses user namespaces to a chrooted process) holds the two tools, /etc's user and subid
-    files, /proc, /dev, and the uidmap helpers with their own libraries under /helpers (see
-    tests/roothelper.sh). A dynamically linked program cannot start there."""
+    files, /proc, /dev, /sys, and the uidmap helpers with their own libraries under /helpers (see
+    tests/roothelper.sh). A dynamically linked program cannot start there. The release's static pasta
+    (in /libexec/rootlesskit-py, where the programs look) gives the namespace its network there too."""
     script = ("/bin/rootlesskit --version; /bin/rootlessctl --help | head -n 2; /bin/rootlesskit true; echo true=$?; "
-              "/bin/rootlesskit /bin/busybox cat /proc/self/uid_map; /bin/busybox ls / /bin; /helpers/dynamic-true; echo dynamic=$?")
+              "/bin/rootlesskit /bin/busybox cat /proc/self/uid_map; /bin/busybox ls / /bin; /helpers/dynamic-true; echo dynamic=$?; "
+              "/bin/rootlesskit --net=pasta --pasta-binary=/libexec/rootlesskit-py/pasta --disable-host-loopback --copy-up=/etc "
+              "/bin/busybox sh -c '/bin/busybox ip -4 -o addr show dev tap0; /bin/busybox ip route'; echo pasta=$?")
     result = root_helper("libc-free-root", str(BIN_DIR / "rootlesskit"), script, check=False)
     out = result.stdout
     assert out.startswith("rootlesskit version 3.2.0\nNAME:\n   rootlessctl - RootlessKit API client\n"), result
@@ -41,8 +44,11 @@ def test_runs_in_a_root_without_libc(binary, root_helper):
     uid_map = [line.split() for line in out.split("true=0\n")[1].splitlines()[:2]]
     assert uid_map[0] == ["0", str(os.getuid()), "1"] and uid_map[1][0] == "1", result
     listing = out.split("/:\n")[1].split("\n\n")[0].split()
-    assert sorted(listing) == ["bin", "dev", "etc", "helpers", "proc", "tmp"], result
+    assert sorted(listing) == ["bin", "dev", "etc", "helpers", "libexec", "proc", "sys", "tmp"], result
     assert "dynamic=127" in out, result  # its ELF interpreter /lib64/ld-linux-x86-64.so.2 is not there
+    network = out.split("dynamic=127\n")[1]
+    assert "inet 10.0.2.100/24" in network and "default via 10.0.2.2 dev tap0" in network, result
+    assert network.endswith("pasta=0\n"), result
     assert result.returncode == 0, result
 
 

@@ -25,6 +25,8 @@ import threading
 import pytest
 
 from conftest import BIN_DIR, GO_ROOTLESSKIT, REPO, _require, run
+from dockerutil import ENGINES, Engine, RootlessDocker, http_get, path_without
+from portutil import free_port
 from rootlesskit_py.version import VERSION
 
 DIST = REPO / "dist"
@@ -35,12 +37,18 @@ RPM = f"rootlesskit-py-{VERSION}-1.{ARCH}.rpm"
 PROGRAMS = ["rootlesskit", "rootlessctl", "rootlesskit-docker-proxy", "dockerd-rootless.sh",
             "dockerd-rootless-setuptool.sh"]
 LOGIN_PATH = "/usr/local/bin:/usr/bin:/bin"  # Debian's PATH for a user: no /usr/sbin
+# the network helper the tarball carries, beside the programs' directory, and its licence files
+HELPER_FILES = ["passt-LICENSES", "passt-LICENSES/BSD-3-Clause.txt", "passt-LICENSES/GPL-2.0-or-later.txt",
+                "passt-copyright", "pasta", "pasta.avx2"]
+PASTA_SOURCES = ["passt_0.0~git20250503.587980c.orig.tar.xz", "passt_0.0~git20250503.587980c-2+deb13u1.debian.tar.xz"]
+# every program that would give rootless Docker a network (Debian's passt and slirp4netns packages, vpnkit)
+NETWORK_HELPERS = {"slirp4netns", "pasta", "pasta.avx2", "passt", "passt.avx2", "vpnkit"}
 HIDE_DOCKERD = "/usr/bin/mount --bind /dev/null /usr/sbin/dockerd"
 
 
 @pytest.fixture(scope="module")
 def release() -> pathlib.Path:
-    for name in ("install.sh", TARBALL, TARBALL + ".sha256", DEB, RPM):
+    for name in ("install.sh", TARBALL, TARBALL + ".sha256", DEB, RPM, *PASTA_SOURCES):
         _require((DIST / name).is_file(), f"{DIST / name} (python3 build.py package)")
     return DIST
 
@@ -104,10 +112,16 @@ def in_session(script: str, engine: bool) -> list[str]:
             f'{HIDE_DOCKERD} && exec /usr/bin/setpriv --inh-caps=-all --ambient-caps=-all -- /bin/sh -c "$0"', script]
 
 
+def installed_pasta_line(bin_dir: pathlib.Path) -> str:
+    return ("# Installed pasta (the network helper dockerd-rootless.sh uses when no slirp4netns, pasta or vpnkit "
+            f"is installed) into {bin_dir.parent / 'libexec' / 'rootlesskit-py'}\n")
+
+
 def expected_fresh_install(home: pathlib.Path) -> str:
     bin_dir = home / "bin"
     return (f"# Installing rootlesskit-py version {VERSION}\n"
             f"# Installed rootlesskit version {VERSION} into {bin_dir}: {' '.join(PROGRAMS)}\n"
+            + installed_pasta_line(bin_dir) +
             f"# No Docker engine (dockerd) was found in {bin_dir}, $PATH, /usr/sbin or /sbin. Install one, for example:\n"
             "#   sudo apt-get install -y docker.io    (Debian, Ubuntu)\n"
             "#   sudo dnf install -y moby-engine      (Fedora)\n"
@@ -136,12 +150,22 @@ def test_sh_is_dash():
     assert os.path.realpath("/bin/sh") == "/usr/bin/dash", "the installer tests need dash as sh (Debian's default)"
 
 
-def test_tarball_layout_and_checksum(release):
+def test_tarball_layout_and_checksum(release, tmp_path):
     with tarfile.open(release / TARBALL) as tar:
         members = tar.getmembers()
-    assert [m.name for m in members] == ["rootlesskit-py", *[f"rootlesskit-py/{n}" for n in PROGRAMS]]
+        tar.extractall(tmp_path / "x")
+    assert [m.name for m in members] == ["rootlesskit-py", *[f"rootlesskit-py/{n}" for n in PROGRAMS], "libexec",
+                                         "libexec/rootlesskit-py", *[f"libexec/rootlesskit-py/{n}" for n in HELPER_FILES]]
     assert members[1].isreg() and members[1].mode == 0o755
-    assert all(m.islnk() and m.linkname == "rootlesskit-py/rootlesskit" for m in members[2:])
+    assert all(m.islnk() and m.linkname == "rootlesskit-py/rootlesskit" for m in members[2:6])
+    helpers = {m.name.rsplit("/", 1)[1]: m for m in members[8:]}
+    assert all(helpers[n].isreg() and helpers[n].mode == 0o755 for n in ("pasta", "pasta.avx2"))
+    assert helpers["passt-copyright"].mode == 0o644
+    # unpacked anywhere, the programs find the pasta beside their folder (and say so)
+    where = run([str(tmp_path / "x" / "rootlesskit-py" / "rootlesskit"), "--net=gvisor-tap-vsock", "true"]).stderr
+    assert f"--pasta-binary={tmp_path / 'x' / 'libexec' / 'rootlesskit-py' / 'pasta'} " in where, where
+    # the GPL's corresponding source of that pasta is released with it
+    assert (release / PASTA_SOURCES[0]).stat().st_size > 100_000
     check = run(["sha256sum", "--check", "--strict", TARBALL + ".sha256"], cwd=release)
     assert check.returncode == 0 and check.stdout == f"{TARBALL}: OK\n", check.stdout + check.stderr
 
@@ -163,6 +187,10 @@ def test_curl_sh_installs_into_home_bin(server, home, tmp_path):
     assert result.stderr == ""  # no progress bar: stderr is not a terminal
     assert len(installed(home / "bin")) == 1  # one inode, five names
     assert sorted(os.listdir(home / "bin")) == sorted(PROGRAMS)
+    assert sorted(os.listdir(home)) == [".local", "bin", "libexec"]
+    helpers = home / "libexec" / "rootlesskit-py"
+    assert sorted(str(p.relative_to(helpers)) for p in helpers.rglob("*")) == HELPER_FILES
+    assert (helpers / "pasta").read_bytes() == (BIN_DIR.parent / "libexec" / "rootlesskit-py" / "pasta").read_bytes()
     for name in ("rootlesskit", "rootlessctl"):
         out = run([str(home / "bin" / name), "--version"])
         assert out.returncode == 0 and out.stdout == f"{name} version {VERSION}\n", out.stderr
@@ -178,6 +206,7 @@ def test_docker_bin_is_honoured(server, home, tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"export PATH={target}:$PATH\n" in result.stdout
     assert len(installed(target)) == 1
+    assert os.access(tmp_path / "libexec" / "rootlesskit-py" / "pasta", os.X_OK)  # beside the programs' directory
     assert not (home / "bin").exists()
 
 
@@ -218,6 +247,7 @@ def test_upgrade_in_place_while_rootlesskit_runs_and_a_lost_setcap_is_reported(s
             f"# Installing rootlesskit-py version {VERSION}\n"
             f"# Existing rootlesskit version {VERSION} detected at {bin_dir}/rootlesskit: upgrading it in place\n"
             f"# Installed rootlesskit version {VERSION} into {bin_dir}: {' '.join(PROGRAMS)}\n"
+            + installed_pasta_line(bin_dir) +
             f"# WARNING: the previous {bin_dir}/rootlesskit had the file capabilities cap_net_bind_service=ep, "
             "which the new file lacks (only root can set them).\n"
             "# To set them again, run:\n"
@@ -226,6 +256,7 @@ def test_upgrade_in_place_while_rootlesskit_runs_and_a_lost_setcap_is_reported(s
         new = installed(bin_dir)
         assert len(new) == 1 and not new & set(old.values())  # every name renamed onto the new file
         assert sorted(os.listdir(bin_dir)) == sorted(PROGRAMS)  # no staged file left
+        assert sorted(os.listdir(home / "libexec")) == ["rootlesskit-py"]  # nor a staged helper directory
         assert run(["/usr/sbin/getcap", str(bin_dir / "rootlesskit")]).stdout == ""
         assert service.poll() is None  # still running from the old file, which was replaced, not rewritten
         out, err = service.communicate(b"still here\n", timeout=20)
@@ -251,6 +282,43 @@ def test_engine_present_runs_the_setuptool(server, home):
     # the installer's run created the CLI context; the second run only switches to it
     assert result.stderr.split(trace, 1)[1].replace('Successfully created context "rootless"\n', "") == direct.stderr
     assert "No Docker engine" not in result.stdout
+
+
+@pytest.mark.parametrize("version", ENGINES)
+def test_curl_sh_without_a_network_helper_then_docker_run_p(server, home, tmp_path, version):
+    """Docker's packages stopped pulling in slirp4netns (29.5), and the `curl | sh` user has no root
+    to install a helper: with none of slirp4netns, pasta and vpnkit on PATH, install.sh's own pasta
+    is the network (where upstream falls back to gvisor-tap-vsock), the setup tool says so, and a
+    published port answers."""
+    engine = Engine(version)
+    path = ":".join([*engine.dirs, path_without(tmp_path / "farm", NETWORK_HELPERS)])
+    bin_dir, helpers = home / "bin", home / "libexec" / "rootlesskit-py"
+    result = curl_sh(server, home, engine=True, PATH=path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (f"[INFO]\x1b[49m\x1b[39m Network: pasta ({helpers}/pasta): none of slirp4netns, pasta and vpnkit is "
+            "installed, so the pasta shipped with rootlesskit-py (where upstream falls back to gvisor-tap-vsock)\n"
+            ) in result.stdout, result.stdout
+    base = tmp_path / "docker"
+    base.mkdir()
+    daemon = RootlessDocker(base, engine, str(bin_dir / "dockerd-rootless.sh"), bin_dir,
+                            env={"PATH": f"{bin_dir}:{path}"})
+    try:
+        daemon.wait_ready()
+        assert f" --net=pasta --mtu=65520 " in daemon.log_text()
+        assert f" --port-driver=implicit " in daemon.log_text() and f" --pasta-binary={helpers}/pasta " in daemon.log_text()
+        running = []  # argv[0]s (pasta makes itself non-dumpable: its /proc/PID/exe is root's to read)
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                running.append(pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode())
+            except OSError:
+                continue
+        assert str(helpers / "pasta") in running, [a for a in running if "pasta" in a]
+        daemon.import_busybox()
+        port = free_port()
+        daemon.serve(f"127.0.0.1:{port}:80")
+        assert "hello-from-the-container" in http_get("127.0.0.1", port)
+    finally:
+        daemon.stop()
 
 
 def test_progress_bar_when_stderr_is_a_terminal(server, home):
@@ -433,8 +501,8 @@ def test_rpmlint_reports_no_errors(release):
 # --- size -------------------------------------------------------------------------------------
 
 def test_every_form_installs_in_less_than_go_rootlesskit(release, server, home, tmp_path):
-    """Tarball, ~/bin (curl | sh), deb and rpm: all five programs in at most the size of Go
-    RootlessKit's three binaries (Debian 12's 1.1.0)."""
+    """Tarball, ~/bin (curl | sh), deb and rpm: all five programs (and, in the tarball and ~/libexec,
+    the static pasta) in at most the size of Go RootlessKit's three binaries (Debian 12's 1.1.0)."""
     go = sum(os.stat(f"{os.path.dirname(GO_ROOTLESSKIT)}/{n}").st_size
              for n in ("rootlesskit", "rootlessctl", "rootlesskit-docker-proxy"))
 
@@ -448,6 +516,7 @@ def test_every_form_installs_in_less_than_go_rootlesskit(release, server, home, 
     assert run(["rpm", "-i", f"--root={rpmroot}", "--nodeps", "--noscripts", str(release / RPM)],
                env={**os.environ, "HOME": str(tmp_path)}).returncode == 0
     fields = run(["dpkg-deb", "--field", str(release / DEB), "Installed-Size"]).stdout
-    sizes = {"tarball": du(tmp_path / "x"), "~/bin": du(home / "bin"), "rpm": du(rpmroot / "usr" / "bin"),
+    sizes = {"tarball": du(tmp_path / "x"), "~/bin": du(home / "bin") + du(home / "libexec"),
+             "rpm": du(rpmroot / "usr" / "bin"),
              "deb": int(fields) * 1024}
     assert all(size <= go for size in sizes.values()), (sizes, go)

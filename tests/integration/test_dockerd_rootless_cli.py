@@ -126,10 +126,33 @@ def test_newer_checks(impl, tmp_path):
     bare = tmp_path / "bare"
     bare.mkdir()
     (bare / "rootlesskit").symlink_to(box.bin / "rootlesskit")
+    if impl.kind == "binary":  # a copy with no libexec/rootlesskit-py beside it: the .deb's and .rpm's case
+        (bare / "dockerd-rootless.sh").write_bytes((BIN_DIR / "dockerd-rootless.sh").read_bytes())
+        (bare / "dockerd-rootless.sh").chmod(0o755)
+        ours = [str(bare / "dockerd-rootless.sh")]
     result, recorded = box.run(ours, {"PATH": str(bare)})
     assert (result.returncode, recorded) == (1, None)
     assert result.stdout == ("One of slirp4netns (>= v0.4.0), pasta (passt >= 2023_12_04), or vpnkit needs to be "
                              "installed\n")
+
+
+def test_no_helper_falls_back_to_the_bundled_pasta(binary, bundled_pasta, tmp_path):
+    """Where upstream's script picks gvisor-tap-vsock (none of slirp4netns, pasta, vpnkit on PATH),
+    ours runs the release's pasta, with pasta's defaults (MTU 65520, the implicit port driver); and
+    ..._NET=pasta with no pasta on PATH runs it too."""
+    box = Sandbox(tmp_path)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "rootlesskit").symlink_to(box.bin / "rootlesskit")
+    for env in ({"PATH": str(bare)}, {"PATH": str(bare), "DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "pasta"}):
+        result, recorded = box.run(binary.argv("dockerd-rootless.sh"), env)
+        assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
+        assert recorded[1:3] == ["--net=pasta", "--mtu=65520"] and "--port-driver=implicit" in recorded
+        # after upstream's flags, before the user's
+        assert recorded[recorded.index("--propagation=rslave") + 1] == f"--pasta-binary={bundled_pasta}"
+    # a pasta on PATH is rootlesskit's own business, as upstream's
+    result, recorded = box.run(binary.argv("dockerd-rootless.sh"), {"DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "pasta"})
+    assert not any(word.startswith("--pasta-binary") for word in recorded)
 
 
 def test_detach_netns_default_follows_the_engine(impl, tmp_path):

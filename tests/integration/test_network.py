@@ -170,6 +170,7 @@ def test_slirp4netns_killed_while_running_is_reported(impl, tmp_path):
 @pytest.mark.parametrize("net,message", [
     ("vpnkit", 'exec: "vpnkit": executable file not found in $PATH'),
     ("gvisor-tap-vsock", 'network driver "gvisor-tap-vsock" is not supported by rootlesskit-py'),
+    ("gvisor-tap-vsock", "use one of these with the same flags: --net=slirp4netns, --net=pasta"),  # this host's
 ])
 def test_unavailable_drivers_fail_clearly(impl, net, message, tmp_path):
     assert message in refused(impl.argv() + [f"--net={net}", "--disable-host-loopback", "true"], tmp_path)
@@ -203,6 +204,32 @@ def test_pasta_configures_the_namespace(impl, current_pasta):
     assert "default via 10.0.2.2 dev tap0" in result.stdout
     assert "nameserver 10.0.2.3\n" in result.stdout
     assert result.stdout.rstrip().endswith("65520")
+
+
+def test_gvisor_tap_vsock_refusal_names_the_bundled_pasta(binary, bundled_pasta, tmp_path):
+    """Where upstream's dockerd-rootless.sh runs gvisor-tap-vsock, ours runs the release's pasta: the
+    refusal names it as a working stack, with the flags that run it."""
+    stderr = refused(binary.argv() + ["--net=gvisor-tap-vsock", "true"], tmp_path)
+    assert (f"--net=pasta --pasta-binary={bundled_pasta} (the pasta shipped with rootlesskit-py)") in stderr, stderr
+
+
+def test_bundled_pasta_says_what_it_is_and_configures_the_namespace(binary, bundled_pasta):
+    """The release's static pasta: Debian 13's version plus our marker (rootlesskit's version gate
+    reads the date of Debian's form), and the namespace as with any current pasta."""
+    version = run(["script", "-qc", f"{bundled_pasta} --version", "/dev/null"])  # it prints on a terminal only
+    assert version.stdout.startswith("pasta 0.0~git20250503.587980c-2+deb13u1+rootlesskitpy.static.musl\n"), version
+    for name in ("pasta", "pasta.avx2"):  # what pasta execs on AVX2 CPUs
+        path = os.path.join(os.path.dirname(bundled_pasta), name)
+        headers = run(["readelf", "--program-headers", "--wide", path])
+        assert "LOAD" in headers.stdout and "INTERP" not in headers.stdout and "DYNAMIC" not in headers.stdout
+        # AVX2 (256-bit ymm registers) in pasta.avx2 only: pasta itself runs on any x86-64
+        assert ("%ymm" in run(["objdump", "-d", path]).stdout) == (name == "pasta.avx2"), name
+    result = run(binary.argv() + ["--net=pasta", f"--pasta-binary={bundled_pasta}", "--disable-host-loopback",
+                                  "--copy-up=/etc", "sh", "-c", SHOW])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "10.0.2.100/24"
+    assert "default via 10.0.2.2 dev tap0" in result.stdout and result.stdout.rstrip().endswith("65520")
+    assert "AVX2" not in result.stderr  # pasta found its .avx2 build (it warns when that is missing)
 
 
 def test_pasta_custom_cidr_and_mtu(impl, current_pasta):

@@ -66,7 +66,8 @@ def test_check_on_this_host_passes_where_upstream_fails(impl, env):
     assert upstream.returncode == 1 and "modprobe ip_tables" in upstream.stdout
     result = tool(impl, env, "check")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == INFO + "Requirements are satisfied\n"
+    assert result.stdout == (INFO + "Network: slirp4netns (/usr/bin/slirp4netns): slirp4netns (>= v0.4.0) is "
+                             "installed, and comes first\n" + INFO + "Requirements are satisfied\n")
     assert "modprobe" not in result.stdout + result.stderr
     # the real conditions of this host, each a warning with its fix
     assert WARN + "The host uses cgroup v1." in result.stderr
@@ -114,6 +115,22 @@ def test_each_condition_made_real(binary, name, finding, level, fix):
     assert finding in found, found
     assert found[finding]["level"] == level and fix in found[finding]["fix"], found[finding]
     assert code == (1 if level == "error" else 0)
+
+
+def test_no_network_helper_installed_means_the_bundled_pasta(binary, bundled_pasta):
+    """slirp4netns, pasta and vpnkit all absent: not an error for the release, whose own pasta is the
+    network (where upstream's script falls back to gvisor-tap-vsock); `check` says which and why."""
+    code, found = findings_in("only-bundled-pasta")
+    assert "network-driver" not in found and "pasta-old" not in found, found
+    result = scenario("only-bundled-pasta", "check")
+    assert (INFO + f"Network: pasta ({bundled_pasta}): none of slirp4netns, pasta and vpnkit is installed, so the "
+            "pasta shipped with rootlesskit-py (where upstream falls back to gvisor-tap-vsock)\n") in result.stdout
+    assert result.returncode == code == 0, result.stdout + result.stderr
+
+
+def test_network_named_by_the_variable(impl, env):
+    result = tool(impl, {**env, "DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "vpnkit"}, "check")
+    assert INFO + "Network: vpnkit, as DOCKERD_ROOTLESS_ROOTLESSKIT_NET says\n" in result.stdout
 
 
 def test_subuid_fix_names_the_user_and_a_free_range(binary):

@@ -200,5 +200,5 @@ def test_a_pasta_rootlesskit_accepts_counts_as_a_network_driver(tmp_path, releas
     pasta = tmp_path / "pasta"
     pasta.write_text(f"#!/bin/sh\necho 'pasta {release}.0123abc'\n")
     pasta.chmod(0o755)
-    found = {f.id: f for f in network.network_drivers([str(tmp_path)])}
+    found = {f.id: f for f in network.network_drivers([str(tmp_path)], network.choose_network([str(tmp_path)]))}
     assert ("pasta-old" in found, "network-driver" in found) == (old, no_driver), found

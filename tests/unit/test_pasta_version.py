@@ -8,12 +8,16 @@ from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.network.pasta import check_version
 
 
-@pytest.mark.parametrize("line", ["pasta 2023_06_25.32660ce", "pasta 2023_12_04.b86afe3", "pasta 2025_01_21.4f2c8e7"])
+@pytest.mark.parametrize("line", ["pasta 2023_06_25.32660ce", "pasta 2023_12_04.b86afe3", "pasta 2025_01_21.4f2c8e7",
+                                  # Debian 13's (debian/rules: VERSION=$(DEB_VERSION)), and our release's static build
+                                  "pasta 0.0~git20250503.587980c-2+deb13u1",
+                                  "pasta 0.0~git20250503.587980c-2+deb13u1+rootlesskitpy.static.musl"])
 def test_new_enough(line):
     check_version(line)
 
 
-@pytest.mark.parametrize("line", ["pasta unknown version", "pasta 2023_03_09.7c7625d", "pasta 2022_11_16.ace074c", ""])
+@pytest.mark.parametrize("line", ["pasta unknown version", "pasta 2023_03_09.7c7625d", "pasta 2022_11_16.ace074c", "",
+                                  "pasta 0.0~git20230309.7c7625d-1"])
 def test_refused(line):
     with pytest.raises(RootlessKitError, match="needs passt 2023_06_25.32660ce or later"):
         check_version(line)
