@@ -210,7 +210,9 @@ class Setup:
         findings += network.ping_range(gids)
         findings += network.unprivileged_ports(real_rootlesskit)
         findings += rootful_findings  # probed once, by init's fatal checks
-        findings += network.network_drivers(self.path_dirs)
+        net = env.get(names.ENV_DR_NET, "")
+        mtu = env.get(names.ENV_DR_MTU, "")
+        findings += network.network_drivers(self.path_dirs, net, int(mtu) if mtu.isdigit() else 0)
         findings += storage.data_root_fs(storage.data_root(self.home, self.cfg_dir))
         if rootlesskit is None:
             findings.append(Finding("rootlesskit-missing", ERROR, "rootlesskit needs to be present under $PATH",
