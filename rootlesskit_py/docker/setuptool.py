@@ -212,7 +212,9 @@ class Setup:
         findings += network.unprivileged_ports(real_rootlesskit)
         findings += rootful_findings  # probed once, by init's fatal checks
         self.network = network.choose_network(self.path_dirs)
-        findings += network.network_drivers(self.path_dirs, self.network)
+        mtu = env.get(names.ENV_DR_MTU, "")
+        findings += network.network_drivers(self.path_dirs, self.network, env.get(names.ENV_DR_NET, ""),
+                                            int(mtu) if mtu.isdigit() else 0)
         findings += storage.data_root_fs(storage.data_root(self.home, self.cfg_dir))
         if rootlesskit is None:
             findings.append(Finding("rootlesskit-missing", ERROR, "rootlesskit needs to be present under $PATH",

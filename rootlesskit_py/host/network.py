@@ -12,6 +12,7 @@ from rootlesskit_py.util.proc import decode, finish, run, spawn
 TUN = "/dev/net/tun"
 PASTA_MINIMUM = "2023_06_25"  # what rootlesskit accepts (passt's releases are dated; the tag is 2023_06_25.32660ce)
 PASTA_RECOMMENDED = "2023_12_04"
+PASTA_FAST_MTU = 65520  # below it pasta is several times slower than slirp4netns (see pasta_mtu)
 IPTABLES_DIRS = ["/sbin", "/usr/sbin"]
 IPTABLES_PACKAGE = {"apt-get": "iptables", "dnf": "iptables", "yum": "iptables", "zypper": "iptables", "apk": "iptables"}
 # what the probe runs as rootlesskit's command: dockerd needs the nat and the filter table, in a network
@@ -122,10 +123,11 @@ def choose_network(path_dirs: list[str]) -> NetworkChoice:
                          old_slirp4netns=old)
 
 
-def network_drivers(path_dirs: list[str], choice: NetworkChoice) -> list[Finding]:
+def network_drivers(path_dirs: list[str], choice: NetworkChoice, net: str = "", mtu: int = 0) -> list[Finding]:
     """One usable user-mode network (choose_network's): slirp4netns >= 0.4 (it has --netns-type),
     pasta (recommended from 2023_12_04), vpnkit, or the release's pasta. Any pasta on PATH is judged:
-    DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta would run it."""
+    DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta would run it. And whether the one dockerd-rootless.sh will
+    use (`net`, or the choice when empty) at `mtu` (0: its default) is much slower than another."""
     findings = []
     if choice.old_slirp4netns:
         findings.append(Finding("slirp4netns-old", WARNING, f"{choice.old_slirp4netns} is older than v0.4.0.",
@@ -149,7 +151,24 @@ def network_drivers(path_dirs: list[str], choice: NetworkChoice) -> list[Finding
         findings.append(Finding("network-driver", ERROR,
                                 "None of slirp4netns (>= v0.4.0), pasta (passt >= 2023_12_04) and vpnkit is installed.",
                                 "Containers would have no network.", "apt-get install -y slirp4netns"))
+    if (net or choice.driver) == "pasta":
+        findings += pasta_mtu(mtu or PASTA_FAST_MTU, choice.driver == "slirp4netns")
     return findings
+
+
+def pasta_mtu(mtu: int, slirp4netns_usable: bool) -> list[Finding]:
+    """pasta below MTU 65520 is several times slower than slirp4netns at the same MTU: upstream's CI
+    measured 0.24 against 1.69 Gbit/s at 1500 (rootlesskit#615), and bench/network.py measures the
+    same here, in both directions (BENCHMARKS.md, issue 24). Both are measurements of pasta itself,
+    not of a host, so the check says it without timing anything."""
+    if mtu >= PASTA_FAST_MTU:
+        return []
+    fix = f"export {names.ENV_DR_MTU}={PASTA_FAST_MTU}"
+    if slirp4netns_usable:
+        fix += f"\n# or the stack that is faster at MTU {mtu}:\nexport {names.ENV_DR_NET}=slirp4netns"
+    return [Finding("pasta-mtu", WARNING, f"pasta is configured with MTU {mtu} ({names.ENV_DR_MTU}).",
+                    f"Below {PASTA_FAST_MTU} pasta is several times slower than slirp4netns, for containers' own "
+                    "traffic (pulls, package downloads) as much as for published ports.", fix, as_root=False)]
 
 
 def ping_range(gids: list[int], proc_sys: str = "/proc/sys") -> list[Finding]:

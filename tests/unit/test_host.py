@@ -202,3 +202,31 @@ def test_a_pasta_rootlesskit_accepts_counts_as_a_network_driver(tmp_path, releas
     pasta.chmod(0o755)
     found = {f.id: f for f in network.network_drivers([str(tmp_path)], network.choose_network([str(tmp_path)]))}
     assert ("pasta-old" in found, "network-driver" in found) == (old, no_driver), found
+
+
+@pytest.mark.parametrize("net, mtu, warned", [("pasta", 1500, True), ("pasta", 9000, True), ("pasta", 65520, False),
+                                              ("pasta", 0, False), ("slirp4netns", 1500, False), ("", 1500, False)])
+def test_pasta_below_65520_is_named_slower_than_slirp4netns(tmp_path, net, mtu, warned):
+    """The check names the faster stack, with the variable that switches to it, when pasta is the
+    one dockerd-rootless.sh will use at an MTU where pasta is several times slower than slirp4netns
+    (0 is dockerd-rootless.sh's default, 65520; with no ..._NET it picks slirp4netns when it works)."""
+    for name, text in (("pasta", "echo 'pasta 2025_05_03.587980c'"), ("slirp4netns", "echo '  --netns-type=TYPE'")):
+        (tmp_path / name).write_text(f"#!/bin/sh\n{text}\n")
+        (tmp_path / name).chmod(0o755)
+    found = {f.id: f for f in network.network_drivers([str(tmp_path)], network.choose_network([str(tmp_path)]), net, mtu)}
+    assert ("pasta-mtu" in found) == warned, found
+    if warned:
+        finding = found["pasta-mtu"]
+        assert finding.level == "warning" and not finding.as_root
+        assert finding.message == f"pasta is configured with MTU {mtu} (DOCKERD_ROOTLESS_ROOTLESSKIT_MTU)."
+        assert finding.fix.splitlines() == ["export DOCKERD_ROOTLESS_ROOTLESSKIT_MTU=65520",
+                                            f"# or the stack that is faster at MTU {mtu}:",
+                                            "export DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns"]
+
+
+def test_pasta_below_65520_without_slirp4netns_only_names_the_mtu(tmp_path):
+    pasta = tmp_path / "pasta"
+    pasta.write_text("#!/bin/sh\necho 'pasta 2025_05_03.587980c'\n")
+    pasta.chmod(0o755)
+    found = {f.id: f for f in network.network_drivers([str(tmp_path)], network.choose_network([str(tmp_path)]), "", 1500)}
+    assert found["pasta-mtu"].fix == "export DOCKERD_ROOTLESS_ROOTLESSKIT_MTU=65520"
