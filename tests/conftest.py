@@ -165,6 +165,48 @@ def go() -> Impl:
 
 
 ENGINE_CACHE = pathlib.Path(os.environ.get("RKPY_ENGINE_CACHE", "/var/cache/rootlesskit-py-tests"))
+# Docker 29's programs, unpacked by tests/docker29.sh from the tarball tests/run was given; None when
+# it was given none (no registry here carries Docker 29)
+DOCKER29_DIR = pathlib.Path(os.environ["RKPY_DOCKER29_DIR"]) if os.environ.get("RKPY_DOCKER29_DIR") else None
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "engine(version): a test run on that Docker engine (the summary counts them)")
+    config.addinivalue_line("markers", "docker29: needs the Docker 29 tarball (tests/run --docker29=PATH); "
+                                       "deselect with -m 'not docker29' when there is none")
+
+
+_engine_outcomes: dict[str, dict[str, str]] = {}  # engine version -> test id -> its worst outcome
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    marker = item.get_closest_marker("engine")
+    if marker is not None and (report.failed or report.when == "call"):
+        outcomes = _engine_outcomes.setdefault(marker.args[0], {})
+        if outcomes.get(item.nodeid) != "failed":
+            outcomes[item.nodeid] = report.outcome
+    return report
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Which Docker engines the run exercised, loudly: a run without one is not a run on it."""
+    write = terminalreporter.write_line
+    terminalreporter.section("Docker engines")
+    if not _engine_outcomes:
+        write("no Docker engine test was selected")
+        return
+    for version in ("20.10", "26.1", "28", "29"):
+        outcomes = list(_engine_outcomes.get(version, {}).values())
+        counts = ", ".join(f"{outcomes.count(o)} {o}" for o in ("passed", "failed", "skipped") if outcomes.count(o))
+        where = f" from {DOCKER29_DIR}" if version == "29" and DOCKER29_DIR else ""
+        if not outcomes:
+            write(f"Docker {version}: NOT TESTED (no test of it selected)", red=True, bold=True)
+        elif version == "29" and DOCKER29_DIR is None:
+            write(f"Docker 29: NOT AVAILABLE: {counts} (tests/run --docker29=PATH gives it)", red=True, bold=True)
+        else:
+            write(f"Docker {version}{where}: {counts}", red="failed" in outcomes, green="failed" not in outcomes)
 
 
 def engine_file(relative: str) -> str:

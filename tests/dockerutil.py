@@ -1,6 +1,7 @@
 """Rootless Docker engines for the tests: Debian 12's 20.10 (installed), Debian 13's 26.1 and sid's
-28.x (unpacked by tests/engines.sh), each run by a dockerd-rootless.sh on top of a rootlesskit, with
-a private HOME and XDG_RUNTIME_DIR so that nothing of the test user's own is touched."""
+28.x (unpacked by tests/engines.sh), and Docker 29 (unpacked by tests/docker29.sh from the tarball
+tests/run is given), each run by a dockerd-rootless.sh on top of a rootlesskit, with a private HOME
+and XDG_RUNTIME_DIR so that nothing of the test user's own is touched."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import BIN_DIR, ENGINE_CACHE, engine_file, run
+from conftest import BIN_DIR, DOCKER29_DIR, ENGINE_CACHE, _require, engine_file, run
 from portutil import terminate
 
 IMAGE = "rkpy-busybox"
@@ -35,6 +36,17 @@ class Engine:
             self.go_kit = "/usr/bin"
             for tool in (self.script, "/usr/sbin/dockerd", self.docker, "/usr/sbin/docker-proxy"):
                 assert os.path.exists(tool), f"{tool} missing (apt-get install docker.io; sudo tests/run does)"
+        elif name == "29":
+            # dockerd, docker-proxy, the CLI, runc 1.4.3 (Debian 12's runc refuses the time namespace
+            # every 29 container gets) and upstream's scripts; containerd is sid's 2.x
+            _require(DOCKER29_DIR is not None and (DOCKER29_DIR / "dockerd").is_file(),
+                     "the Docker 29 engine: give its tarball, tests/run --docker29=PATH/docker-29.x.y-amd64.tar.xz, "
+                     "or deselect these tests with -m 'not docker29'")
+            containerd = os.path.dirname(engine_file("sid/root/usr/bin/containerd"))
+            self.dirs = [str(DOCKER29_DIR), containerd]
+            self.docker = str(DOCKER29_DIR / "docker")
+            self.script = str(DOCKER29_DIR / "dockerd-rootless.sh")
+            self.go_kit = os.path.dirname(engine_file("trixie/root/usr/bin/rootlesskit"))
         else:
             suite = {"26.1": "trixie", "28": "sid"}[name]
             root = ENGINE_CACHE / suite / "root"
@@ -48,7 +60,22 @@ class Engine:
         return self.name
 
 
-ENGINES = ["20.10", "26.1", "28"]
+ENGINES = ["20.10", "26.1", "28", "29"]
+# the engines whose dockerd runs its helpers through nsenter, so that dockerd-rootless.sh passes
+# --detach-netns by default (29.5 and later)
+DETACHED = ["29"]
+
+
+def engine_params(ids: list[str]) -> list:
+    """Fixture params for `ids` ("29", "go-29", ...), each marked `engine(<version>)` (counted in the
+    run's summary), and the Docker 29 ones `docker29` too: `-m 'not docker29'` deselects them when
+    no Docker 29 tarball is at hand, where they would otherwise fail."""
+    params = []
+    for id_ in ids:
+        version = id_.rsplit("-", 1)[-1]
+        marks = [pytest.mark.engine(version)] + ([pytest.mark.docker29] if version == "29" else [])
+        params.append(pytest.param(id_, marks=marks, id=id_))
+    return params
 
 
 def kit_dir(base: pathlib.Path, ours: bool, engine: Engine) -> pathlib.Path:
@@ -123,6 +150,41 @@ class RootlessDocker:
 
     def child_pid(self) -> int:
         return int((self.state / "child_pid").read_text())
+
+    def netns(self) -> str:
+        """The network namespace of tap0 and the containers' bridge: rootlesskit's detached one
+        (--detach-netns), or else the child's. The detached one is bind-mounted on $STATE/netns in
+        the child's mount namespace (here that path is an empty file), so it is reached through
+        the child's root."""
+        child = self.child_pid()
+        if (self.state / "netns").exists():
+            return f"/proc/{child}/root{self.state}/netns"
+        return f"/proc/{child}/ns/net"
+
+    def assert_hup_reloads(self) -> None:
+        """HUP on the service pid (rootlesskit: the script execs it) is relayed to dockerd, which
+        reloads daemon.json and keeps answering."""
+        before = self.log_text().count("Reloaded configuration")
+        os.kill(self.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while self.log_text().count("Reloaded configuration") == before:
+            assert time.monotonic() < deadline, self.log_text()[-2000:]
+            time.sleep(0.1)
+        assert self.docker("version").returncode == 0
+
+    def assert_term_leaves_nothing(self) -> None:
+        """TERM on the service pid: everything in the daemon's user namespace (dockerd, containerd,
+        shims, containers, the network helper) is gone 10 s after it exited, with rootlesskit's state
+        directory, and no mount under the daemon's directories is left in the host's table."""
+        userns = user_namespace(self.child_pid())
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+        deadline = time.monotonic() + 10
+        while (left := processes_in(userns)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert left == [], f"left running after TERM: {left}"
+        assert not self.state.exists(), "rootlesskit left its state directory (child_pid, api.sock, netns)"
+        assert mounts_under(self.xdg, self.home) == []
 
     def import_busybox(self) -> None:
         rootfs = busybox_rootfs(self.base / "rootfs.tar")
@@ -202,4 +264,15 @@ def processes_in(userns: tuple[int, int]) -> list[str]:
             found.append(f"{entry}: {cmdline}")
         except OSError:
             continue
+    return found
+
+
+def mounts_under(*dirs: pathlib.Path) -> list[str]:
+    """Mount points in this process's mount table at or below any of `dirs`."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if any(point == str(d) or point.startswith(f"{d}/") for d in dirs):
+                found.append(point)
     return found

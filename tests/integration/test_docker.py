@@ -1,7 +1,8 @@
 """Each engine's own upstream dockerd-rootless.sh on top of a rootlesskit pair: Debian 12's Docker
-20.10 on Go's pair and on ours, Docker 26.1 (publishes through rootlesskit-docker-proxy) and Docker
-28 (whose daemon calls the port API itself) on ours. `docker run -p` must reach the container from
-the host. (Our own dockerd-rootless.sh is tested in test_dockerd_rootless.py.)"""
+20.10 on Go's pair and on ours, Docker 26.1 (publishes through rootlesskit-docker-proxy), Docker
+28 (whose daemon calls the port API itself) on ours, and Docker 29.7.2 (--detach-netns by default)
+on Go RootlessKit 2.0.2 and on ours. `docker run -p` must reach the container from the host. (Our
+own dockerd-rootless.sh is tested in test_dockerd_rootless.py.)"""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import time
 import pytest
 
 from conftest import BIN_DIR, run
-from dockerutil import Engine, RootlessDocker, http_get, kit_dir
+from dockerutil import Engine, RootlessDocker, engine_params, http_get, kit_dir
 from portutil import free_port, refuses
 
 
-@pytest.fixture(scope="module", params=["go-20.10", "binary-20.10", "binary-26.1", "binary-28"])
+@pytest.fixture(scope="module", params=engine_params(["go-20.10", "binary-20.10", "binary-26.1", "binary-28",
+                                                      "go-29", "binary-29"]))
 def dockerd(request, tmp_path_factory):
     kit, version = request.param.split("-")
     engine = Engine(version)
@@ -63,7 +65,8 @@ def test_rootlesskit_api_lists_dockers_ports(dockerd):
     dockerd.docker("rm", "-f", container)
 
 
-@pytest.mark.parametrize("dockerd", ["binary-26.1", "binary-28"], indirect=True)  # 20.10 does not list it
+@pytest.mark.parametrize("dockerd", engine_params(["binary-26.1", "binary-28", "binary-29"]),
+                         indirect=True)  # 20.10 does not list it
 def test_docker_version_shows_the_rootlesskit_it_runs_on(dockerd):
     """dockerd asks the kit's API (GET /v1/info) for the component `docker version` lists."""
     result = dockerd.docker("version", "--format", "{{json .Server.Components}}")

@@ -1,18 +1,17 @@
 """Our dockerd-rootless.sh (the compiled binary, with our rootlesskit) running real Docker engines of
-the three generations in use: 20.10 (runs rootlesskit-docker-proxy), 26.1 (calls GET /v1/info for
-`docker version`) and 28.x (the daemon itself adds and removes ports through the API)."""
+the four generations in use: 20.10 (runs rootlesskit-docker-proxy), 26.1 (calls GET /v1/info for
+`docker version`), 28.x (the daemon itself adds and removes ports through the API) and 29 (in the
+host's network namespace, --detach-netns; what that changes is tested in test_detach_netns.py)."""
 
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 import pytest
 
 from conftest import BIN_DIR, run
-from dockerutil import (ENGINES, IMAGE, Engine, RootlessDocker, http_get, kit_dir, processes_in,
-                        user_namespace)
+from dockerutil import DETACHED, ENGINES, IMAGE, Engine, RootlessDocker, engine_params, http_get, kit_dir
 from portutil import free_port, refuses
 
 SCRIPT = str(BIN_DIR / "dockerd-rootless.sh")
@@ -27,7 +26,7 @@ def _start(base, engine: Engine, env: dict[str, str] | None = None, args: list[s
     return daemon
 
 
-@pytest.fixture(scope="module", params=ENGINES)
+@pytest.fixture(scope="module", params=engine_params(ENGINES))
 def engine(request) -> Engine:
     return Engine(request.param)
 
@@ -35,12 +34,12 @@ def engine(request) -> Engine:
 @pytest.fixture(scope="module")
 def dockerd(engine, tmp_path_factory):
     """The default set-up (slirp4netns detected, builtin port driver), with a custom MTU and the
-    documented remote-API recipe: a rootlesskit -p for dockerd's TCP listener."""
+    documented remote-API recipe: a rootlesskit -p for dockerd's TCP listener. With --detach-netns
+    dockerd listens in the host's network namespace itself, where that -p would hold the port first."""
     tcp = free_port()
     base = tmp_path_factory.mktemp(f"dr-{engine}")
-    daemon = _start(base, engine,
-                    env={"DOCKERD_ROOTLESS_ROOTLESSKIT_MTU": MTU,
-                         "DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS": f"-p 0.0.0.0:{tcp}:{tcp}/tcp"},
+    flags = {} if engine.name in DETACHED else {"DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS": f"-p 0.0.0.0:{tcp}:{tcp}/tcp"}
+    daemon = _start(base, engine, env={"DOCKERD_ROOTLESS_ROOTLESSKIT_MTU": MTU, **flags},
                     args=["-H", "unix://{xdg}/docker.sock", "-H", f"tcp://0.0.0.0:{tcp}", "--tls=false"])
     daemon.tcp_port = tcp
     try:
@@ -100,14 +99,16 @@ def test_publish_reaches_the_container_on_v4_and_v6(dockerd):
 
 
 def test_mtu_shows_on_tap0(dockerd):
-    result = run(["nsenter", "-U", "--preserve-credentials", "-n", "-t", str(dockerd.child_pid()),
-                  "ip", "-o", "link", "show", "tap0"])
+    """tap0 is in the namespace the containers' bridge is in: the child's, or the detached one."""
+    result = run(["nsenter", "-U", "--preserve-credentials", f"--net={dockerd.netns()}", "-t",
+                  str(dockerd.child_pid()), "ip", "-o", "link", "show", "tap0"])
     assert result.returncode == 0, result.stderr
     assert f" mtu {MTU} " in result.stdout
 
 
 def test_flags_publish_dockerds_tcp_listener(dockerd):
-    """DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS='-p 0.0.0.0:PORT:PORT/tcp' with dockerd -H tcp://0.0.0.0:PORT."""
+    """DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS='-p 0.0.0.0:PORT:PORT/tcp' with dockerd -H tcp://0.0.0.0:PORT;
+    with --detach-netns, -H tcp://0.0.0.0:PORT alone."""
     result = run([dockerd.engine.docker, "-H", f"tcp://127.0.0.1:{dockerd.tcp_port}", "info", "--format",
                   "{{json .SecurityOptions}}"], env={**dockerd.env, "DOCKER_HOST": ""})
     assert result.returncode == 0, result.stderr
@@ -115,14 +116,7 @@ def test_flags_publish_dockerds_tcp_listener(dockerd):
 
 
 def test_hup_reloads_dockerd(dockerd):
-    """HUP on the service pid (rootlesskit) is relayed to dockerd, which reloads daemon.json."""
-    before = dockerd.log_text().count("Reloaded configuration")
-    os.kill(dockerd.proc.pid, signal.SIGHUP)
-    deadline = time.monotonic() + 20
-    while dockerd.log_text().count("Reloaded configuration") == before:
-        assert time.monotonic() < deadline, dockerd.log_text()[-2000:]
-        time.sleep(0.1)
-    assert dockerd.docker("version").returncode == 0
+    dockerd.assert_hup_reloads()
 
 
 @pytest.mark.parametrize("net, port_driver", [
@@ -130,9 +124,13 @@ def test_hup_reloads_dockerd(dockerd):
     ("pasta", "implicit"),  # pasta runs --ipv4-only unless rootlesskit has --ipv6
 ])
 def test_other_port_drivers_reach_the_container(engine, tmp_path, current_pasta, net, port_driver):
+    """On 29, pasta's automatic forwarding does not see the listeners docker-proxy opens in a
+    detached namespace (with Go RootlessKit 2.0.2 neither; see the README): tested as the README
+    tells users to run it, with DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS=false."""
     pasta_dir = os.path.dirname(current_pasta)  # trixie's pasta: Debian 12's is too old
+    attach = {"DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS": "false"} if engine.name in DETACHED and net == "pasta" else {}
     daemon = _start(tmp_path, engine, env={"DOCKERD_ROOTLESS_ROOTLESSKIT_NET": net,
-                                           "DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER": port_driver},
+                                           "DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER": port_driver, **attach},
                     extra_path=[pasta_dir])
     try:
         assert f"--net={net} " in daemon.log_text() and f"--port-driver={port_driver} " in daemon.log_text()
@@ -146,10 +144,10 @@ def test_other_port_drivers_reach_the_container(engine, tmp_path, current_pasta,
 def test_term_leaves_nothing_behind_and_data_can_be_removed(engine, tmp_path):
     """A privileged port is refused with the documented hint (Docker 28 then leaks the container's
     shim, upstream's rootlesskit too); TERM with a container running: dockerd, containerd, the
-    shims, the container and slirp4netns are all gone 10 s after the service pid exited; then
+    shims, the container and slirp4netns are all gone 10 s after the service pid exited, with the
+    state directory, and no mount under the daemon's directories is left in the host's table; then
     `rootlesskit rm -rf` removes the data."""
     daemon = _start(tmp_path, engine)
-    userns = user_namespace(daemon.child_pid())
     refused = daemon.docker("run", "-d", "-p", "127.0.0.1:80:80", IMAGE, "sleep", "1000")
     assert refused.returncode != 0
     assert ("cannot expose privileged port 80, you can add 'net.ipv4.ip_unprivileged_port_start=80' to "
@@ -157,12 +155,7 @@ def test_term_leaves_nothing_behind_and_data_can_be_removed(engine, tmp_path):
             "a larger port number (>= 1024)") in refused.stderr
     container = daemon.docker("run", "-d", IMAGE, "sleep", "1000")
     assert container.returncode == 0, container.stderr
-    daemon.proc.send_signal(signal.SIGTERM)
-    daemon.proc.wait(60)
-    deadline = time.monotonic() + 10
-    while (left := processes_in(userns)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert left == [], f"left running after TERM: {left}"
+    daemon.assert_term_leaves_nothing()
     assert daemon.data.is_dir()
     result = run([str(BIN_DIR / "rootlesskit"), "rm", "-rf", str(daemon.data)], timeout=120)
     assert result.returncode == 0, result.stderr
