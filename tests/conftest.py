@@ -181,6 +181,13 @@ def current_pasta() -> str:
 
 
 @pytest.fixture
+def sid_pasta() -> str:
+    """sid's newest passt package as Debian ships it (it carries pesto, beside pasta in the same folder),
+    run with sid's own libc."""
+    return engine_file("passt-sid/pasta")
+
+
+@pytest.fixture
 def go2() -> Impl:
     """Debian 13's Go RootlessKit 2.0.2, the second reference."""
     return Impl("go2")

@@ -29,10 +29,10 @@ if [ -z "$(find "$APT/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/
   apt_ update >/dev/null
 fi
 
-# fetch SUITE PACKAGE...: unpack the suite's current version of each package into $CACHE/SUITE/root
+# fetch NAME SUITE PACKAGE...: unpack the suite's current version of each package into $CACHE/NAME/root
 fetch() {
-  local suite=$1; shift
-  local dir="$CACHE/$suite" want="" pkg ver
+  local name=$1 suite=$2; shift 2
+  local dir="$CACHE/$name" want="" pkg ver
   mkdir -p "$dir/debs"
   for pkg in "$@"; do
     ver=$(apt-cache "${APT_OPTS[@]}" madison "$pkg" | awk -F' *[|] *' -v s=" $suite/" 'index($3, s) { print $2; exit }')
@@ -56,8 +56,9 @@ fetch() {
   ln -sfn "root-$key" "$dir/root"
 }
 
-fetch trixie docker.io docker-cli containerd rootlesskit
-fetch sid docker.io docker-cli containerd
+fetch trixie trixie docker.io docker-cli containerd rootlesskit
+fetch sid sid docker.io docker-cli containerd
+fetch sid-passt sid passt libc6
 
 sid_docker=$("$CACHE/sid/root/usr/sbin/dockerd" --version | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
 [ "${sid_docker:-0}" -ge 28 ] || { echo "tests/engines.sh: sid's docker.io is $sid_docker, the tests need >= 28" >&2; exit 1; }
@@ -89,7 +90,25 @@ if [ ! -x "$CACHE/passt/pasta" ]; then
   [ -x "$src/tree/passt.avx2" ] && install -m 0755 "$src/tree/passt.avx2" "$CACHE/passt/passt.avx2" && ln -sf passt.avx2 "$CACHE/passt/pasta.avx2"
   rm -rf "$src"
 fi
-chmod -R a+rX "$CACHE"
+# sid's passt (with pesto) exactly as Debian ships it: sid's source tarballs are gone from the mirror,
+# so the binary package, given sid's own ld.so and libc (it needs GLIBC 2.38) by patchelf, nothing
+# else changed. pasta and pasta.avx2 are hard links, as in the package; passt re-executes
+# <its own path>.avx2 on AVX2 CPUs, so both builds are patched.
+sid_root="$CACHE/sid-passt/root" sid_passt="$CACHE/passt-sid"
+if ! cmp -s "$sid_root/.complete" "$sid_passt/.complete"; then
+  rm -rf "$sid_passt"; mkdir -p "$sid_passt/lib"
+  cp "$sid_root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$sid_root/usr/lib/x86_64-linux-gnu/libc.so.6" "$sid_passt/lib/"
+  for b in passt passt.avx2 pesto passt-repair; do
+    install -m 0755 "$sid_root/usr/bin/$b" "$sid_passt/$b"
+    patchelf --set-interpreter "$sid_passt/lib/ld-linux-x86-64.so.2" --set-rpath "$sid_passt/lib" "$sid_passt/$b"
+  done
+  ln "$sid_passt/passt" "$sid_passt/pasta"
+  ln "$sid_passt/passt.avx2" "$sid_passt/pasta.avx2"
+  cp "$sid_root/.complete" "$sid_passt/.complete"
+fi
+# the test user reads what this script made, and only that: other scripts keep roots of their own here
+chmod a+rX "$CACHE"
+chmod -R a+rX "$CACHE/trixie" "$CACHE/sid" "$CACHE/sid-passt" "$CACHE/passt" "$sid_passt"
 
 for suite in trixie sid; do
   printf 'tests/engines.sh: %s: %s, %s, containerd %s\n' "$suite" \
@@ -98,3 +117,4 @@ for suite in trixie sid; do
     "$("$CACHE/$suite/root/usr/bin/containerd" --version | awk '{print $3}')"
 done
 echo "tests/engines.sh: Go rootlesskit $("$CACHE/trixie/root/usr/bin/rootlesskit" --version | awk '{print $NF}'), pasta $(script -qc "$CACHE/passt/pasta --version" /dev/null | head -n1 | tr -d '\r')"
+echo "tests/engines.sh: sid's $(script -qc "$sid_passt/pasta --version" /dev/null | head -n1 | tr -d '\r'), $("$sid_passt/pesto" --version 2>&1 | head -n1)"
