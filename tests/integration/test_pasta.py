@@ -72,7 +72,8 @@ def test_pasta_requires_a_matching_port_driver(impl):
 
 
 def _free_fixed_port() -> int:
-    """A free TCP port below the ephemeral range: pasta's `auto` forwarding leaves ephemeral ports alone."""
+    """A free TCP port below the ephemeral range: sid's pasta (2026_10_02) leaves ephemeral ports out
+    of its `auto` forwarding, in both directions (trixie's forwards them)."""
     low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
     for port in random.sample(range(20000, low), 200):
         with socket.socket() as s:
@@ -87,7 +88,7 @@ def _free_fixed_port() -> int:
 @pytest.fixture
 def host_loopback_server():
     """The port of a server on the host's 127.0.0.1 answering "hello from the host", below the
-    ephemeral range (the ports pasta's -T auto carries into the namespace's loopback)."""
+    ephemeral range, so that every pasta's -T auto carries it into the namespace's loopback."""
     server = one_line_server("127.0.0.1", b"hello from the host\n", _free_fixed_port())
     yield server.getsockname()[1]
     server.close()
