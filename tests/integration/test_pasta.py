@@ -8,11 +8,11 @@ import os
 import random
 import socket
 import subprocess
-import time
 
 import pytest
 
 from conftest import REPO, child_pids, one_line_server, process_name, refused, run, wait_for_file
+from portutil import first_reply
 
 SHOW = "ip -4 -o addr show dev tap0 | awk '{print $4}'; ip route | sort; cat /etc/resolv.conf; cat /sys/class/net/tap0/mtu"
 PASTA_COMMS = ("pasta", "pasta.avx2")  # passt re-executes its .avx2 build on AVX2 CPUs
@@ -123,14 +123,7 @@ def test_disable_host_loopback_keeps_the_way_out_and_published_ports(impl, debia
                                                                            "--port-driver=implicit", "sh", "-c", script],
                                 stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f, cwd=REPO)
     try:
-        answer = b""
-        deadline = time.monotonic() + 20  # pasta looks for new listening ports in the namespace every second
-        while not answer and time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", inside), timeout=3) as conn:
-                    answer = conn.recv(100)
-            except OSError:
-                time.sleep(0.2)
+        answer = first_reply(inside)  # pasta looks for new listening ports in the namespace every second
         proc.wait(timeout=30)
     finally:
         outside.close()
