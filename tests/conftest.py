@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -216,10 +218,35 @@ def engine_file(relative: str) -> str:
     return str(path)
 
 
+DEBIAN_PASTAS = {"trixie": "passt-trixie/pasta", "sid": "passt-sid/pasta"}
+DEBIAN_12_PASTA = "/usr/bin/pasta"
+
+
 @pytest.fixture
 def current_pasta() -> str:
-    """pasta built from Debian 13's passt source (Debian 12's is too old to use)."""
-    return engine_file("passt/pasta")
+    """trixie's pasta, built by tests/engines.sh as Debian builds it (VERSION=$(DEB_VERSION)): what
+    Debian 13 and Ubuntu users run."""
+    return engine_file(DEBIAN_PASTAS["trixie"])
+
+
+@pytest.fixture
+def sid_pasta() -> str:
+    """sid's newest passt package as Debian ships it (it carries pesto, beside pasta in the same folder),
+    run with sid's own libc."""
+    return engine_file(DEBIAN_PASTAS["sid"])
+
+
+@pytest.fixture(params=sorted(DEBIAN_PASTAS))
+def debian_pasta(request) -> str:
+    """Each pasta Debian ships that rootlesskit runs, for the tests where the build matters."""
+    return engine_file(DEBIAN_PASTAS[request.param])
+
+
+@pytest.fixture
+def debian_12_pasta() -> str:
+    """Debian 12's own pasta (2023_03_09, "unknown version"), which rootlesskit refuses."""
+    _require(os.access(DEBIAN_12_PASTA, os.X_OK), f"Debian 12's pasta {DEBIAN_12_PASTA} (apt-get install passt)")
+    return DEBIAN_12_PASTA
 
 
 @pytest.fixture
@@ -248,3 +275,46 @@ def root_helper():
         return result
 
     return call
+
+
+def one_line_server(address: str, line: bytes, port: int = 0) -> socket.socket:
+    """A TCP server on the host that answers every connection with `line` (close it when done)."""
+    server = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+    server.bind((address, port))
+    server.listen()
+    server.settimeout(30)
+
+    def serve():
+        try:
+            while True:
+                conn, _ = server.accept()
+                conn.sendall(line)
+                conn.close()
+        except OSError:
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def host_server():
+    """The port of a server on the host's 127.0.0.1 answering "hello from the host"."""
+    server = one_line_server("127.0.0.1", b"hello from the host\n")
+    yield server.getsockname()[1]
+    server.close()
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is `pid`."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def process_name(pid: int) -> str:
+    """/proc/PID/comm, "" once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""

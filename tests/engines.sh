@@ -4,7 +4,8 @@
 # .debs are fetched with an apt configuration of our own (sources, lists, cache) and unpacked with
 # dpkg-deb -x under $CACHE/<suite>/root. Their Go programs need only GLIBC 2.34, so they run on
 # Debian 12; their runc needs a newer glibc, so the tests use Debian 12's /usr/sbin/runc.
-# pasta is C and needs GLIBC 2.38 there, so it is built here from trixie's passt source.
+# trixie's passt is C and needs GLIBC 2.38 there, so it is built here from its source package; sid's
+# comes with sid's libc.
 # Run as root by tests/run; a second run with the cache in place costs a few seconds.
 set -euo pipefail
 CACHE=${RKPY_ENGINE_CACHE:-/var/cache/rootlesskit-py-tests}
@@ -29,10 +30,10 @@ if [ -z "$(find "$APT/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/
   apt_ update >/dev/null
 fi
 
-# fetch SUITE PACKAGE...: unpack the suite's current version of each package into $CACHE/SUITE/root
+# fetch NAME SUITE PACKAGE...: unpack the suite's current version of each package into $CACHE/NAME/root
 fetch() {
-  local suite=$1; shift
-  local dir="$CACHE/$suite" want="" pkg ver
+  local name=$1 suite=$2; shift 2
+  local dir="$CACHE/$name" want="" pkg ver
   mkdir -p "$dir/debs"
   for pkg in "$@"; do
     ver=$(apt-cache "${APT_OPTS[@]}" madison "$pkg" | awk -F' *[|] *' -v s=" $suite/" 'index($3, s) { print $2; exit }')
@@ -56,40 +57,58 @@ fetch() {
   ln -sfn "root-$key" "$dir/root"
 }
 
-fetch trixie docker.io docker-cli containerd rootlesskit
-fetch sid docker.io docker-cli containerd
+fetch trixie trixie docker.io docker-cli containerd rootlesskit
+fetch sid sid docker.io docker-cli containerd
+fetch sid-passt sid passt libc6
 
 sid_docker=$("$CACHE/sid/root/usr/sbin/dockerd" --version | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
 [ "${sid_docker:-0}" -ge 28 ] || { echo "tests/engines.sh: sid's docker.io is $sid_docker, the tests need >= 28" >&2; exit 1; }
 
-# pasta from trixie's passt source: its two tarballs, checked against the Sources index by apt
-src="$CACHE/passt-src"
-if [ ! -x "$CACHE/passt/pasta" ]; then
-  rm -rf "$src" "$CACHE/passt"; mkdir -p "$src" "$CACHE/passt"
-  # the archive may no longer hold the .dsc: apt then fails after fetching (and checking) the tarballs
-  (cd "$src" && apt_ source --download-only passt/trixie >/dev/null 2>&1) || true
+# trixie's passt as Debian builds it: its source package (the two tarballs, checked against the Sources
+# index by apt; the archive may no longer hold the .dsc) built by its own debian/rules with
+# dpkg-buildpackage, so with Debian's patches, hardening flags and VERSION=$(DEB_VERSION): this pasta
+# prints "pasta 0.0~git20250503.587980c-2+deb13u1", as Debian 13's and Ubuntu's do. The binaries
+# are the .deb's own (pasta a hard link to passt, as packaged); only the compiler is Debian 12's.
+trixie_passt="$CACHE/passt-trixie"
+passt_version=$(apt-cache "${APT_OPTS[@]}" madison passt | awk -F' *[|] *' '$3 ~ / trixie\/main Sources$/ { print $2; exit }')
+[ -n "$passt_version" ] || { echo "tests/engines.sh: no passt source in trixie's Sources index" >&2; exit 1; }
+if [ "$(cat "$trixie_passt/.complete" 2>/dev/null)" != "$passt_version" ]; then
+  src="$CACHE/passt-trixie-src"
+  rm -rf "$src" "$trixie_passt"; mkdir -p "$src/tree"
+  (cd "$src" && apt_ source --download-only "passt=$passt_version" >/dev/null 2>&1) || true
   orig=$(ls "$src"/passt_*.orig.tar.* 2>/dev/null | head -n1)
   deb=$(ls "$src"/passt_*.debian.tar.* 2>/dev/null | head -n1)
   [ -n "$orig" ] && [ -n "$deb" ] || { echo "tests/engines.sh: could not fetch trixie's passt source tarballs" >&2; exit 1; }
-  mkdir -p "$src/tree"
   tar -C "$src/tree" --strip-components=1 -xf "$orig"
   tar -C "$src/tree" -xf "$deb"
-  if [ -f "$src/tree/debian/patches/series" ]; then
-    while read -r patch; do
-      case "$patch" in ''|'#'*) continue ;; esac
-      patch -d "$src/tree" -p1 -s < "$src/tree/debian/patches/$patch"
-    done < "$src/tree/debian/patches/series"
-  fi
-  # passt_0.0~git20250503.587980c.orig.tar.xz -> 2025_05_03.587980c, the version upstream's build prints
-  version=$(basename "$orig" | sed -n 's/^passt_0\.0~git\([0-9]\{4\}\)\([0-9]\{2\}\)\([0-9]\{2\}\)\.\([0-9a-f]*\)\.orig.*/\1_\2_\3.\4/p')
-  make -C "$src/tree" -s passt VERSION="$version" >/dev/null
-  make -C "$src/tree" -s passt.avx2 VERSION="$version" >/dev/null 2>&1 || true
-  install -m 0755 "$src/tree/passt" "$CACHE/passt/passt"
-  ln -sf passt "$CACHE/passt/pasta"
-  [ -x "$src/tree/passt.avx2" ] && install -m 0755 "$src/tree/passt.avx2" "$CACHE/passt/passt.avx2" && ln -sf passt.avx2 "$CACHE/passt/pasta.avx2"
+  (cd "$src/tree" && dpkg-buildpackage -b -uc -us >"$src/build.log" 2>&1) \
+    || { tail -n 30 "$src/build.log" >&2; echo "tests/engines.sh: dpkg-buildpackage of passt $passt_version failed" >&2; exit 1; }
+  dpkg-deb -x "$src/passt_${passt_version#*:}_$(dpkg --print-architecture).deb" "$src/pkg"
+  mkdir -p "$trixie_passt"
+  cp -a "$src/pkg/usr/bin/." "$trixie_passt/"
   rm -rf "$src"
+  echo "$passt_version" > "$trixie_passt/.complete"
 fi
-chmod -R a+rX "$CACHE"
+
+# sid's passt (with pesto) exactly as Debian ships it: sid's source tarballs are gone from the mirror,
+# so the binary package, given sid's own ld.so and libc (it needs GLIBC 2.38) by patchelf, nothing
+# else changed. pasta and pasta.avx2 are hard links, as in the package; passt re-executes
+# <its own path>.avx2 on AVX2 CPUs, so both builds are patched.
+sid_root="$CACHE/sid-passt/root" sid_passt="$CACHE/passt-sid"
+if ! cmp -s "$sid_root/.complete" "$sid_passt/.complete"; then
+  rm -rf "$sid_passt"; mkdir -p "$sid_passt/lib"
+  cp "$sid_root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$sid_root/usr/lib/x86_64-linux-gnu/libc.so.6" "$sid_passt/lib/"
+  for b in passt passt.avx2 pesto passt-repair; do
+    install -m 0755 "$sid_root/usr/bin/$b" "$sid_passt/$b"
+    patchelf --set-interpreter "$sid_passt/lib/ld-linux-x86-64.so.2" --set-rpath "$sid_passt/lib" "$sid_passt/$b"
+  done
+  ln "$sid_passt/passt" "$sid_passt/pasta"
+  ln "$sid_passt/passt.avx2" "$sid_passt/pasta.avx2"
+  cp "$sid_root/.complete" "$sid_passt/.complete"
+fi
+# the test user reads what this script made, and only that: other scripts keep roots of their own here
+chmod a+rX "$CACHE"
+chmod -R a+rX "$CACHE/trixie" "$CACHE/sid" "$CACHE/sid-passt" "$trixie_passt" "$sid_passt"
 
 for suite in trixie sid; do
   printf 'tests/engines.sh: %s: %s, %s, containerd %s\n' "$suite" \
@@ -97,4 +116,5 @@ for suite in trixie sid; do
     "$("$CACHE/$suite/root/usr/bin/docker" --version)" \
     "$("$CACHE/$suite/root/usr/bin/containerd" --version | awk '{print $3}')"
 done
-echo "tests/engines.sh: Go rootlesskit $("$CACHE/trixie/root/usr/bin/rootlesskit" --version | awk '{print $NF}'), pasta $(script -qc "$CACHE/passt/pasta --version" /dev/null | head -n1 | tr -d '\r')"
+echo "tests/engines.sh: Go rootlesskit $("$CACHE/trixie/root/usr/bin/rootlesskit" --version | awk '{print $NF}'), trixie's $(script -qc "$trixie_passt/pasta --version" /dev/null | head -n1 | tr -d '\r')"
+echo "tests/engines.sh: sid's $(script -qc "$sid_passt/pasta --version" /dev/null | head -n1 | tr -d '\r'), $("$sid_passt/pesto" --version 2>&1 | head -n1)"

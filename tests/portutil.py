@@ -193,6 +193,19 @@ def refuses(address: tuple) -> bool:
     return False
 
 
+def first_reply(port: int, timeout: float = 20) -> bytes:
+    """What a server on 127.0.0.1:port says first to a client, retrying while the port is not served
+    yet (b"" if nothing answered within `timeout`)."""
+    deadline, reply = time.monotonic() + timeout, b""
+    while not reply and time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=3) as client:
+                reply = client.recv(100)
+        except OSError:
+            time.sleep(0.05)
+    return reply
+
+
 def udp_echo(address: tuple, payload: bytes, timeout: float = 2) -> bytes | None:
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as s:

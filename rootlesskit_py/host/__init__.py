@@ -74,6 +74,20 @@ def package_install(package: dict[str, str], root: str = "/") -> str:
     return ""
 
 
+def os_release(etc: str = "/etc") -> dict[str, str]:
+    """os-release(5) as a dict (ID, VERSION_ID, ...): /etc/os-release, else /usr/lib/os-release, as
+    systemd reads it; empty when neither exists. The fix hints name the host's own distribution."""
+    text = read_text(os.path.join(etc, "os-release"))
+    if text is None:
+        text = read_text(os.path.join(os.path.dirname(etc.rstrip("/")) or "/", "usr/lib/os-release")) or ""
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            fields[key] = value.strip().strip("\"'")
+    return fields
+
+
 _CAP_BITS = {"cap_setgid": 6, "cap_setuid": 7, "cap_net_bind_service": 10}
 
 

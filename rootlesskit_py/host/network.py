@@ -6,13 +6,16 @@ from __future__ import annotations
 import os
 
 from rootlesskit_py import names
-from rootlesskit_py.host import ERROR, WARNING, Finding, file_capabilities, package_install, read_text, sysctl_fix, which
+from rootlesskit_py.host import (ERROR, WARNING, Finding, file_capabilities, os_release, package_install, read_text,
+                                 sysctl_fix, which)
+from rootlesskit_py.util.gocompat import go_quote
 from rootlesskit_py.util.proc import decode, finish, run, spawn
 
 TUN = "/dev/net/tun"
 PASTA_MINIMUM = "2023_06_25"  # what rootlesskit accepts (passt's releases are dated; the tag is 2023_06_25.32660ce)
 PASTA_RECOMMENDED = "2023_12_04"
 PASTA_FAST_MTU = 65520  # below it pasta is several times slower than slirp4netns (see pasta_mtu)
+PASST_PACKAGE = {"apt-get": "passt", "dnf": "passt", "yum": "passt", "zypper": "passt", "apk": "passt"}
 IPTABLES_DIRS = ["/sbin", "/usr/sbin"]
 IPTABLES_PACKAGE = {"apt-get": "iptables", "dnf": "iptables", "yum": "iptables", "zypper": "iptables", "apk": "iptables"}
 # what the probe runs as rootlesskit's command: dockerd needs the nat and the filter table, in a network
@@ -37,17 +40,108 @@ def tun_device(path: str = TUN) -> list[Finding]:
     return []
 
 
+def _date_at(text: str, i: int) -> str | None:
+    """The date starting at text[i] as YYYY_MM_DD: eight digits (20250503) or four, two and two joined
+    by one separator used twice (2025_05_03, 2025.05.03, 2025-05-03); None when there is none there."""
+    digits = "0123456789"
+
+    def run_at(j: int) -> str:
+        end = j
+        while end < len(text) and text[end] in digits:
+            end += 1
+        return text[j:end]
+
+    year = run_at(i)
+    if len(year) == 8:
+        year, month, day = year[:4], year[4:6], year[6:]
+    elif len(year) == 4 and text[i + 4:i + 5] in ("_", ".", "-") and text[i + 4:i + 5]:
+        sep = text[i + 4]
+        month = run_at(i + 5)
+        day = run_at(i + 8) if len(month) == 2 and text[i + 7:i + 8] == sep else ""
+        if len(day) != 2:
+            return None
+    else:
+        return None
+    if not ("1970" <= year <= "2099" and "01" <= month <= "12" and "01" <= day <= "31"):
+        return None
+    return f"{year}_{month}_{day}"
+
+
 def pasta_release(version_line: str) -> str | None:
-    """The release date passt prints (`pasta 2023_12_04.b86afe3` -> 2023_12_04), or the snapshot date
-    of a Debian-versioned build (`pasta 0.0~git20250503.587980c-2+deb13u1` -> 2025_05_03: debian/rules
-    builds with VERSION=$(DEB_VERSION), as does the static pasta of our release); None for unversioned builds."""
-    for word in version_line.split():
-        if word[:4].isdigit() and word[4:5] == "_":
-            return word.split(".")[0]
-        snapshot = word.partition("~git")[2][:8]
-        if len(snapshot) == 8 and snapshot.isdigit():
-            return f"{snapshot[:4]}_{snapshot[4:6]}_{snapshot[6:]}"
+    """The release date in the first line of `pasta --version`, in whichever form its packager wrote
+    it: upstream's `pasta 2025_05_03.587980c`, Debian's and Ubuntu's package version (debian/rules
+    builds with VERSION=$(DEB_VERSION)) `pasta 0.0~git20250503.587980c-2+deb13u1`, Fedora's
+    `pasta 0^20250507.g1afd4ed-1.fc42`... -> 2025_05_03. passt has no other version number than the
+    date of its snapshot. None when the line names no date: Debian 12's `pasta unknown version`."""
+    words = version_line.split()
+    text = " ".join(words[1:])  # not the program's own name
+    for i, c in enumerate(text):
+        if c.isdigit() and (i == 0 or not text[i - 1].isdigit()):
+            date = _date_at(text, i)
+            if date is not None:
+                return date
     return None
+
+
+def passt_upgrade(root: str = "/") -> str | None:
+    """The command that installs a pasta rootlesskit runs on this host ("" when its package manager is
+    unknown); None on Debian 12, which has none: bookworm's passt is 2023_03_09 and bookworm-backports
+    carries no passt. Elsewhere the distribution's own package is new enough (Debian 13's 2025_05_03,
+    Ubuntu 24.04's 2024_02_20, Fedora's)."""
+    release = os_release(os.path.join(root, "etc"))
+    if release.get("ID") == "debian" and release.get("VERSION_ID") == "12":
+        return None
+    return package_install(PASST_PACKAGE, root)
+
+
+def pasta_fix(root: str = "/") -> str:
+    """The setup tool's fix for a pasta rootlesskit refuses or warns about, for this host."""
+    upgrade = passt_upgrade(root)
+    if upgrade is None:
+        return "# Debian 12 has no newer passt (bookworm-backports has none either): use slirp4netns\napt-get install -y slirp4netns"
+    return upgrade or "# install passt with the package manager, or use slirp4netns"
+
+
+class Pasta:
+    """A pasta binary, judged by what its `--version` prints: the one judgement both rootlesskit's
+    pasta driver and the setup tool's check use, so they accept and refuse the same pastas.
+    `--version` runs on a terminal: a current pasta exits without flushing stdio, so into a pipe or
+    a file it prints nothing."""
+
+    __slots__ = ("path", "error", "output", "line", "release")
+
+    def __init__(self, path: str, output: str, error: str | None = None) -> None:
+        """`output`: what `path --version` printed; `error`: how it failed to run or exit 0."""
+        self.path, self.error, self.output = path, error, output
+        self.line = output.split("\n")[0].strip()
+        self.release = pasta_release(self.line)
+
+    @classmethod
+    def probe(cls, path: str) -> Pasta:
+        err, out, _ = run(path, [path, "--version"], combined=True, tty=True)
+        return cls(path, decode(out), err)
+
+    @property
+    def usable(self) -> bool:
+        """rootlesskit runs it: it answers --version and is PASTA_MINIMUM or newer."""
+        return self.error is None and self.release is not None and self.release >= PASTA_MINIMUM
+
+    @property
+    def recommended(self) -> bool:
+        return self.usable and self.release >= PASTA_RECOMMENDED
+
+    def refusal(self) -> str:
+        """Why rootlesskit refuses it (when not `usable`), with what to do on this host."""
+        return (f"pasta is too old or does not report its version ({go_quote(self.line)}): rootlesskit "
+                f"needs passt {PASTA_MINIMUM}.32660ce or later ({PASTA_RECOMMENDED}.b86afe3 or later recommended); "
+                f"Debian 12's passt 2023_03_09 loses TCP connections. {self._remedy()}")
+
+    @staticmethod
+    def _remedy() -> str:
+        upgrade = passt_upgrade()
+        if upgrade is None:
+            return "Debian 12 has no newer passt: use --net=slirp4netns instead."
+        return f"Install a newer passt ({upgrade or 'passt from the distribution'}) or use --net=slirp4netns instead."
 
 
 def _version_output(argv: list[str]) -> str:
@@ -135,17 +229,18 @@ def network_drivers(path_dirs: list[str], choice: NetworkChoice, net: str = "", 
                                 "apt-get install -y slirp4netns  # 0.4.0 or later"))
     pasta = which("pasta", path_dirs)
     if pasta:
-        # on a terminal, as rootlesskit's pasta driver reads it: a current pasta prints nothing into a file
-        release = pasta_release(decode(run(pasta, [pasta, "--version"], combined=True, tty=True)[1]).split("\n")[0])
-        if release is None or release < PASTA_RECOMMENDED:
-            findings.append(Finding("pasta-old", WARNING,
-                                    f"{pasta} is {'unversioned' if release is None else release}, older than {PASTA_RECOMMENDED}.",
-                                    f"Older pasta loses or replays TCP data; rootlesskit refuses passt before {PASTA_MINIMUM}.",
-                                    "apt-get install -y -t bookworm-backports passt  # or use slirp4netns"))
-        # dockerd-rootless.sh takes any pasta, and rootlesskit one from PASTA_MINIMUM on
-        if choice.binary == pasta and (release is None or release < PASTA_MINIMUM):
+        # dockerd-rootless.sh takes any pasta and rootlesskit the ones Pasta calls usable: one it refuses
+        # is no driver when it is the one chosen; one before PASTA_RECOMMENDED is worth a warning
+        judged = Pasta.probe(pasta)
+        if not judged.recommended:
+            what = (f"refused by rootlesskit ({judged.line or judged.error}): it is older than passt {PASTA_MINIMUM} "
+                    "or does not report its release" if not judged.usable
+                    else f"{judged.release}, older than {PASTA_RECOMMENDED}")
+            findings.append(Finding("pasta-old", WARNING, f"{pasta} is {what}.",
+                                    "Older pasta loses or replays TCP data.", pasta_fix()))
+        if choice.binary == pasta and not judged.usable:
             findings.append(Finding("network-driver", ERROR, f"{pasta} is the network helper dockerd-rootless.sh "
-                                    f"would run, and rootlesskit refuses passt before {PASTA_MINIMUM}.",
+                                    "would run, and rootlesskit refuses it.",
                                     "Containers would have no network.", "apt-get install -y slirp4netns"))
     if not choice.driver:
         findings.append(Finding("network-driver", ERROR,

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
-from conftest import REPO, refused, run
+from conftest import REPO, child_pids, one_line_server, process_name, refused, run
 
 SLIRP = ["--net=slirp4netns", "--disable-host-loopback", "--copy-up=/etc"]
 SHOW = "ip -4 -o addr show dev tap0 | awk '{print $4}'; ip route | sort; cat /etc/resolv.conf; cat /sys/class/net/tap0/mtu"
@@ -47,34 +45,6 @@ def test_sysfs_shows_the_namespace_and_hosts_names_the_host(impl):
     assert result.returncode == 0, result.stderr
     hostname = os.uname().nodename
     assert result.stdout == f"lo\ntap0\n127.0.0.1 {hostname}\n::1 {hostname}\n"
-
-
-def one_line_server(address: str, line: bytes) -> socket.socket:
-    """A TCP server on the host that answers every connection with `line` (close it when done)."""
-    server = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
-    server.bind((address, 0))
-    server.listen()
-    server.settimeout(30)
-
-    def serve():
-        try:
-            while True:
-                conn, _ = server.accept()
-                conn.sendall(line)
-                conn.close()
-        except OSError:
-            pass
-
-    threading.Thread(target=serve, daemon=True).start()
-    return server
-
-
-@pytest.fixture
-def host_server():
-    """The port of a server on the host's 127.0.0.1 answering "hello from the host"."""
-    server = one_line_server("127.0.0.1", b"hello from the host\n")
-    yield server.getsockname()[1]
-    server.close()
 
 
 @pytest.mark.parametrize("disable,reachable", [(False, True), (True, False)])
@@ -154,7 +124,7 @@ def test_slirp4netns_killed_while_running_is_reported(impl, tmp_path):
     try:
         while not (state / "child_pid").exists():
             pass
-        slirp = [p for p in _children(proc.pid) if _comm(p) == "slirp4netns"]
+        slirp = [p for p in child_pids(proc.pid) if process_name(p) == "slirp4netns"]
         assert len(slirp) == 1
         os.kill(slirp[0], 9)
         while os.path.exists(f"/proc/{slirp[0]}"):  # until the parent has noticed and reaped it
@@ -174,76 +144,6 @@ def test_slirp4netns_killed_while_running_is_reported(impl, tmp_path):
 ])
 def test_unavailable_drivers_fail_clearly(impl, net, message, tmp_path):
     assert message in refused(impl.argv() + [f"--net={net}", "--disable-host-loopback", "true"], tmp_path)
-
-
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
-
-
-def _comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def test_debian_12_pasta_is_refused(impl, tmp_path):
-    stderr = refused(impl.argv() + ["--net=pasta", "--disable-host-loopback", "true"], tmp_path)
-    assert ('[rootlesskit:parent] error: pasta is too old or does not report its version ("pasta unknown '
-            'version"): rootlesskit needs passt 2023_06_25.32660ce or later') in stderr
-
-
-def test_pasta_configures_the_namespace(impl, current_pasta):
-    """A current pasta (trixie's), whose --version and --help print nothing, or 4 KiB, into a pipe."""
-    result = run(impl.argv() + ["--net=pasta", f"--pasta-binary={current_pasta}", "--disable-host-loopback",
-                                "--copy-up=/etc", "sh", "-c", SHOW])
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[0] == "10.0.2.100/24"
-    assert "default via 10.0.2.2 dev tap0" in result.stdout
-    assert "nameserver 10.0.2.3\n" in result.stdout
-    assert result.stdout.rstrip().endswith("65520")
-
-
-def test_gvisor_tap_vsock_refusal_names_the_bundled_pasta(binary, bundled_pasta, tmp_path):
-    """Where upstream's dockerd-rootless.sh runs gvisor-tap-vsock, ours runs the release's pasta: the
-    refusal names it as a working stack, with the flags that run it."""
-    stderr = refused(binary.argv() + ["--net=gvisor-tap-vsock", "true"], tmp_path)
-    assert (f"--net=pasta --pasta-binary={bundled_pasta} (the pasta shipped with rootlesskit-py)") in stderr, stderr
-
-
-def test_bundled_pasta_says_what_it_is_and_configures_the_namespace(binary, bundled_pasta):
-    """The release's static pasta: Debian 13's version plus our marker (rootlesskit's version gate
-    reads the date of Debian's form), and the namespace as with any current pasta."""
-    version = run(["script", "-qc", f"{bundled_pasta} --version", "/dev/null"])  # it prints on a terminal only
-    assert version.stdout.startswith("pasta 0.0~git20250503.587980c-2+deb13u1+rootlesskitpy.static.musl\n"), version
-    for name in ("pasta", "pasta.avx2"):  # what pasta execs on AVX2 CPUs
-        path = os.path.join(os.path.dirname(bundled_pasta), name)
-        headers = run(["readelf", "--program-headers", "--wide", path])
-        assert "LOAD" in headers.stdout and "INTERP" not in headers.stdout and "DYNAMIC" not in headers.stdout
-        # AVX2 (256-bit ymm registers) in pasta.avx2 only: pasta itself runs on any x86-64
-        assert ("%ymm" in run(["objdump", "-d", path]).stdout) == (name == "pasta.avx2"), name
-    result = run(binary.argv() + ["--net=pasta", f"--pasta-binary={bundled_pasta}", "--disable-host-loopback",
-                                  "--copy-up=/etc", "sh", "-c", SHOW])
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[0] == "10.0.2.100/24"
-    assert "default via 10.0.2.2 dev tap0" in result.stdout and result.stdout.rstrip().endswith("65520")
-    assert "AVX2" not in result.stderr  # pasta found its .avx2 build (it warns when that is missing)
-
-
-def test_pasta_custom_cidr_and_mtu(impl, current_pasta):
-    result = run(impl.argv() + ["--net=pasta", f"--pasta-binary={current_pasta}", "--disable-host-loopback",
-                                "--copy-up=/etc", "--cidr=10.0.5.0/24", "--mtu=1500", "sh", "-c", SHOW])
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("10.0.5.100/24\n") and "nameserver 10.0.5.3" in result.stdout
-    assert result.stdout.rstrip().endswith("1500")
-
-
-def test_pasta_requires_a_matching_port_driver(impl):
-    result = run(impl.argv() + ["--net=pasta", "--port-driver=builtin", "true"])
-    assert result.returncode == 1
-    assert 'network "pasta" requires port driver "none" or "implicit"' in result.stderr
 
 
 def _host_links() -> set[str]:

@@ -17,7 +17,8 @@ import time
 import pytest
 
 from conftest import REPO, ROOT_HELPER, run
-from portutil import (SLIRP, Running, comparable_ctl_output, echo, echo_closed, free_port, refuses, server_command, udp_echo, wait_echo)
+from portutil import (SLIRP, Running, comparable_ctl_output, echo, echo_closed, first_reply, free_port, refuses, server_command,
+                      udp_echo, wait_echo)
 
 BUILTIN = SLIRP + ["--port-driver=builtin"]
 
@@ -464,13 +465,7 @@ def test_socket_activation_serves_a_low_port_with_no_capability(impl, root_helpe
                                   "--state-dir", str(tmp_path / "state"), "python3", "-c", serve],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
-        deadline, reply = time.monotonic() + 20, b""
-        while not reply and time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
-                    reply = client.recv(100)
-            except ConnectionRefusedError:
-                time.sleep(0.05)
+        reply = first_reply(port)
         _, err = activator.communicate(timeout=30)
     finally:
         if activator.poll() is None:

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import BIN_DIR, REPO, ROOT_HELPER, run
+from conftest import BIN_DIR, DEBIAN_12_PASTA, DEBIAN_PASTAS, REPO, ROOT_HELPER, engine_file, run
 from portutil import terminate
 
 NAME = "dockerd-rootless-setuptool.sh"
@@ -313,11 +313,23 @@ def test_nsenter_without_a_daemon(impl, env):
     assert result.stderr.startswith(ERR + f"Cannot read {env['XDG_RUNTIME_DIR']}/dockerd-rootless/child_pid")
 
 
-def test_pasta_version_is_read_as_rootlesskit_reads_it(impl, env, current_pasta):
-    """A current pasta writes nothing for --version into a pipe or file (it exits without flushing):
-    the check reads it on a terminal, so it is not reported old. Debian 12's says "unknown version"."""
+@pytest.mark.parametrize("which", ["debian-12", "trixie", "sid"])
+def test_check_judges_a_pasta_as_rootlesskit_does(impl, env, which):
+    """One judgement for both programs, on the pastas Debian ships: Debian 12's ("unknown version") is
+    refused by rootlesskit and reported by the check with this host's fix (bookworm has no newer passt,
+    not even in bookworm-backports: slirp4netns); trixie's and sid's print Debian's package version
+    (0.0~git20250503.587980c-2+deb13u1), which both accept. The version is read on a terminal: a
+    current pasta writes nothing for --version into a pipe or file."""
+    pasta = DEBIAN_12_PASTA if which == "debian-12" else engine_file(DEBIAN_PASTAS[which])
+    env = {**env, "PATH": f"{os.path.dirname(pasta)}:{env['PATH']}"}
     found = {f["id"]: f for f in json.loads(tool(impl, env, "check", "--json").stdout)}
-    assert "is unversioned" in found["pasta-old"]["message"], found.get("pasta-old")
-    env = {**env, "PATH": f"{os.path.dirname(current_pasta)}:{env['PATH']}"}
-    found = {f["id"]: f for f in json.loads(tool(impl, env, "check", "--json").stdout)}
-    assert "pasta-old" not in found, found["pasta-old"]
+    kit = run(impl.argv() + ["--net=pasta", "--disable-host-loopback", "true"], env=env)
+    if which == "debian-12":
+        assert kit.returncode == 1 and "pasta is too old or does not report its version" in kit.stderr, kit.stderr
+        assert f"{pasta} is refused by rootlesskit (pasta unknown version)" in found["pasta-old"]["message"], found
+        assert found["pasta-old"]["fix"].endswith("\napt-get install -y slirp4netns")
+        assert "backports passt" not in found["pasta-old"]["fix"]
+        assert "network-driver" not in found  # slirp4netns is installed
+    else:
+        assert kit.returncode == 0, kit.stderr
+        assert "pasta-old" not in found, found["pasta-old"]

@@ -108,11 +108,6 @@ def test_ping_range_and_low_ports(tmp_path):
     assert network.ping_range([1001], str(tmp_path)) == []
 
 
-def test_pasta_release():
-    assert network.pasta_release("pasta 2023_12_04.b86afe3") == "2023_12_04"
-    assert network.pasta_release("pasta unknown version") is None
-
-
 def test_iptables_modules_fallback(tmp_path):
     write(tmp_path, "proc/modules", "nf_tables 2 - Live 0x0\n")
     assert network.iptables_modules("/usr/sbin/iptables", "6.1", str(tmp_path / "proc"), str(tmp_path / "lib")) == []
