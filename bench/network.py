@@ -69,7 +69,7 @@ from startup import (ENGINE_CACHE, GO_HEADER, Runner, bench_parser, bench_time, 
 BRINGUP = ["--net=slirp4netns", "--disable-host-loopback", "--copy-up=/etc", "true"]
 MTUS = [1500, 65520]
 HELPERS = ("slirp4netns", "pasta", "lxc-user-nic")
-PASTA = ENGINE_CACHE / "passt" / "pasta"  # tests/engines.sh builds it from Debian 13's passt source
+PASTA = ENGINE_CACHE / "passt-trixie" / "pasta"  # tests/engines.sh builds it as Debian 13 does (debian/rules)
 # the outside: a network namespace on a veth pair, in RFC 2544's benchmark range
 BENCH_RANGE = ipaddress.ip_network("198.18.0.0/15")
 OUTSIDE_NETNS, HOST_VETH, OUTSIDE_VETH = "rkpy-bench-outside", "rkpyb0", "rkpyb1"
