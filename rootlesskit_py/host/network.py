@@ -36,9 +36,16 @@ def tun_device(path: str = TUN) -> list[Finding]:
 
 
 def pasta_release(version_line: str) -> str | None:
-    """The release date passt prints (`pasta 2023_12_04.b86afe3` -> 2023_12_04); None for unversioned builds."""
-    dates = [w.split(".")[0] for w in version_line.split() if w[:4].isdigit() and w[4:5] == "_"]
-    return dates[0] if dates else None
+    """The release date passt prints (`pasta 2023_12_04.b86afe3` -> 2023_12_04), also as Debian's
+    build prints its package version (`pasta 0.0~git20261002.cba3570-1` -> 2026_10_02); None for
+    unversioned builds."""
+    for word in version_line.split():
+        if word[:4].isdigit() and word[4:5] == "_":
+            return word.split(".")[0]
+        day = word.partition("~git")[2][:8]
+        if len(day) == 8 and day.isdigit():
+            return f"{day[:4]}_{day[4:6]}_{day[6:]}"
+    return None
 
 
 def _version_output(argv: list[str]) -> str:
