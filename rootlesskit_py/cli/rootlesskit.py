@@ -81,7 +81,8 @@ def port_options(opts: dict) -> port.Options:
     """The port driver's typed options from the flags."""
     from rootlesskit_py import port
 
-    return port.Options(source_ip_transparent=opts["source-ip-transparent"])
+    return port.Options(source_ip_transparent=opts["source-ip-transparent"], ipv6=opts["ipv6"],
+                        pasta_binary=opts["pasta-binary"])
 
 
 def semver_component(which: str) -> int:

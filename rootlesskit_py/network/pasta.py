@@ -10,6 +10,7 @@ from __future__ import annotations
 import _signal as signal
 import os
 
+from rootlesskit_py import names
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.host.network import PASTA_MINIMUM, pasta_release
 from rootlesskit_py.messages import NetworkConfig
@@ -45,8 +46,8 @@ class Driver(UserModeDriver):
     def validate(self) -> None:
         log.warn('"pasta" network driver is experimental. Needs very recent version of pasta (see docs/network.md).')
         self.binary = look_up_binary(self.options.binary)
-        if self.options.port_driver not in ("none", "implicit"):
-            raise RootlessKitError('network "pasta" requires port driver "none" or "implicit"')
+        if self.options.port_driver not in ("none", "implicit", "pesto"):
+            raise RootlessKitError('network "pasta" requires port driver "none", "implicit" or "pesto"')
         # the three probes are independent: run them at once, judge them in upstream's order; on a
         # terminal, since a current pasta prints nothing (or 4 KiB of --help) into a pipe or file
         probes = [[self.binary, "--version"], [self.binary, "--help"], [self.binary, "--host-lo-to-ns-lo", "--version"]]
@@ -60,6 +61,9 @@ class Driver(UserModeDriver):
         missing = [option for option in _NEEDED_OPTIONS if option not in usage_text]
         if missing:
             raise RootlessKitError(f"{self.binary} lacks {', '.join(missing)}: install passt 2023_06_25 or later")
+        if self.options.port_driver == "pesto" and "--conf-path" not in usage_text:
+            raise RootlessKitError(f"{self.binary} lacks --conf-path (the control socket pesto talks to), which "
+                                   "--port-driver=pesto needs: install passt 2026_05_07 or later")
         self.host_lo_to_ns_lo = lo_err is None
         # older pastas log to syslog unless told; newer ones log to stderr and warn that --stderr goes away
         self.log_to_stderr = ["--stderr"] if "--stderr" in usage_text else []
@@ -77,7 +81,11 @@ class Driver(UserModeDriver):
             argv.append("--ipv4-only")
         ports = "auto" if options.port_driver == "implicit" else "none"
         argv += [f"--tcp-ports={ports}", f"--udp-ports={ports}"]
-        if self.host_lo_to_ns_lo:
+        if options.port_driver == "pesto":
+            # ports come and go through this socket; connections from the host's loopback are left
+            # to reach the namespace address (no --host-lo-to-ns-lo), the child IP pesto publishes to
+            argv += ["-c", os.path.join(state_dir, names.STATE_PASTA_CONTROL)]
+        elif self.host_lo_to_ns_lo:
             argv.append("--host-lo-to-ns-lo")
         argv.append(f"--pid={self._pid_file(state_dir)}")
         if options.detach_netns:
