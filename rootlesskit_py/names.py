@@ -11,6 +11,7 @@ STATE_LOCK = "lock"            # exclusive flock: one instance per state dir
 STATE_CHILD_PID = "child_pid"  # pid of the child in the new namespaces (written atomically, by rename)
 STATE_API_SOCK = "api.sock"    # the REST API (dockerd and rootlessctl connect here)
 STATE_NETNS = "netns"          # the bind-mounted network namespace under --detach-netns
+STATE_PASTA_CONTROL = ".pasta.sock"  # pasta's control socket (`-c`) under --port-driver=pesto; `pesto` talks to it
 
 # Set by rootlesskit for the command it runs; dockerd detects rootless mode by the first one.
 ENV_STATE_DIR = "ROOTLESSKIT_STATE_DIR"

@@ -82,7 +82,8 @@ def port_options(opts: dict) -> port.Options:
     from rootlesskit_py import port
 
     return port.Options(source_ip_transparent=opts["source-ip-transparent"],
-                        source_ip_transparent_backend=opts["source-ip-transparent-backend"])
+                        source_ip_transparent_backend=opts["source-ip-transparent-backend"], ipv6=opts["ipv6"],
+                        pasta_binary=opts["pasta-binary"])
 
 
 def semver_component(which: str) -> int:

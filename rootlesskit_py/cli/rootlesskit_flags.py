@@ -24,7 +24,7 @@ CATEGORY_MISC = "Misc"
 
 NET_DRIVERS_HELP = ("host, none, pasta(experimental), slirp4netns, vpnkit, lxc-user-nic(experimental), "
                     "gvisor-tap-vsock(experimental)")
-PORT_DRIVERS_HELP = "none, implicit (for pasta), builtin, slirp4netns, gvisor-tap-vsock(experimental)"
+PORT_DRIVERS_HELP = "none, implicit (for pasta), pesto (for pasta), builtin, slirp4netns, gvisor-tap-vsock(experimental)"
 
 DESCRIPTION = """RootlessKit is a Linux-native implementation of "fake root" using user_namespaces(7).
 

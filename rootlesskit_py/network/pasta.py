@@ -17,10 +17,10 @@ import _signal as signal
 import os
 import select
 
+from rootlesskit_py import names
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.host.network import Pasta
 from rootlesskit_py.messages import NetworkConfig
-from rootlesskit_py.names import STATE_NETNS
 from rootlesskit_py.network import Options, detached_netns_path, look_up_binary
 from rootlesskit_py.network.usermode import UserModeDriver
 from rootlesskit_py.util import log
@@ -54,8 +54,8 @@ class Driver(UserModeDriver):
     def validate(self) -> None:
         log.warn('"pasta" network driver is experimental. Needs very recent version of pasta (see docs/network.md).')
         self.binary = look_up_binary(self.options.binary)
-        if self.options.port_driver not in ("none", "implicit"):
-            raise RootlessKitError('network "pasta" requires port driver "none" or "implicit"')
+        if self.options.port_driver not in ("none", "implicit", "pesto"):
+            raise RootlessKitError('network "pasta" requires port driver "none", "implicit" or "pesto"')
         # the probes are independent: --help and the feature probe run while --version is judged; all
         # on a terminal, since a current pasta prints nothing (or 4 KiB of --help) into a pipe or file
         probes = [spawn(self.binary, argv, combined=True, tty=True)
@@ -70,6 +70,9 @@ class Driver(UserModeDriver):
         missing = [option for option in _NEEDED_OPTIONS if option not in usage_text]
         if missing:
             raise RootlessKitError(f"{self.binary} lacks {', '.join(missing)}: install passt 2023_06_25 or later")
+        if self.options.port_driver == "pesto" and "--conf-path" not in usage_text:
+            raise RootlessKitError(f"{self.binary} lacks --conf-path (the control socket pesto talks to), which "
+                                   "--port-driver=pesto needs: install passt 2026_05_07 or later")
         self.host_lo_to_ns_lo = lo_err is None
         # older pastas log to syslog unless told; newer ones log to stderr and warn that --stderr goes away
         self.log_to_stderr = ["--stderr"] if "--stderr" in usage_text else []
@@ -92,7 +95,11 @@ class Driver(UserModeDriver):
             argv.append("--ipv4-only")
         ports = "auto" if options.port_driver == "implicit" else "none"
         argv += [f"--tcp-ports={ports}", f"--udp-ports={ports}"]
-        if self.host_lo_to_ns_lo:
+        if options.port_driver == "pesto":
+            # ports come and go through this socket; connections from the host's loopback are left
+            # to reach the namespace address (no --host-lo-to-ns-lo), the child IP pesto publishes to
+            argv += ["-c", os.path.join(state_dir, names.STATE_PASTA_CONTROL)]
+        elif self.host_lo_to_ns_lo:
             argv.append("--host-lo-to-ns-lo")
         argv.append(f"--pid={self._pid_file(state_dir)}")
         if options.detach_netns:
@@ -133,7 +140,7 @@ class Driver(UserModeDriver):
         a plain file, unlinked now. Otherwise the child's exit already ended it."""
         if self.pid and self.options.detach_netns and self.state_dir:
             try:
-                os.unlink(os.path.join(self.state_dir, STATE_NETNS))
+                os.unlink(os.path.join(self.state_dir, names.STATE_NETNS))
             except OSError:
                 pass
 

@@ -23,18 +23,22 @@ if TYPE_CHECKING:
     from rootlesskit_py.messages import NetworkConfig
     from rootlesskit_py.port.spec import PortSpec
 
-KNOWN_DRIVERS = ("none", "implicit", "builtin", "slirp4netns", "gvisor-tap-vsock")
+KNOWN_DRIVERS = ("none", "implicit", "builtin", "slirp4netns", "pesto", "gvisor-tap-vsock")
 
 
 class Options:
-    """What a port driver is given, typed, from the flags (built by the parent's caller in cli/)."""
+    """What a port driver is given, typed, from the flags (built by the parent's caller in cli/).
+    `pasta_binary` (--pasta-binary) is where pesto finds the pesto of the same passt build."""
 
-    def __init__(self, *, source_ip_transparent: bool = True, source_ip_transparent_backend: str = "auto") -> None:
+    def __init__(self, *, source_ip_transparent: bool = True, source_ip_transparent_backend: str = "auto",
+                 ipv6: bool = False, pasta_binary: str = "pasta") -> None:
         from rootlesskit_py.port.transparent import check_backend
 
         check_backend(source_ip_transparent_backend)
         self.source_ip_transparent = source_ip_transparent
         self.source_ip_transparent_backend = source_ip_transparent_backend
+        self.ipv6 = ipv6
+        self.pasta_binary = pasta_binary
 
 
 class PortDriver(PortManager):
@@ -87,7 +91,7 @@ def validate(name: str, net: str, publish: list[str]) -> None:
         return
     if name not in KNOWN_DRIVERS:
         raise RootlessKitError(f"unknown port driver: {name}")
-    if name == "implicit" and net != "pasta":
+    if name in ("implicit", "pesto") and net != "pasta":
         raise RootlessKitError("port driver requires pasta network")
     if name == "slirp4netns" and net != "slirp4netns":
         raise RootlessKitError("port driver requires slirp4netns network")

@@ -13,7 +13,7 @@ import os
 
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.port import Options, PortDriver
-from rootlesskit_py.port.spec import PortSpec, validate
+from rootlesskit_py.port.spec import PortSpec, canonical_ip, validate
 from rootlesskit_py.util.gocompat import strerror
 
 TYPE_CHECKING = False
@@ -80,18 +80,10 @@ class Driver(PortDriver):
         return reply
 
 
-_V4_MAPPED = bytes(10) + b"\xff\xff"
-
 
 def _ipv4(address: str) -> str:
-    """The child address as slirp4netns takes it: IPv4, also when written IPv4-mapped
-    (`::ffff:10.0.2.100`, as dockerd 28 sends it), like Go's net.IP.To4()."""
-    try:
-        if ":" not in address:
-            return _socket.inet_ntop(_socket.AF_INET, _socket.inet_pton(_socket.AF_INET, address))
-        packed = _socket.inet_pton(_socket.AF_INET6, address)
-    except OSError:
-        raise RootlessKitError(f'invalid IP: "{address}"') from None
-    if packed[:12] != _V4_MAPPED:
+    """The child address as slirp4netns takes it: IPv4, also when written IPv4-mapped."""
+    text, is_v4 = canonical_ip(address)
+    if not is_v4:
         raise RootlessKitError(f"unsupported IP (v6?): {address}")
-    return _socket.inet_ntop(_socket.AF_INET, packed[12:])
+    return text

@@ -83,6 +83,22 @@ def is_go_ip(text: str) -> bool:
                                     and int(p) <= 255 for p in parts))
 
 
+def canonical_ip(ip: str) -> tuple[str, bool]:
+    """Go's net.IP String() of `ip` and whether it is IPv4: an IPv4-mapped IPv6 address is (dockerd
+    28 writes the child IP so, `::ffff:10.0.2.100`), as net.IP.To4() says."""
+    import _socket
+
+    try:
+        if ":" not in ip:
+            return _socket.inet_ntop(_socket.AF_INET, _socket.inet_pton(_socket.AF_INET, ip)), True
+        packed = _socket.inet_pton(_socket.AF_INET6, ip)
+    except OSError:
+        raise RootlessKitError(f"invalid IP: {go_quote(ip)}") from None
+    if packed[:12] == bytes(10) + b"\xff\xff":
+        return _socket.inet_ntop(_socket.AF_INET, packed[12:]), True
+    return _socket.inet_ntop(_socket.AF_INET6, packed), False
+
+
 def validate(spec: PortSpec, existing: dict[int, PortSpec]) -> None:
     """Upstream's ValidatePortSpec: known proto, valid addresses, ports 1..65535, no conflict."""
     if spec.proto not in PROTOS:

@@ -5,14 +5,16 @@ host's network namespace, --detach-netns; what that changes is tested in test_de
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
 import pytest
 
 from conftest import BIN_DIR, run
-from dockerutil import DETACHED, ENGINES, IMAGE, Engine, RootlessDocker, engine_params, http_get, kit_dir
-from portutil import free_port, refuses
+from dockerutil import (DETACHED, ENGINES, IMAGE, Engine, RootlessDocker, engine_params, http_get, kit_dir,
+                        processes_in, user_namespace)
+from portutil import api_call, free_port, refuses
 
 SCRIPT = str(BIN_DIR / "dockerd-rootless.sh")
 MTU = "1400"  # not any driver's default, so seeing it on tap0 shows the variable was used
@@ -137,6 +139,32 @@ def test_other_port_drivers_reach_the_container(engine, tmp_path, current_pasta,
         port = free_port()
         daemon.serve(f"{port}:80")
         assert "hello-from-the-container" in http_get("127.0.0.1", port)
+    finally:
+        daemon.stop()
+
+
+def test_pesto_publishes_through_dockers_port_api(engine, tmp_path, sid_pasta):
+    """NET=pasta PORT_DRIVER=pesto with sid's passt: 20.10 and 26.1 publish through
+    rootlesskit-docker-proxy, 28 from dockerd itself, both through the API at the namespace address.
+    The port answers while the container runs, and neither before nor after it."""
+    daemon = _start(tmp_path, engine, env={"DOCKERD_ROOTLESS_ROOTLESSKIT_NET": "pasta",
+                                           "DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER": "pesto"},
+                    extra_path=[os.path.dirname(sid_pasta)])
+    try:
+        assert "--net=pasta " in daemon.log_text() and "--port-driver=pesto " in daemon.log_text()
+        port = free_port()
+        assert refuses(("127.0.0.1", port))
+        container = daemon.serve(f"{port}:80")
+        assert "hello-from-the-container" in http_get("127.0.0.1", port)
+        status, _, body = api_call(str(daemon.state / "api.sock"), "GET", "/v1/ports")
+        assert status == 200
+        assert [(p["spec"]["parentPort"], p["spec"]["proto"]) for p in json.loads(body)] == [(port, "tcp4")]
+        assert daemon.docker("rm", "-f", container).returncode == 0
+        deadline = time.monotonic() + 10
+        while not refuses(("127.0.0.1", port)):
+            assert time.monotonic() < deadline, "the host port stayed published after docker rm"
+            time.sleep(0.1)
+        assert api_call(str(daemon.state / "api.sock"), "GET", "/v1/ports")[2] == b"null"  # Go's empty list
     finally:
         daemon.stop()
 

@@ -68,7 +68,7 @@ def test_pasta_custom_cidr_and_mtu(impl, current_pasta):
 def test_pasta_requires_a_matching_port_driver(impl):
     result = run(impl.argv() + ["--net=pasta", "--port-driver=builtin", "true"])
     assert result.returncode == 1
-    assert 'network "pasta" requires port driver "none" or "implicit"' in result.stderr
+    assert 'network "pasta" requires port driver "none", "implicit" or "pesto"' in result.stderr
 
 
 def _free_fixed_port() -> int:

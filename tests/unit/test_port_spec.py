@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rootlesskit_py.errors import RootlessKitError
-from rootlesskit_py.port.spec import PortSpec, parse, validate
+from rootlesskit_py.port.spec import PortSpec, canonical_ip, parse, validate
 
 
 @pytest.mark.parametrize("text, spec", [
@@ -76,3 +76,13 @@ def test_validate_refuses(spec, message):
     with pytest.raises(RootlessKitError) as raised:
         validate(spec, EXISTING)
     assert raised.value.message == message
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("10.0.2.100", ("10.0.2.100", True)),
+    ("::ffff:10.0.2.100", ("10.0.2.100", True)),  # dockerd 28's child IP: IPv4, as Go's To4() says
+    ("0:0:0:0:0:0:0:0", ("::", False)),
+    ("FD00:0:0:0::1", ("fd00::1", False)),  # Go prints the RFC 5952 form
+])
+def test_canonical_ip(given, expected):
+    assert canonical_ip(given) == expected
