@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import run
+from conftest import REPO, run
 from portutil import SLIRP, Running, free_port, refuses, server_command, wait_echo
 
 REAL_PROXY_DIR = "/usr/sbin"  # Debian's docker.io
@@ -112,7 +112,7 @@ def test_a_port_taken_is_reported_like_go_and_nothing_is_left_behind(impl, go, t
             ready = tmp_path / f"{name}.ready"
             argv = " ".join(shlex.quote(a) for a in kit.argv("rootlesskit-docker-proxy"))
             result = run(["nsenter", "-U", "--preserve-credentials", "-n", "-m", "-t", str(rk.child_pid()), "sh", "-c",
-                          f"{argv} -container-ip 127.0.0.1 -container-port 80 -host-ip 127.0.0.1 -host-port {port} "
+                          f"cd {shlex.quote(str(REPO))} && {argv} -container-ip 127.0.0.1 -container-port 80 -host-ip 127.0.0.1 -host-port {port} "
                           f"-proto tcp 3>{ready}"],
                          env={"PATH": f"{REAL_PROXY_DIR}:/usr/bin:/bin", "ROOTLESSKIT_STATE_DIR": str(tmp_path / "state")})
             results[name] = (result.returncode, _go_log(result.stderr), ready.read_text())

@@ -102,9 +102,10 @@ def test_udp_round_trips(impl, tmp_path, proto, host):
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
 def test_udp_bursts_from_many_clients_each_come_back_to_their_client(impl, tmp_path, host):
-    """The relay takes datagrams in batches and groups them per client: bursts of 20 clients at once,
-    interleaved, each datagram a different size up to the largest UDP payload, all come back to the
-    client that sent them, in order (each client has its own socket inside, as upstream)."""
+    """The relay takes datagrams in batches and groups them per client: bursts of 4 clients at once,
+    interleaved, each datagram a different size, and the largest UDP payload, all come back to the
+    client that sent them, in order (each client has its own socket inside, as upstream). A burst
+    stays well under the echo server's receive buffer: UDP may drop what overflows it."""
     port = free_port(socket.SOCK_DGRAM)
     largest = 65507 if ":" not in host else 65527
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -115,16 +116,18 @@ def test_udp_bursts_from_many_clients_each_come_back_to_their_client(impl, tmp_p
             assert time.monotonic() < deadline, "no UDP echo"
         clients = [socket.socket(family, socket.SOCK_DGRAM) for _ in range(20)]
         try:
-            sent = {i: [bytes([i]) * (1 + 37 * i + 101 * n) for n in range(8)] for i in range(len(clients))}
-            sent[0].append(b"L" * largest)
-            for n in range(9):
-                for i, c in enumerate(clients):
-                    if n < len(sent[i]):
+            for first in range(0, len(clients), 4):
+                group = list(enumerate(clients))[first:first + 4]
+                sent = {i: [bytes([i]) * (1 + 37 * i + 101 * n) for n in range(8)] for i, _ in group}
+                for n in range(8):
+                    for i, c in group:
                         c.sendto(sent[i][n], (host, port))
-            for i, c in enumerate(clients):
-                c.settimeout(5)
-                got = [c.recv(65535) for _ in sent[i]]
-                assert [len(d) for d in got] == [len(d) for d in sent[i]] and got == sent[i], f"client {i}"
+                for i, c in group:
+                    c.settimeout(5)
+                    got = [c.recv(65535) for _ in sent[i]]
+                    assert [len(d) for d in got] == [len(d) for d in sent[i]] and got == sent[i], f"client {i}"
+            clients[0].sendto(b"L" * largest, (host, port))
+            assert clients[0].recv(65535) == b"L" * largest
         finally:
             for c in clients:
                 c.close()
@@ -146,7 +149,7 @@ def test_udp_port_removed_stops_relaying_and_can_come_back(impl, tmp_path):
                 client.sendto(b"after", ("127.0.0.1", port))
                 client.recv(100)
         spec = {"proto": "udp", "parentIP": "127.0.0.1", "parentPort": port, "childPort": 9000}
-        assert rk.api("POST", "/v1/ports", spec)[0] == 200
+        assert rk.api("POST", "/v1/ports", spec)[0] == 201
         assert udp_echo(("127.0.0.1", port), b"again") == b"again"
 
 
