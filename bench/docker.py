@@ -236,9 +236,11 @@ def main() -> None:
             o, u = (statistics.median(published[(side, count, what)]) for side in ("ours", "upstream"))
             rows.append((label, f"{o:.2f} s", f"{u:.2f} s", f"{o / u:.2f}x"))
     print_table(rows, args.markdown, ("Measurement", "ours", "upstream", "ours/upstream"))
-    print(f"\n- command: `{' '.join([sys.executable, *sys.argv])}`; {args.runs} wrapper triples after {args.warmup} "
-          f"warm-up, {args.ready_runs} readiness pairs per engine, {args.publish_rounds} rounds of {args.publish_runs} "
-          f"`docker run -p` per port count and side; load average before/after: {load_before} / {loadavg()}")
+    done = [] if args.only_publish else [f"{args.runs} wrapper triples after {args.warmup} warm-up",
+                                         f"{args.ready_runs} readiness pairs per engine"]
+    done.append(f"{args.publish_rounds} rounds of {args.publish_runs} `docker run -p` per port count and side")
+    print(f"\n- command: `{' '.join([sys.executable, *sys.argv])}`; {', '.join(done)}; "
+          f"load average before/after: {load_before} / {loadavg()}")
 
 
 if __name__ == "__main__":
