@@ -294,20 +294,22 @@ def main() -> None:
     rows = []  # label, results per side, format, whether more is better
     if "tcp" in wanted:
         rows.append((f"TCP host -> namespace, builtin, iperf3 -t {args.seconds}, median (min-max); loopback "
-         f"{med(loopback) / 1e9:.2f} Gbit/s, ours = {med(tcp['ours']) / med(loopback) * 100:.0f}% of it", tcp, gbit, True))
+                     f"{med(loopback) / 1e9:.2f} Gbit/s, ours = {med(tcp['ours']) / med(loopback) * 100:.0f}% of it",
+                     tcp, gbit, True))
     if "http" in wanted:
         rates = {side: [r for r, _ in v] for side, v in http.items()}
         p99 = {side: [p for _, p in v] for side, v in http.items()}
-        rows += [(f"new connections/s (wrk, Connection: close, busybox httpd); without forwarder {med([r for r, _ in bare]):.0f}/s",
-         rates, lambda v: f"{med(v):.0f}/s", True),
+        rows += [(f"new connections/s (wrk, Connection: close, busybox httpd); without forwarder "
+                  f"{med([r for r, _ in bare]):.0f}/s", rates, lambda v: f"{med(v):.0f}/s", True),
                  ("latency p99 of those requests (lower is better)", p99, lambda v: f"{med(v):.2f} ms", False)]
     if "udp" in wanted:
-        rows += [("UDP round trips/s through builtin (64-byte datagrams, one client)", udp, lambda v: f"{med(v):.0f}/s", True),
-        (f"UDP host -> namespace, builtin, iperf3 -u -b {args.udp_rate} -l 1400 -t {args.seconds}: received, median "
-         f"(min-max); loopback {med([b for b, _ in udp_loopback]) / 1e9:.2f} Gbit/s",
-         {side: [b for b, _ in v] for side, v in udp_bulk.items()}, gbit, True),
-        ("... and the share of datagrams lost (lower is better)", {side: [lost for _, lost in v] for side, v in udp_bulk.items()},
-         lambda v: f"{med(v):.1f}%", False)]
+        rows += [("UDP round trips/s through builtin (64-byte datagrams, one client)", udp, lambda v: f"{med(v):.0f}/s",
+                  True),
+                 (f"UDP host -> namespace, builtin, iperf3 -u -b {args.udp_rate} -l 1400 -t {args.seconds}: received, "
+                  f"median (min-max); loopback {med([b for b, _ in udp_loopback]) / 1e9:.2f} Gbit/s",
+                  {side: [b for b, _ in v] for side, v in udp_bulk.items()}, gbit, True),
+                 ("... and the share of datagrams lost (lower is better)",
+                  {side: [lost for _, lost in v] for side, v in udp_bulk.items()}, lambda v: f"{med(v):.1f}%", False)]
     if "slirp" in wanted:
         rows.append((f"TCP host -> namespace, slirp4netns port driver, iperf3 -t {args.seconds}", slirp, gbit, True))
     if "memory" in wanted:
