@@ -208,7 +208,8 @@ NUITKA_PATCHES = [
     ("build/static_src/MetaPathBasedLoader.c",
      '        importlib = PyImport_ImportModule("importlib._bootstrap");\n',
      '        importlib = PyImport_ImportModule("_frozen_importlib"); /* rootlesskit-py build.py */\n'),
-    # `--version` and `--help` are answered before the interpreter starts (native/fixed_answers.h);
+    # `--version` and `--help` are answered before the interpreter starts (native/fixed_answers.h), and
+    # rootlesskit-docker-proxy starts and waits without it (native/docker_proxy.h);
     # the header is written by build.py for each build (packaging/fixed_answers.py). And the
     # interpreter starts without garbage collection (packaging/static_python.py's GC_PATCH).
     ("build/static_src/MainProgram.c",

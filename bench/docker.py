@@ -2,9 +2,10 @@
 """dockerd-rootless.sh: ours (with our rootlesskit) next to each engine's upstream script (with the
 Go RootlessKit of that generation), in one run.
 
-    runuser -u rkpytest -- python3 bench/docker.py [--runs N] [--ready-runs N] [--markdown]
+    runuser -u rkpytest -- python3 bench/docker.py [--runs N] [--ready-runs N] [--publish-runs N]
+                                                   [--only-publish] [--markdown]
 
-Two measurements, each paired and interleaved so drift hits both sides alike:
+Three measurements, each paired and interleaved so drift hits both sides alike:
   * **wrapper**: `DOCKERD=true dockerd-rootless.sh`, spawn to reap. That is everything before
     dockerd starts (checks, driver detection, rootlesskit with Docker's flags, the child phase), the
     part this project owns; upstream is sid's 28.x script with Go RootlessKit 2.0.2, and, as a third
@@ -12,11 +13,17 @@ Two measurements, each paired and interleaved so drift hits both sides alike:
   * **ready**: seconds from start to the first `docker version` that succeeds (tried from the moment
     dockerd's socket exists), for each engine
     (20.10 with Go 1.1.0, 26.1 and 28.x with Go 2.0.2). dockerd and containerd dominate it.
+  * **publish**: `docker run -d -p A-B:A-B` with 1, 10 and 100 ports on Docker 26.1, which starts one
+    rootlesskit-docker-proxy per port (and family); ours next to Debian 13's script with Go 2.0.2 and
+    its proxy. Timed from spawn to the CLI's exit (the container runs, every port published); then
+    `docker rm -f`, timed too (each proxy gets SIGINT and removes its port). Each side's dockerd is
+    started once per round, the order of the sides reversed every round.
 The engines come from tests/engines.sh's cache (sudo tests/run sets it up).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import shutil
@@ -24,6 +31,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
@@ -103,6 +111,53 @@ def readiness(work: pathlib.Path, engine: str, runs: int) -> dict[str, list[floa
 
 
 def ready_once(side: Side) -> float:
+    with running(side) as seconds:
+        return seconds
+
+
+def publish_cost(work: pathlib.Path, counts: list[int], rounds: int, runs: int) -> dict[tuple[str, int, str], list[float]]:
+    """Seconds of `docker run -d -p` with `count` ports and of its `docker rm -f`, keyed by (side,
+    count, "run" or "rm"), on Docker 26.1."""
+    _, _, script, go_kit = ENGINES["26.1"]
+    sides = [Side(work / "publish", "ours", str(OURS / "dockerd-rootless.sh"), str(OURS), "26.1"),
+             Side(work / "publish", "upstream", script, go_kit, "26.1")]
+    seconds: dict[tuple[str, int, str], list[float]] = {}
+    rootfs = work / "rootfs.tar"
+    with tarfile.open(rootfs, "w") as tar:  # no registry here: an image of busybox-static alone
+        tar.add("/bin/busybox", "bin/busybox")
+    for r in range(rounds):
+        for side in (sides if r % 2 == 0 else sides[::-1]):
+            with running(side):
+                env = side.env()
+                with open(rootfs, "rb") as f:
+                    docker(side, env, "import", "-", "rkpy-bench-busybox", stdin=f)
+                for count in counts:
+                    first = 20000 if side.name == "ours" else 30000  # distinct from the other side's leftovers
+                    publish = f"127.0.0.1:{first}-{first + count - 1}:{first}-{first + count - 1}"
+                    for _ in range(runs):
+                        t0 = time.monotonic()
+                        container = docker(side, env, "run", "-d", "-p", publish, "rkpy-bench-busybox",
+                                           "/bin/busybox", "sleep", "1000").strip()
+                        t1 = time.monotonic()
+                        docker(side, env, "rm", "-f", container)
+                        t2 = time.monotonic()
+                        seconds.setdefault((side.name, count, "run"), []).append(t1 - t0)
+                        seconds.setdefault((side.name, count, "rm"), []).append(t2 - t1)
+    return seconds
+
+
+def docker(side: Side, env: dict[str, str], *args: str, stdin=None) -> str:
+    result = subprocess.run([side.docker, *args], env=env, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        sys.exit(f"FAILED: {side.name}: docker {' '.join(args)}: {result.stderr[-2000:]}")
+    return result.stdout
+
+
+@contextlib.contextmanager
+def running(side: Side):
+    """The side's rootless dockerd, from start to the first `docker version` that succeeds (the
+    seconds that took are yielded); stopped and its data removed afterwards."""
     env = side.env(DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS="false")
     argv = [side.script] if side.name == "ours" else ["/bin/sh", side.script]
     log = open(side.dir / "dockerd.log", "w")
@@ -117,10 +172,11 @@ def ready_once(side: Side) -> float:
         while True:
             listening = socket.exists()
             if listening and subprocess.run([side.docker, "version"], env=env, capture_output=True).returncode == 0:
-                return time.monotonic() - t0
+                break
             if proc.poll() is not None or time.monotonic() - t0 > 90:
                 sys.exit(f"FAILED: {side.name} did not start: {(side.dir / 'dockerd.log').read_text()[-2000:]}")
             time.sleep(0.02 if listening else 0.002)
+        yield time.monotonic() - t0
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -140,6 +196,9 @@ def median_ms(values: list[float]) -> str:
 def main() -> None:
     parser = bench_parser(__doc__, runs=30, warmup=3)
     parser.add_argument("--ready-runs", type=int, default=5, help="start-to-ready pairs per engine (default 5)")
+    parser.add_argument("--publish-rounds", type=int, default=2, help="dockerd starts per side for `publish` (default 2)")
+    parser.add_argument("--publish-runs", type=int, default=3, help="`docker run -p` per port count per round (default 3)")
+    parser.add_argument("--only-publish", action="store_true", help="measure `publish` alone")
     args = parser.parse_args()
     if os.geteuid() == 0:
         sys.exit("bench/docker.py: refusing to run as root (rootless Docker runs as a user with subordinate ids); "
@@ -150,25 +209,38 @@ def main() -> None:
                 sys.exit(f"bench/docker.py: {path} missing ({engine}): run sudo tests/run (tests/engines.sh) first")
     load_before = loadavg()
     work = pathlib.Path(tempfile.mkdtemp(prefix="rkpy-bench-docker-"))
+    counts = [1, 10, 100]
     try:
-        wrap = wrapper_cost(work, args.runs, args.warmup)
-        ready = {engine: readiness(work, engine, args.ready_runs) for engine in ENGINES}
+        wrap = {} if args.only_publish else wrapper_cost(work, args.runs, args.warmup)
+        ready = {} if args.only_publish else {engine: readiness(work, engine, args.ready_runs) for engine in ENGINES}
+        published = publish_cost(work, counts, args.publish_rounds, args.publish_runs)
     finally:
         subprocess.run([str(OURS / "rootlesskit"), "rm", "-rf", str(work)], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
-    ours, go2, mixed = (statistics.median(wrap[k]) for k in ("ours", "upstream+go2", "upstream+ours"))
-    rows = [("wrapper: `DOCKERD=true dockerd-rootless.sh` (vs 28.x script + Go 2.0.2)", median_ms(wrap["ours"]) + " ms",
-             median_ms(wrap["upstream+go2"]) + " ms", f"{ours / go2:.2f}x"),
-            ("wrapper: 28.x script on our rootlesskit (for reference)", median_ms(wrap["upstream+ours"]) + " ms",
-             median_ms(wrap["upstream+go2"]) + " ms", f"{mixed / go2:.2f}x")]
+    rows = []
+    if wrap:
+        ours, go2, mixed = (statistics.median(wrap[k]) for k in ("ours", "upstream+go2", "upstream+ours"))
+        rows += [("wrapper: `DOCKERD=true dockerd-rootless.sh` (vs 28.x script + Go 2.0.2)", median_ms(wrap["ours"]) + " ms",
+                  median_ms(wrap["upstream+go2"]) + " ms", f"{ours / go2:.2f}x"),
+                 ("wrapper: 28.x script on our rootlesskit (for reference)", median_ms(wrap["upstream+ours"]) + " ms",
+                  median_ms(wrap["upstream+go2"]) + " ms", f"{mixed / go2:.2f}x")]
     for engine, seconds in ready.items():
         o, u = statistics.median(seconds["ours"]), statistics.median(seconds["upstream"])
         go = "Go 1.1.0" if engine == "20.10" else "Go 2.0.2"
         rows.append((f"ready: start to first `docker version`, Docker {engine} (vs its script + {go})",
                      f"{o:.2f} s", f"{u:.2f} s", f"{o / u:.2f}x"))
+    for count in counts:
+        for what, label in (("run", f"publish: `docker run -d -p` with {count} port{'s' if count > 1 else ''}, Docker 26.1 "
+                                    "(vs its script + Go 2.0.2 and its proxy)"),
+                            ("rm", f"... and its `docker rm -f` ({count} proxies stopped)")):
+            o, u = (statistics.median(published[(side, count, what)]) for side in ("ours", "upstream"))
+            rows.append((label, f"{o:.2f} s", f"{u:.2f} s", f"{o / u:.2f}x"))
     print_table(rows, args.markdown, ("Measurement", "ours", "upstream", "ours/upstream"))
-    print(f"\n- command: `{' '.join([sys.executable, *sys.argv])}`; {args.runs} wrapper triples after {args.warmup} "
-          f"warm-up, {args.ready_runs} readiness pairs per engine; load average before/after: {load_before} / {loadavg()}")
+    done = [] if args.only_publish else [f"{args.runs} wrapper triples after {args.warmup} warm-up",
+                                         f"{args.ready_runs} readiness pairs per engine"]
+    done.append(f"{args.publish_rounds} rounds of {args.publish_runs} `docker run -p` per port count and side")
+    print(f"\n- command: `{' '.join([sys.executable, *sys.argv])}`; {', '.join(done)}; "
+          f"load average before/after: {load_before} / {loadavg()}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Port forwarding of rootlesskit-py next to Go RootlessKit 1.1.0 and 2.0.2, in one run.
 
-    runuser -u rkpytest -- python3 bench/ports.py [--quick] [--repeats R] [--seconds T] [--markdown]
+    runuser -u rkpytest -- python3 bench/ports.py [--quick] [--repeats R] [--seconds T] [--udp-rate RATE]
+                                                  [--only tcp|http|udp|slirp|memory ...] [--markdown]
                                                   [--ours PATH] [--go PATH] [--go2 PATH]
 
 What and why (all through `--net=slirp4netns --mtu=65520 --disable-host-loopback --copy-up=/etc`):
@@ -13,6 +14,9 @@ What and why (all through `--net=slirp4netns --mtu=65520 --disable-host-loopback
     host without any forwarder is the ceiling.
   * UDP round trips per second through the builtin driver: an echo server inside
     (tests/helpers/portserver.py), one client doing request/response back to back.
+  * UDP bulk through the builtin driver: `iperf3 -s` inside, published as tcp (its control
+    connection) and udp on one port, host `iperf3 -c -u -b RATE -l 1400`: what arrives per second and
+    the share lost, at a fixed sending rate (--udp-rate); the same on plain loopback is the ceiling.
   * The slirp4netns port driver's TCP throughput (slirp4netns moves the bytes: ~1.0 expected).
   * Peak memory (sum of VmHWM) of rootlesskit's own two processes, the parent and the child named in
     child_pid (not the command, not slirp4netns), with 100 published ports and 1,000 idle open
@@ -152,6 +156,33 @@ def httpd_rate(exe: str | None, www: str, seconds: int) -> tuple[float, float]:
         return wrk(port, seconds)
 
 
+def iperf_udp_client(port: int, seconds: int, rate: str) -> tuple[float, float]:
+    """(bits/s received, percent lost) of one `iperf3 -u` run at `rate`; retried while the server
+    inside is not listening yet."""
+    argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-u", "-b", rate, "-l", "1400", "-t", str(seconds), "-J"]
+    deadline = time.monotonic() + 20
+    while True:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
+        try:
+            received = json.loads(result.stdout)["end"]["sum_received"]
+            return received["bits_per_second"], received["lost_percent"]
+        except (ValueError, KeyError):
+            if time.monotonic() > deadline:
+                fail(" ".join(argv), result.stdout[-2000:] + result.stderr)
+            time.sleep(0.2)
+
+
+def iperf_udp_through(exe: str | None, seconds: int, rate: str) -> tuple[float, float]:
+    """UDP host -> namespace through the builtin driver; exe None: plain loopback."""
+    port = free_port()
+    if exe is None:
+        with host_server(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", str(port)], port):
+            return iperf_udp_client(port, seconds, rate)
+    with Kit(exe, ["--port-driver=builtin", "-p", f"127.0.0.1:{port}:5201/tcp", "-p", f"127.0.0.1:{port}:5201/udp"],
+             ["iperf3", "-s", "-p", "5201"]):
+        return iperf_udp_client(port, seconds, rate)
+
+
 def udp_round_trips(exe: str, seconds: int) -> float:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -219,6 +250,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short runs (smoke check): 2 s each, one repeat")
     parser.add_argument("--repeats", type=int, default=3, help="runs per side per measurement (default 3)")
     parser.add_argument("--seconds", type=int, default=10, help="iperf3 -t and wrk -d (default 10)")
+    parser.add_argument("--udp-rate", default="1G", help="iperf3 -u -b: the fixed sending rate (default 1G)")
+    parser.add_argument("--only", choices=["tcp", "http", "udp", "slirp", "memory"], action="append",
+                        help="measure only these (repeatable; default: all)")
     args = parser.parse_args()
     exes = binaries("bench/ports.py", args)
     if args.quick:
@@ -228,19 +262,28 @@ def main() -> None:
     pathlib.Path(www, "index.html").write_text("hello\n")
     meter = LoadMeter()
     progress = lambda what: print(what + " ...", file=sys.stderr, flush=True)  # noqa: E731
+    wanted = set(args.only or ["tcp", "http", "udp", "slirp", "memory"])
     try:
-        progress("iperf3 through the builtin driver")
-        tcp = alternate(exes, args.repeats, lambda exe: iperf_through(exe, "builtin", args.seconds))
-        loopback = [iperf_through(None, "", args.seconds) for _ in range(args.repeats)]
-        progress("wrk, a new connection per request")
-        http = alternate(exes, args.repeats, lambda exe: httpd_rate(exe, www, args.seconds))
-        bare = [httpd_rate(None, www, args.seconds) for _ in range(args.repeats)]
-        progress("UDP round trips")
-        udp = alternate(exes, args.repeats, lambda exe: udp_round_trips(exe, args.seconds))
-        progress("iperf3 through the slirp4netns port driver")
-        slirp = alternate(exes, args.repeats, lambda exe: iperf_through(exe, "slirp4netns", args.seconds))
-        progress("memory with 100 ports and 1,000 connections")
-        memory = alternate(exes, 1, memory_with_load)
+        if "tcp" in wanted:
+            progress("iperf3 through the builtin driver")
+            tcp = alternate(exes, args.repeats, lambda exe: iperf_through(exe, "builtin", args.seconds))
+            loopback = [iperf_through(None, "", args.seconds) for _ in range(args.repeats)]
+        if "http" in wanted:
+            progress("wrk, a new connection per request")
+            http = alternate(exes, args.repeats, lambda exe: httpd_rate(exe, www, args.seconds))
+            bare = [httpd_rate(None, www, args.seconds) for _ in range(args.repeats)]
+        if "udp" in wanted:
+            progress("UDP round trips")
+            udp = alternate(exes, args.repeats, lambda exe: udp_round_trips(exe, args.seconds))
+            progress("iperf3 -u through the builtin driver")
+            udp_bulk = alternate(exes, args.repeats, lambda exe: iperf_udp_through(exe, args.seconds, args.udp_rate))
+            udp_loopback = [iperf_udp_through(None, args.seconds, args.udp_rate) for _ in range(args.repeats)]
+        if "slirp" in wanted:
+            progress("iperf3 through the slirp4netns port driver")
+            slirp = alternate(exes, args.repeats, lambda exe: iperf_through(exe, "slirp4netns", args.seconds))
+        if "memory" in wanted:
+            progress("memory with 100 ports and 1,000 connections")
+            memory = alternate(exes, 1, memory_with_load)
     finally:
         shutil.rmtree(www, ignore_errors=True)
     load = meter.report()
@@ -248,24 +291,36 @@ def main() -> None:
 
     med = statistics.median
     gbit = lambda v: f"{med(v) / 1e9:.2f} Gbit/s ({min(v) / 1e9:.2f}-{max(v) / 1e9:.2f})"  # noqa: E731
-    rates = {side: [r for r, _ in v] for side, v in http.items()}
-    p99 = {side: [p for _, p in v] for side, v in http.items()}
-    mib = {side: [kib / 1024 for kib in v] for side, v in memory.items()}
-    rows = [  # label, results per side, format, whether more is better
-        (f"TCP host -> namespace, builtin, iperf3 -t {args.seconds}, median (min-max); loopback "
-         f"{med(loopback) / 1e9:.2f} Gbit/s, ours = {med(tcp['ours']) / med(loopback) * 100:.0f}% of it", tcp, gbit, True),
-        (f"new connections/s (wrk, Connection: close, busybox httpd); without forwarder {med([r for r, _ in bare]):.0f}/s",
-         rates, lambda v: f"{med(v):.0f}/s", True),
-        ("latency p99 of those requests (lower is better)", p99, lambda v: f"{med(v):.2f} ms", False),
-        ("UDP round trips/s through builtin (64-byte datagrams, one client)", udp, lambda v: f"{med(v):.0f}/s", True),
-        (f"TCP host -> namespace, slirp4netns port driver, iperf3 -t {args.seconds}", slirp, gbit, True),
-        ("peak memory, parent + child (VmHWM), 100 ports + 1,000 open connections", mib, lambda v: f"{med(v):.1f} MiB",
-         False),
-    ]
+    rows = []  # label, results per side, format, whether more is better
+    if "tcp" in wanted:
+        rows.append((f"TCP host -> namespace, builtin, iperf3 -t {args.seconds}, median (min-max); loopback "
+                     f"{med(loopback) / 1e9:.2f} Gbit/s, ours = {med(tcp['ours']) / med(loopback) * 100:.0f}% of it",
+                     tcp, gbit, True))
+    if "http" in wanted:
+        rates = {side: [r for r, _ in v] for side, v in http.items()}
+        p99 = {side: [p for _, p in v] for side, v in http.items()}
+        rows += [(f"new connections/s (wrk, Connection: close, busybox httpd); without forwarder "
+                  f"{med([r for r, _ in bare]):.0f}/s", rates, lambda v: f"{med(v):.0f}/s", True),
+                 ("latency p99 of those requests (lower is better)", p99, lambda v: f"{med(v):.2f} ms", False)]
+    if "udp" in wanted:
+        rows += [("UDP round trips/s through builtin (64-byte datagrams, one client)", udp, lambda v: f"{med(v):.0f}/s",
+                  True),
+                 (f"UDP host -> namespace, builtin, iperf3 -u -b {args.udp_rate} -l 1400 -t {args.seconds}: received, "
+                  f"median (min-max); loopback {med([b for b, _ in udp_loopback]) / 1e9:.2f} Gbit/s",
+                  {side: [b for b, _ in v] for side, v in udp_bulk.items()}, gbit, True),
+                 ("... and the share of datagrams lost (lower is better)",
+                  {side: [lost for _, lost in v] for side, v in udp_bulk.items()}, lambda v: f"{med(v):.1f}%", False)]
+    if "slirp" in wanted:
+        rows.append((f"TCP host -> namespace, slirp4netns port driver, iperf3 -t {args.seconds}", slirp, gbit, True))
+    if "memory" in wanted:
+        mib = {side: [kib / 1024 for kib in v] for side, v in memory.items()}
+        rows.append(("peak memory, parent + child (VmHWM), 100 ports + 1,000 open connections", mib,
+                     lambda v: f"{med(v):.1f} MiB", False))
     table = []
     for label, results, fmt, more_is_better in rows:
         best = (max if more_is_better else min)(med(results["go"]), med(results["go2"]))
-        table.append((label, *(fmt(results[side]) for side in exes), f"{med(results['ours']) / best:.2f}x"))
+        ratio = f"{med(results['ours']) / best:.2f}x" if best else "-"  # none lost on the better Go's side
+        table.append((label, *(fmt(results[side]) for side in exes), ratio))
     if args.markdown:
         runner = Runner()
         try:

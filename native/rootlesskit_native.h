@@ -24,3 +24,9 @@ int rk_spawn(const char *path, char *const argv[], char *envp[], const int *fd_m
 int rk_pump_start(void);
 int rk_pump_add(int a, int b, int group);
 int rk_pump_close_group(int group);
+/* rootlesskit_udp.c: the builtin port driver's UDP relay (one thread for all ports), started from
+ * the thread in the child's network namespace. rk_udp_add takes ownership of the listening socket
+ * `fd`; datagrams go to target_ip:target_port; a group is the id of the published port. */
+int rk_udp_start(void);
+int rk_udp_add(int fd, int group, const char *target_ip, int target_port);
+int rk_udp_close_group(int group);

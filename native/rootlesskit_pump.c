@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "rootlesskit_native.h"
+#include "rootlesskit_worker.h"
 
 #define PIPE_BYTES (1 << 20)   /* asked for; the kernel may give less (fs.pipe-max-size, quota) */
 #define POOL_MAX 32
@@ -40,10 +41,9 @@ struct conn {
     struct conn *prev, *next, *next_pending;
 };
 
-static int pump_epoll = -1, pump_cmd_r = -1, pump_cmd_w = -1;
+static struct rk_worker pump = RK_WORKER_INIT;
 static struct conn *conns, *pending;
 static int pool[POOL_MAX][2], pool_len;
-static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int pipe_get(struct flow *f)
 {
@@ -186,7 +186,7 @@ static void conn_add(int a, int b, int group)
         c->flow[i].pipe_r = c->flow[i].pipe_w = -1;
         c->end[i].conn = c;
         fcntl(c->fd[i], F_SETFL, fcntl(c->fd[i], F_GETFL) | O_NONBLOCK);
-        epoll_ctl(pump_epoll, EPOLL_CTL_ADD, c->fd[i], &ev);
+        epoll_ctl(pump.epoll, EPOLL_CTL_ADD, c->fd[i], &ev);
     }
     c->next = conns;
     if (conns) conns->prev = c;
@@ -207,7 +207,7 @@ static void close_group(int group)
 static void read_commands(void)
 {
     struct command cmd;
-    while (read(pump_cmd_r, &cmd, sizeof cmd) == (ssize_t)sizeof cmd) {
+    while (read(pump.cmd_r, &cmd, sizeof cmd) == (ssize_t)sizeof cmd) {
         if (cmd.op == CMD_ADD)
             conn_add(cmd.a, cmd.b, cmd.group);
         else if (cmd.op == CMD_CLOSE_GROUP)
@@ -234,7 +234,7 @@ static void *pump_main(void *unused)
     struct epoll_event events[64];
     (void)unused;
     for (;;) {
-        int n = epoll_wait(pump_epoll, events, 64, pending ? 0 : -1);
+        int n = epoll_wait(pump.epoll, events, 64, pending ? 0 : -1);
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr == NULL)
                 read_commands();
@@ -249,45 +249,52 @@ static void *pump_main(void *unused)
     return NULL;
 }
 
-int rk_pump_start(void)
+int rk_worker_start(struct rk_worker *w, void *(*body)(void *))
 {
     int ret = 0, p[2];
     pthread_t thread;
     pthread_attr_t attr;
     sigset_t all, old;
-    pthread_mutex_lock(&start_lock);
-    if (pump_epoll >= 0)
+    pthread_mutex_lock(&w->start_lock);
+    if (w->epoll >= 0)
         goto out;
-    if ((pump_epoll = epoll_create1(EPOLL_CLOEXEC)) < 0 || pipe2(p, O_CLOEXEC) < 0) {
+    if ((w->epoll = epoll_create1(EPOLL_CLOEXEC)) < 0 || pipe2(p, O_CLOEXEC) < 0) {
         ret = -errno;
         goto out;
     }
-    pump_cmd_r = p[0];
-    pump_cmd_w = p[1];
-    fcntl(pump_cmd_r, F_SETFL, O_NONBLOCK);
+    w->cmd_r = p[0];
+    w->cmd_w = p[1];
+    fcntl(w->cmd_r, F_SETFL, O_NONBLOCK);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-    epoll_ctl(pump_epoll, EPOLL_CTL_ADD, pump_cmd_r, &ev);
-    sigfillset(&all);             /* signals are the main thread's business */
+    epoll_ctl(w->epoll, EPOLL_CTL_ADD, w->cmd_r, &ev);
+    sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
-    ret = -pthread_create(&thread, &attr, pump_main, NULL);
+    ret = -pthread_create(&thread, &attr, body, NULL);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 out:
-    pthread_mutex_unlock(&start_lock);
+    pthread_mutex_unlock(&w->start_lock);
     return ret;
 }
+
+int rk_worker_send(struct rk_worker *w, const void *cmd, size_t size)
+{
+    ssize_t n;
+    do
+        n = write(w->cmd_w, cmd, size);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)size ? 0 : -errno;
+}
+
+int rk_pump_start(void) { return rk_worker_start(&pump, pump_main); }
 
 static int send_command(int op, int a, int b, int group)
 {
     struct command cmd = { op, a, b, group };
-    ssize_t n;
-    do
-        n = write(pump_cmd_w, &cmd, sizeof cmd);   /* < PIPE_BUF: atomic */
-    while (n < 0 && errno == EINTR);
-    return n == (ssize_t)sizeof cmd ? 0 : -errno;
+    return rk_worker_send(&pump, &cmd, sizeof cmd);
 }
 
 int rk_pump_add(int a, int b, int group) { return send_command(CMD_ADD, a, b, group); }

@@ -1,5 +1,7 @@
 """The C header that lets the executable answer `--version` and `--help` before its interpreter starts
-(native/fixed_answers.h says why): the texts are the Python programs' own output, captured here.
+(native/fixed_answers.h says why), and run rootlesskit-docker-proxy's usual start and its wait
+(native/docker_proxy.h): the texts are the Python programs' own output, captured here, and the names
+and JSON keys the proxy shares with the Python side are read from it.
 
 Each text is what `rootlesskit_py.cli` writes for that name and argument, run from the source tree
 by the build's interpreter. rootlesskit's help is rendered once per possible default of
@@ -25,8 +27,13 @@ variant = json.loads(sys.argv[1])  # an index into BINARY_PATHS, or -1: none of 
 # before the flag table is built: it calls default_binary() once
 lxc_user_nic.default_binary = lambda: lxc_user_nic.BINARY_PATHS[variant] if variant >= 0 else ""
 from rootlesskit_py import cli
+from rootlesskit_py.api.schema import PortSpec
+from rootlesskit_py.cli import docker_proxy
 out = {"paths": list(lxc_user_nic.BINARY_PATHS), "texts": [],
-       "drop": {name: cli.PROGRAMS[name] != cli.ROOTLESSKIT for name in cli.PROGRAMS}}
+       "drop": {name: cli.PROGRAMS[name] != cli.ROOTLESSKIT for name in cli.PROGRAMS},
+       "proxy": [name for name, module in cli.PROGRAMS.items() if module == docker_proxy.__name__],
+       "real_proxy": docker_proxy.REAL_PROXY,
+       "port_spec": [[key, attr, kind is int] for key, attr, kind in PortSpec.FIELDS]}
 for name, arg in json.loads(sys.argv[2]):
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -91,7 +98,15 @@ def header(python: pathlib.Path, root: pathlib.Path) -> str:
         answers.append(f"    {{{_c_string(name)}, {_c_string(arg)}, {drops}, {int(len(set(found)) > 1)}, "
                        f"{{{', '.join(refs)}}}}},")
     lines += ["static struct rkpy_answer const rkpy_answers[] = {", *answers, "};"]
+    # for native/docker_proxy.h: the names it shares with the Python side, and the keys of the
+    # `POST /v1/ports` body in their order (every field of PortSpec is omitempty)
     names = runpy.run_path(str(root / "rootlesskit_py" / "names.py"))
-    lines += [f"#define RKPY_{name} {_c_string(names[name])}"  # for rootlesskit_py_proxy_wait
+    lines += [f"#define RKPY_{name} {_c_string(names[name])}"
               for name in ("ENV_PROXY_PHASE", "ENV_STATE_DIR", "STATE_API_SOCK")]
-    return "\n".join(lines) + "\n" + (root / "native" / "fixed_answers.h").read_text()
+    (proxy,) = variants[0]["proxy"]
+    lines += [f"#define RKPY_PROXY_PROGRAM {_c_string(proxy)}",
+              f"#define RKPY_REAL_PROXY {_c_string(variants[0]['real_proxy'])}",
+              "static struct { char const *key, *attr; int is_int; } const rkpy_port_spec[] = {",
+              *[f"    {{{_c_string(key)}, {_c_string(attr)}, {int(is_int)}}},"
+                for key, attr, is_int in variants[0]["port_spec"]], "};"]
+    return "\n".join([*lines, *((root / "native" / name).read_text() for name in ("docker_proxy.h", "fixed_answers.h"))])

@@ -173,8 +173,8 @@ def _setup_local(stdlib_setup: str, ffi: pathlib.Path, zlib: pathlib.Path) -> st
         "_ctypes _ctypes/_ctypes.c _ctypes/callbacks.c _ctypes/callproc.c _ctypes/stgdict.c _ctypes/cfield.c "
         f"-DHAVE_FFI_PREP_CIF_VAR -DHAVE_FFI_PREP_CLOSURE_LOC -DHAVE_FFI_CLOSURE_ALLOC {ffi_flags}",
         f"zlib zlibmodule.c -I{zlib}/include -L{zlib}/lib -lz",
-        "_native _rootlesskit/_native.c _rootlesskit/rootlesskit_native.c _rootlesskit/rootlesskit_pump.c "
-        "-I$(srcdir)/Modules/_rootlesskit",
+        " ".join(["_native _rootlesskit/_native.c", *(f"_rootlesskit/{name}" for name in _native_sources()),
+                  "-I$(srcdir)/Modules/_rootlesskit"]),
     ]
     section = stdlib_setup.split("*static*", 1)[1].split("*shared*", 1)[0]
     stdlib = [line for line in section.splitlines()
@@ -215,9 +215,16 @@ def _make_install(cpython: pathlib.Path, env: dict | None = None) -> None:
     shutil.copy(lib, PREFIX / "lib" / "python3.11" / "config-3.11-x86_64-linux-musl" / "libpython3.11.a")
 
 
+def _native_sources() -> list[str]:
+    """native/*.c: each is a source of the `_native` module's line in Modules/Setup.local."""
+    return sorted(path.name for path in (ROOT / "native").glob("*.c"))
+
+
 def _recipe_key() -> str:
+    """The recipe's text and compiler; the names of native/'s C files as well, since Setup.local,
+    written once at configure time, lists them (their contents only recompile: interpreter())."""
     text = pathlib.Path(__file__).read_text() + subprocess.run(["musl-gcc", "--version"], capture_output=True,
-                                                                text=True).stdout
+                                                                text=True).stdout + " ".join(_native_sources())
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -33,7 +33,7 @@ ENV_CONTAINERD_STATE_DIR = "CONTAINERD_ROOTLESS_ROOTLESSKIT_STATE_DIR"
 # markers the parent phase exports to the child phase of the same program
 ENV_DR_CHILD = "_DOCKERD_ROOTLESS_CHILD"
 ENV_DR_SELINUX = "_DOCKERD_ROOTLESS_SELINUX"
-# rootlesskit-docker-proxy's phase across its own execs: "wait PID ID" (native/fixed_answers.h waits
+# rootlesskit-docker-proxy's phase across its own execs: "wait PID ID" (native/docker_proxy.h waits
 # without the interpreter), then "remove ID" (the interpreter removes the port)
 ENV_PROXY_PHASE = "_ROOTLESSKIT_PY_PROXY_PHASE"
 

@@ -4,6 +4,10 @@ dockerd starts it inside RootlessKit's namespaces in place of `docker-proxy`, wi
 flags and a pipe at fd 3 on which it expects `0\\n` (ready) or `1\\n<error>`. We publish the host
 side through the API, then hand over to the real docker-proxy, which listens on the child side and
 writes the `0\\n` itself. SIGINT (dockerd's way to stop a proxy) removes the port again.
+
+The compiled executable does the usual start and the wait in C before any Python runs
+(native/docker_proxy.h); this module runs for the rest (errors, unusual flags, the Python entry
+point), and its messages are the only ones the proxy gives.
 """
 
 from __future__ import annotations
@@ -159,7 +163,7 @@ def _exec_real_proxy(argv: list[str]) -> None:
 def _proxy_until_sigint(opts: dict, child_ip: str, port_id: int) -> int:
     """Run the real docker-proxy on the child side (it reports readiness on fd 3), wait for SIGINT,
     kill it. Other signals keep their default action, as upstream. The compiled executable waits
-    without its interpreter (native/fixed_answers.h), and comes back only to remove the port."""
+    without its interpreter (native/docker_proxy.h), and comes back only to remove the port."""
     import _signal
 
     from rootlesskit_py.util.gocompat import GoError, look_path, strerror

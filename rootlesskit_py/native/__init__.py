@@ -1,5 +1,5 @@
 """System calls Python 3.11 lacks (unshare, setns, mount, prctl) and the
-splice pump of the builtin port driver, behind one module.
+data paths of the builtin port driver (the TCP splice pump, the UDP relay), behind one module.
 
 The C lives in native/ and is compiled by cffi into `_native`: built into the static interpreter of
 the binaries (packaging/static_python.py), and as a `.so` next to this file for the Python entry point.
@@ -172,3 +172,21 @@ def pump_add(a: int, b: int, group: int) -> None:
 def pump_close_group(group: int) -> None:
     """Close every connection handed over with `group` (a port being removed)."""
     _check(_lib.rk_pump_close_group(group))
+
+
+def udp_start() -> None:
+    """Start this process's UDP relay thread (once; later calls do nothing). Call it from the thread
+    in the child's network namespace: the relay opens its sockets toward the target there."""
+    _check(_lib.rk_udp_start())
+
+
+def udp_add(fd: int, group: int, target_ip: str, target_port: int) -> None:
+    """Hand a bound UDP socket to the relay, which forwards its datagrams to target_ip:target_port
+    (one connected socket per client) and closes it with its group. The caller must no longer use
+    (or close) `fd`."""
+    _check(_lib.rk_udp_add(fd, group, target_ip.encode(), target_port))
+
+
+def udp_close_group(group: int) -> None:
+    """Close the UDP ports handed over with `group`, and every client socket of theirs."""
+    _check(_lib.rk_udp_close_group(group))

@@ -3,11 +3,13 @@
 A socket stays in the network namespace it was created in, so the listeners the parent bound on the
 host keep serving the host while this thread, which lives in the child's network namespace, accepts
 on them and dials the target next to it. Established TCP pairs go to the C splice pump
-(native.pump_add); UDP is relayed here, one connected socket per client as upstream's conntrack.
+(native.pump_add); UDP ports go whole to the C relay (native.udp_add), which keeps one connected
+socket per client as upstream's conntrack, and closes it after 90 s unused.
 
 One thread with one epoll loop: requests from the parent (add/remove, with the listener's descriptor),
-accepts, connects in progress, UDP datagrams. With --detach-netns only this thread enters the
-detached namespace (setns(2) is per thread), so the command stays in the host's.
+accepts, connects in progress. With --detach-netns only this thread enters the detached namespace
+(setns(2) is per thread), so the command stays in the host's; the UDP relay's thread is started
+from it (at the first UDP port), so it lives there too.
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ from rootlesskit_py.port.transparent import NONE, set_up_source_ip_routing
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import errno_text, strerror
 
-UDP_IDLE_SECONDS = 90
-UDP_BUFFER = 65507
 TRANSPARENT_DIAL_SECONDS = 1.0
 _IP_TRANSPARENT, _IPV6_TRANSPARENT = 19, 75
 _ACCEPT_BATCH = 64
@@ -38,16 +38,11 @@ def _log(text: str) -> None:
 class _Port:
     """One published port as the child sees it."""
 
-    def __init__(self, port_id: int, proto: str, listener: _socket.socket, dial_ip: str, dial_port: int) -> None:
-        self.id, self.proto, self.listener = port_id, proto, listener
+    def __init__(self, port_id: int, proto: str, listener: _socket.socket | None, dial_ip: str,
+                 dial_port: int) -> None:
+        self.id, self.proto, self.listener = port_id, proto, listener  # no listener here: UDP's is the relay's
         self.dial = (dial_ip, dial_port)
         self.dial_family = _socket.AF_INET6 if ":" in dial_ip else _socket.AF_INET
-        self.udp_flows: dict[tuple, _UdpFlow] = {}
-
-
-class _UdpFlow:
-    def __init__(self, sock: _socket.socket, client: tuple) -> None:
-        self.sock, self.client, self.last_used = sock, client, time.monotonic()
 
 
 class _Dial:
@@ -70,10 +65,6 @@ class Forwarder:
         self._handlers: dict[int, object] = {}
         self._ports: dict[int, _Port] = {}
         self._dials: dict[int, _Dial] = {}
-        # one datagram buffer, reused: musl's malloc maps and unmaps a 64 KiB block on every call,
-        # which tripled the cost of a round trip when each recvfrom allocated its own
-        self._datagram = bytearray(UDP_BUFFER)
-        self._datagram_view = memoryview(self._datagram)
 
     def start(self) -> None:
         """Run in a thread of this process: the caller goes on to run and wait for the command."""
@@ -95,26 +86,21 @@ class Forwarder:
                     os.close(fd)
             self._control.setblocking(False)
             self._watch(self._control.fileno(), select.EPOLLIN, self._on_request)
-            next_sweep = time.monotonic() + UDP_IDLE_SECONDS / 3
             while True:
-                timeout = self._next_timeout(next_sweep)
-                for fd, events in self._epoll.poll(timeout):
+                for fd, events in self._epoll.poll(self._next_timeout()):
                     handler = self._handlers.get(fd)
                     if handler is not None:
                         handler(fd, events)
-                now = time.monotonic()
-                self._expire_dials(now)
-                if now >= next_sweep:
-                    self._sweep_udp(now)
-                    next_sweep = now + UDP_IDLE_SECONDS / 3
+                self._expire_dials(time.monotonic())
         except _ControlClosed:
             pass
         except BaseException as e:  # a dead forwarder must say why; the command keeps running
             log.error(f"port/builtin: forwarder stopped: {type(e).__name__}: {e}")
 
-    def _next_timeout(self, next_sweep: float) -> float:
+    def _next_timeout(self) -> float:
+        """Until the first transparent dial gives up; -1 (no timeout) when none is in progress."""
         deadlines = [d.deadline for d in self._dials.values() if d.deadline is not None]
-        return max(0.0, min(deadlines + [next_sweep]) - time.monotonic())
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else -1
 
     def _watch(self, fd: int, events: int, handler) -> None:
         self._handlers[fd] = handler
@@ -148,11 +134,19 @@ class Forwarder:
         if words[0] == "add" and len(fds) == 1:
             _, port_id, proto, dial_ip, dial_port = words
             os.set_inheritable(fds[0], False)  # received descriptors are not close-on-exec
+            if proto != "tcp":
+                try:
+                    native.udp_start()  # from this thread: the relay's shares its network namespace
+                    native.udp_add(fds[0], int(port_id), dial_ip, int(dial_port))
+                except OSError:
+                    os.close(fds[0])
+                    raise
+                self._ports[int(port_id)] = _Port(int(port_id), proto, None, dial_ip, int(dial_port))
+                return "ok"
             port = _Port(int(port_id), proto, _socket.socket(fileno=fds[0]), dial_ip, int(dial_port))
             port.listener.setblocking(False)
             self._ports[port.id] = port
-            on_ready = self._on_accept if proto == "tcp" else self._on_datagram
-            self._watch(port.listener.fileno(), select.EPOLLIN, lambda _fd, _ev, p=port: on_ready(p))
+            self._watch(port.listener.fileno(), select.EPOLLIN, lambda _fd, _ev, p=port: self._on_accept(p))
             return "ok"
         if words[0] == "backend":
             return f"ok {self._source_ip_backend()}"
@@ -167,12 +161,12 @@ class Forwarder:
 
     def _remove(self, port: _Port) -> None:
         """Removing a port closes its listener and every connection through it, as upstream."""
+        if port.listener is None:
+            native.udp_close_group(port.id)
+            return
         self._unwatch(port.listener.fileno())
         port.listener.close()
         native.pump_close_group(port.id)
-        for flow in port.udp_flows.values():
-            self._unwatch(flow.sock.fileno())
-            flow.sock.close()
         for fd, dial in list(self._dials.items()):
             if dial.port is port:
                 self._drop_dial(fd)
@@ -283,64 +277,6 @@ class Forwarder:
         self._unwatch(fd)
         dial.sock.close()
         os.close(dial.client_fd)
-
-    # --- UDP ------------------------------------------------------------------------------------
-
-    def _on_datagram(self, port: _Port) -> None:
-        while True:
-            try:
-                size, client = port.listener.recvfrom_into(self._datagram)
-            except BlockingIOError:
-                return
-            except OSError:
-                continue  # an ICMP error queued on the listener: nothing to do with it
-            flow = port.udp_flows.get(client) or self._new_flow(port, client)
-            if flow is None:
-                continue
-            flow.last_used = time.monotonic()
-            try:
-                flow.sock.send(self._datagram_view[:size])
-            except OSError:  # ECONNREFUSED from an earlier datagram, a full buffer: UDP may drop
-                pass
-
-    def _new_flow(self, port: _Port, client: tuple) -> _UdpFlow | None:
-        try:
-            sock = _socket.socket(port.dial_family, _socket.SOCK_DGRAM)
-        except OSError as e:  # out of descriptors or buffers: this datagram is dropped, not the forwarder
-            _log(f"port {port.id}: dial udp {_join(port.dial)}: socket: {strerror(e)}")
-            return None
-        sock.setblocking(False)
-        try:
-            sock.connect(port.dial)
-        except OSError as e:
-            _log(f"port {port.id}: dial udp {_join(port.dial)}: {strerror(e)}")
-            sock.close()
-            return None
-        flow = port.udp_flows[client] = _UdpFlow(sock, client)
-        self._watch(sock.fileno(), select.EPOLLIN, lambda _fd, _ev: self._on_reply(port, flow))
-        return flow
-
-    def _on_reply(self, port: _Port, flow: _UdpFlow) -> None:
-        while True:
-            try:
-                size = flow.sock.recv_into(self._datagram)
-            except BlockingIOError:
-                return
-            except OSError:  # ECONNREFUSED: nobody listens (yet) inside; ignored as upstream
-                continue
-            flow.last_used = time.monotonic()
-            try:
-                port.listener.sendto(self._datagram_view[:size], flow.client)
-            except OSError:
-                pass
-
-    def _sweep_udp(self, now: float) -> None:
-        for port in self._ports.values():
-            for client, flow in list(port.udp_flows.items()):
-                if now - flow.last_used > UDP_IDLE_SECONDS:
-                    self._unwatch(flow.sock.fileno())
-                    flow.sock.close()
-                    del port.udp_flows[client]
 
 
 class _ControlClosed(Exception):

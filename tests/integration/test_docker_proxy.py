@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import run
+from conftest import REPO, run
 from portutil import SLIRP, Running, free_port, refuses, server_command, wait_echo
 
 REAL_PROXY_DIR = "/usr/sbin"  # Debian's docker.io
@@ -63,7 +63,7 @@ def test_publishes_then_removes_on_sigint(impl, go, tmp_path, kit):
                                               "childPort": port, "childIP": "127.0.0.1"}]
         assert wait_echo(("127.0.0.1", port))[1] == b"ping"  # host -> rootlesskit -> docker-proxy -> server
         proxy_pid = int(_wait_file(tmp_path / "proxy.pid"))
-        if impl.kind == "binary":  # the executable waits without its interpreter (native/fixed_answers.h)
+        if impl.kind == "binary":  # the executable waits without its interpreter (native/docker_proxy.h)
             _wait_rss_below(proxy_pid, 2048)
         os.kill(proxy_pid, signal.SIGINT)
         deadline = time.monotonic() + 10
@@ -71,6 +71,54 @@ def test_publishes_then_removes_on_sigint(impl, go, tmp_path, kit):
             assert time.monotonic() < deadline, "the port was not removed after SIGINT"
             time.sleep(0.05)
         assert refuses(("127.0.0.1", port))
+
+
+@pytest.mark.parametrize("host, container_port, in_c", [("127.0.0.1", "9080", True), ("::1", "9080", True),
+                                                         ("127.0.0.1", "0x2378", False)])
+def test_the_usual_start_runs_without_the_interpreter(impl, tmp_path, host, container_port, in_c):
+    """The executable publishes and starts the real proxy in C (native/docker_proxy.h) for the flags
+    dockerd writes; a form Go's flag package reads differently from plain decimal (0x2378 is 9080)
+    goes to the interpreter, which execs itself into the same wait: the phase variable in its
+    environment tells which path ran."""
+    port = free_port()
+    args = ["-container-ip", "127.0.0.1", "-container-port", container_port, "-host-ip", host,
+            "-host-port", str(port), "-proto", "tcp"]
+    command = _proxy_script(impl.argv("rootlesskit-docker-proxy"), args, tmp_path)
+    with Running(impl.argv(), SLIRP + ["--port-driver=builtin"] + command, tmp_path / "state") as rk:
+        assert _wait_file(tmp_path / "ready") == "0\n"
+        ports = json.loads(rk.api("GET", "/v1/ports")[2])
+        assert [p["spec"] for p in ports] == [{"proto": "tcp6" if ":" in host else "tcp4", "parentIP": host,
+                                              "parentPort": port, "childPort": port, "childIP": host}]
+        assert wait_echo((host, port))[1] == b"ping"
+        proxy_pid = int(_wait_file(tmp_path / "proxy.pid"))
+        if impl.kind == "binary":
+            environ = open(f"/proc/{proxy_pid}/environ", "rb").read().split(b"\0")
+            assert any(e.startswith(b"_ROOTLESSKIT_PY_PROXY_PHASE=wait ") for e in environ) != in_c
+        os.kill(proxy_pid, signal.SIGINT)
+        deadline = time.monotonic() + 10
+        while rk.api("GET", "/v1/ports")[2] != b"null":
+            assert time.monotonic() < deadline, "the port was not removed after SIGINT"
+            time.sleep(0.05)
+
+
+def test_a_port_taken_is_reported_like_go_and_nothing_is_left_behind(impl, go, tmp_path):
+    """The API refuses the port (published already): the start in C hands over to the interpreter,
+    which asks again and reports the API's message on fd 3 and stderr, as Go's proxy does."""
+    port = free_port()
+    with Running(impl.argv(), SLIRP + ["--port-driver=builtin", "-p", f"127.0.0.1:{port}:9080/tcp", "sleep", "infinity"],
+                 tmp_path / "state") as rk:
+        results = {}
+        for name, kit in (("ours", impl), ("go", go)):
+            ready = tmp_path / f"{name}.ready"
+            argv = " ".join(shlex.quote(a) for a in kit.argv("rootlesskit-docker-proxy"))
+            result = run(["nsenter", "-U", "--preserve-credentials", "-n", "-m", "-t", str(rk.child_pid()), "sh", "-c",
+                          f"cd {shlex.quote(str(REPO))} && {argv} -container-ip 127.0.0.1 -container-port 80 -host-ip 127.0.0.1 -host-port {port} "
+                          f"-proto tcp 3>{ready}"],
+                         env={"PATH": f"{REAL_PROXY_DIR}:/usr/bin:/bin", "ROOTLESSKIT_STATE_DIR": str(tmp_path / "state")})
+            results[name] = (result.returncode, _go_log(result.stderr), ready.read_text())
+        assert results["ours"] == results["go"]
+        assert results["ours"][0] == 1 and results["ours"][2].startswith("1\n"), results["ours"]
+        assert len(json.loads(rk.api("GET", "/v1/ports")[2])) == 1
 
 
 @pytest.mark.parametrize("proxy", ["ours", "go"])

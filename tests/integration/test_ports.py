@@ -102,6 +102,59 @@ def test_udp_round_trips(impl, tmp_path, proto, host):
         assert udp_echo((host, port), b"second") == b"second"
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_udp_bursts_from_many_clients_each_come_back_to_their_client(impl, tmp_path, host):
+    """The relay takes datagrams in batches and groups them per client: bursts of 4 clients at once,
+    interleaved, each datagram a different size, and the largest UDP payload, all come back to the
+    client that sent them, in order (each client has its own socket inside, as upstream). A burst
+    stays well under the echo server's receive buffer: UDP may drop what overflows it."""
+    port = free_port(socket.SOCK_DGRAM)
+    largest = 65507 if ":" not in host else 65527
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with started(impl, tmp_path, BUILTIN + ["-p", f"{'[::]' if ':' in host else '0.0.0.0'}:{port}:9000/udp"],
+                 server_command("udp", 9000)):
+        deadline = time.monotonic() + 20
+        while udp_echo((host, port), b"up") is None:
+            assert time.monotonic() < deadline, "no UDP echo"
+        clients = [socket.socket(family, socket.SOCK_DGRAM) for _ in range(20)]
+        try:
+            for first in range(0, len(clients), 4):
+                group = list(enumerate(clients))[first:first + 4]
+                sent = {i: [bytes([i]) * (1 + 37 * i + 101 * n) for n in range(8)] for i, _ in group}
+                for n in range(8):
+                    for i, c in group:
+                        c.sendto(sent[i][n], (host, port))
+                for i, c in group:
+                    c.settimeout(5)
+                    got = [c.recv(65535) for _ in sent[i]]
+                    assert [len(d) for d in got] == [len(d) for d in sent[i]] and got == sent[i], f"client {i}"
+            clients[0].sendto(b"L" * largest, (host, port))
+            assert clients[0].recv(65535) == b"L" * largest
+        finally:
+            for c in clients:
+                c.close()
+
+
+def test_udp_port_removed_stops_relaying_and_can_come_back(impl, tmp_path):
+    port = free_port(socket.SOCK_DGRAM)
+    with started(impl, tmp_path, BUILTIN + ["-p", f"127.0.0.1:{port}:9000/udp"], server_command("udp", 9000)) as rk:
+        deadline = time.monotonic() + 20
+        while udp_echo(("127.0.0.1", port), b"up") is None:
+            assert time.monotonic() < deadline, "no UDP echo"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:  # a flow open when the port goes
+            client.settimeout(2)
+            client.sendto(b"before", ("127.0.0.1", port))
+            assert client.recv(100) == b"before"
+            [status] = json.loads(rk.api("GET", "/v1/ports")[2])
+            assert rk.api("DELETE", f"/v1/ports/{status['id']}")[0] == 200
+            with pytest.raises(OSError):  # the host socket is closed: an ICMP unreachable, or nothing
+                client.sendto(b"after", ("127.0.0.1", port))
+                client.recv(100)
+        spec = {"proto": "udp", "parentIP": "127.0.0.1", "parentPort": port, "childPort": 9000}
+        assert rk.api("POST", "/v1/ports", spec)[0] == 201
+        assert udp_echo(("127.0.0.1", port), b"again") == b"again"
+
+
 def _host_ipv4() -> str:
     """A non-loopback IPv4 address of this machine (tests/run brings up lxcbr0 at 10.0.3.1)."""
     from rootlesskit_py.util.netlink import Netlink

@@ -163,7 +163,7 @@ def test_no_file_capability_reaches_the_other_programs(setcap_rootlesskit, tmp_p
 
 
 def test_the_docker_proxys_wait_drops_the_file_capability_too(setcap_rootlesskit, tmp_path):
-    """rootlesskit-docker-proxy's wait in C (native/fixed_answers.h), which the proxy reaches by
+    """rootlesskit-docker-proxy's wait in C (native/docker_proxy.h), which the proxy reaches by
     exec'ing the file again once its port is published, drops what the file grants as well. At SIGINT
     it kills the real proxy (a stand-in here); with no API to remove the port from, the interpreter
     comes back to warn, and the proxy exits 0."""

@@ -1,0 +1,335 @@
+/* The builtin port driver's UDP data path: one thread relays the datagrams of every published UDP
+ * port, so no datagram enters Python and the GIL is never taken per datagram (Python per datagram
+ * gave 0.82x Go's round trips, BENCHMARKS.md).
+ *
+ * As before in Python (and as upstream's UDP proxy): each client address of a port gets its own
+ * socket connected to the target inside the namespace, so replies find their way back and the
+ * target sees one peer per client; a socket unused for RK_UDP_IDLE_SECONDS is closed. Datagrams
+ * are taken and given in batches (recvmmsg/sendmmsg): a burst costs a few system calls, not two
+ * per datagram. Errors are UDP's: an ICMP error queued on a socket and a full buffer drop the
+ * datagram, nothing else.
+ *
+ * Python hands over the listening socket and the target's address, and asks for groups (one per
+ * published port) to be closed, through a pipe, so only this thread ever touches the sockets; a
+ * close returns once it is done. The
+ * thread must be started from the thread that lives in the child's network namespace: the sockets
+ * it creates toward the target are created in the namespace of the thread that creates them. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rootlesskit_native.h"
+#include "rootlesskit_worker.h"
+
+#define RK_UDP_IDLE_SECONDS 90   /* as upstream's UDP proxy */
+#define BATCH 32
+#define DATAGRAM_MAX 65536       /* a UDP payload is at most 65507 (IPv4) or 65527 (IPv6) bytes */
+#define BUCKETS 1024
+
+enum { UDP_ADD = 1, UDP_CLOSE_GROUP = 2 };
+struct udp_command {
+    int op, fd, group;
+    socklen_t target_len;
+    struct sockaddr_storage target;
+};
+
+enum { KIND_PORT, KIND_FLOW };
+struct udp_port {
+    int kind, fd, group;
+    socklen_t target_len;
+    struct sockaddr_storage target;
+    struct udp_port *next;
+};
+struct udp_flow {
+    int kind, fd;
+    struct udp_port *port;
+    socklen_t client_len;
+    struct sockaddr_storage client;
+    time_t last_used;
+    struct udp_flow *next_in_bucket;
+};
+
+static struct rk_worker relay = RK_WORKER_INIT;
+/* A close is waited for: the port's number is free again (and nothing answers on it) when the API
+ * says it is removed. */
+static pthread_mutex_t closed_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t closed_cond = PTHREAD_COND_INITIALIZER;
+static unsigned long close_requests, closes_done;
+static struct udp_port *ports;
+static struct udp_flow *buckets[BUCKETS];
+static struct mmsghdr msgs[BATCH];
+static struct iovec iovs[BATCH];
+static struct sockaddr_storage names[BATCH];
+static char *buffers;            /* BATCH datagrams, allocated with the thread */
+
+static time_t now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+static unsigned bucket_of(struct udp_port *port, const struct sockaddr_storage *addr, socklen_t len)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)(uintptr_t)port;   /* FNV-1a over the address bytes */
+    const unsigned char *p = (const unsigned char *)addr;
+    for (socklen_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h % BUCKETS;
+}
+
+static void flow_close(struct udp_flow *f, unsigned bucket)
+{
+    struct udp_flow **link = &buckets[bucket];
+    while (*link != f)
+        link = &(*link)->next_in_bucket;
+    *link = f->next_in_bucket;
+    close(f->fd);                /* also removes it from the epoll set */
+    free(f);
+}
+
+static struct udp_flow *flow_find(struct udp_port *port, const struct sockaddr_storage *client, socklen_t len)
+{
+    unsigned b = bucket_of(port, client, len);
+    for (struct udp_flow *f = buckets[b]; f; f = f->next_in_bucket)
+        if (f->port == port && f->client_len == len && memcmp(&f->client, client, len) == 0)
+            return f;
+    struct udp_flow *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->fd = socket(port->target.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (f->fd < 0 || connect(f->fd, (struct sockaddr *)&port->target, port->target_len) < 0) {
+        if (f->fd >= 0)
+            close(f->fd);
+        free(f);
+        return NULL;             /* out of descriptors, no route: this datagram is dropped */
+    }
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = f };
+    if (epoll_ctl(relay.epoll, EPOLL_CTL_ADD, f->fd, &ev) < 0) {
+        close(f->fd);
+        free(f);
+        return NULL;
+    }
+    f->kind = KIND_FLOW;
+    f->port = port;
+    f->client_len = len;
+    memcpy(&f->client, client, len);
+    f->next_in_bucket = buckets[b];
+    buckets[b] = f;
+    return f;
+}
+
+static void prepare(int n, int with_names)
+{
+    for (int i = 0; i < n; i++) {
+        iovs[i].iov_base = buffers + (size_t)i * DATAGRAM_MAX;
+        iovs[i].iov_len = DATAGRAM_MAX;
+        memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        if (with_names) {
+            msgs[i].msg_hdr.msg_name = &names[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof names[i];
+        }
+    }
+}
+
+/* Send msgs[from, to) (their iov_len already the datagram sizes) on fd; what does not go is dropped. */
+static void send_batch(int fd, int from, int to)
+{
+    while (from < to) {
+        int n = sendmmsg(fd, &msgs[from], (unsigned)(to - from), MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            from++;              /* ECONNREFUSED from an earlier datagram, a full buffer: drop one, go on */
+        } else {
+            from += n;
+        }
+    }
+}
+
+/* Datagrams from clients on a published port: each to its client's flow, runs of one flow in one call. */
+static void port_readable(struct udp_port *port)
+{
+    prepare(BATCH, 1);
+    int n = recvmmsg(port->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+    if (n <= 0)
+        return;                  /* nothing, or an ICMP error queued on the listener: nothing to do */
+    time_t now = now_seconds();
+    struct udp_flow *run = NULL;
+    int run_start = 0;
+    for (int i = 0; i < n; i++) {
+        struct udp_flow *f = flow_find(port, &names[i], msgs[i].msg_hdr.msg_namelen);
+        iovs[i].iov_len = msgs[i].msg_len;
+        msgs[i].msg_hdr.msg_name = NULL;   /* flows are connected */
+        msgs[i].msg_hdr.msg_namelen = 0;
+        if (f != run) {
+            if (run)
+                send_batch(run->fd, run_start, i);
+            run = f;
+            run_start = i;
+        }
+        if (!f)
+            run_start = i + 1;
+        else
+            f->last_used = now;
+    }
+    if (run)
+        send_batch(run->fd, run_start, n);
+}
+
+/* Replies from the target: back to the flow's client through the published port's socket. */
+static void flow_readable(struct udp_flow *f)
+{
+    prepare(BATCH, 0);
+    int n = recvmmsg(f->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+    if (n <= 0)
+        return;                  /* ECONNREFUSED: nobody listens (yet) inside; ignored as upstream */
+    f->last_used = now_seconds();
+    for (int i = 0; i < n; i++) {
+        iovs[i].iov_len = msgs[i].msg_len;
+        msgs[i].msg_hdr.msg_name = &f->client;
+        msgs[i].msg_hdr.msg_namelen = f->client_len;
+    }
+    send_batch(f->port->fd, 0, n);
+}
+
+static void close_group(int group)
+{
+    for (unsigned b = 0; b < BUCKETS; b++) {
+        struct udp_flow *f = buckets[b], *next;
+        for (; f; f = next) {
+            next = f->next_in_bucket;
+            if (f->port->group == group)
+                flow_close(f, b);
+        }
+    }
+    for (struct udp_port **link = &ports; *link;) {
+        struct udp_port *p = *link;
+        if (p->group == group) {
+            *link = p->next;
+            close(p->fd);
+            free(p);
+        } else {
+            link = &p->next;
+        }
+    }
+}
+
+static void sweep(time_t now)
+{
+    for (unsigned b = 0; b < BUCKETS; b++) {
+        struct udp_flow *f = buckets[b], *next;
+        for (; f; f = next) {
+            next = f->next_in_bucket;
+            if (now - f->last_used > RK_UDP_IDLE_SECONDS)
+                flow_close(f, b);
+        }
+    }
+}
+
+static void read_commands(void)
+{
+    struct udp_command cmd;
+    while (read(relay.cmd_r, &cmd, sizeof cmd) == (ssize_t)sizeof cmd) {
+        if (cmd.op == UDP_CLOSE_GROUP) {
+            close_group(cmd.group);
+            pthread_mutex_lock(&closed_lock);
+            closes_done++;
+            pthread_cond_broadcast(&closed_cond);
+            pthread_mutex_unlock(&closed_lock);
+            continue;
+        }
+        struct udp_port *p = calloc(1, sizeof *p);
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
+        fcntl(cmd.fd, F_SETFL, fcntl(cmd.fd, F_GETFL) | O_NONBLOCK);
+        if (!p || epoll_ctl(relay.epoll, EPOLL_CTL_ADD, cmd.fd, &ev) < 0) {
+            close(cmd.fd);
+            free(p);
+            continue;
+        }
+        p->kind = KIND_PORT;
+        p->fd = cmd.fd;
+        p->group = cmd.group;
+        p->target_len = cmd.target_len;
+        p->target = cmd.target;
+        p->next = ports;
+        ports = p;
+    }
+}
+
+static void *udp_main(void *unused)
+{
+    struct epoll_event events[64];
+    time_t next_sweep = now_seconds() + RK_UDP_IDLE_SECONDS / 3;
+    (void)unused;
+    for (;;) {
+        time_t now = now_seconds();
+        if (now >= next_sweep) {
+            sweep(now);
+            next_sweep = now + RK_UDP_IDLE_SECONDS / 3;
+        }
+        int n = epoll_wait(relay.epoll, events, 64, (int)(next_sweep - now) * 1000);
+        for (int i = 0; i < n; i++) {
+            int *kind = events[i].data.ptr;
+            if (kind == NULL) {
+                read_commands();
+                break;           /* the events after it may name sockets a close just freed */
+            }
+            if (*kind == KIND_PORT)
+                port_readable((struct udp_port *)kind);
+            else
+                flow_readable((struct udp_flow *)kind);
+        }
+    }
+    return NULL;
+}
+
+int rk_udp_start(void)
+{
+    if (!buffers && !(buffers = malloc((size_t)BATCH * DATAGRAM_MAX)))
+        return -ENOMEM;
+    return rk_worker_start(&relay, udp_main);
+}
+
+int rk_udp_add(int fd, int group, const char *target_ip, int target_port)
+{
+    struct udp_command cmd = { .op = UDP_ADD, .fd = fd, .group = group };
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&cmd.target;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&cmd.target;
+    if (inet_pton(AF_INET, target_ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)target_port);
+        cmd.target_len = sizeof *v4;
+    } else if (inet_pton(AF_INET6, target_ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)target_port);
+        cmd.target_len = sizeof *v6;
+    } else {
+        return -EINVAL;
+    }
+    return rk_worker_send(&relay, &cmd, sizeof cmd);
+}
+
+int rk_udp_close_group(int group)
+{
+    struct udp_command cmd = { .op = UDP_CLOSE_GROUP, .group = group };
+    pthread_mutex_lock(&closed_lock);  /* held while sending: requests are counted in pipe order */
+    unsigned long mine = ++close_requests;
+    int ret = rk_worker_send(&relay, &cmd, sizeof cmd);
+    while (ret == 0 && closes_done < mine)
+        pthread_cond_wait(&closed_cond, &closed_lock);
+    pthread_mutex_unlock(&closed_lock);
+    return ret;
+}
