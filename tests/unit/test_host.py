@@ -206,6 +206,11 @@ def test_user_manager_on_a_prepared_systemd_host(tmp_path):
     assert "came through su or sudo" in found["systemd-user-session"].message
     assert found["systemd-user-session"].fix.startswith("machinectl shell alice@")
     assert found["dbus-user-session"].fix == "apt-get install -y dbus-user-session"
+    # su inside root's own session (issue 23's VM): root's runtime directory is kept
+    [found] = [f for f in session.user_manager("alice", 1000, False, {"XDG_RUNTIME_DIR": "/run/user/0"}, str(tmp_path))
+               if f.id == "systemd-user-session"]
+    assert "came through su or sudo" in found.message
+    assert not session.came_through_su({"XDG_RUNTIME_DIR": "/run/user/1000"}, 1000, str(tmp_path))
     write(tmp_path, "var/lib/systemd/linger/alice", "")
     write(tmp_path, "usr/lib/systemd/user/dbus.socket", "[Socket]\n")
     assert session.user_manager("alice", 1000, True, {}, str(tmp_path)) == []
