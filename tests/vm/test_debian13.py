@@ -146,7 +146,7 @@ def check_json(out: str, which: int = -1) -> dict[str, dict]:
     return {f["id"]: f for f in json.loads(blocks[which])}
 
 
-def test_check_prints_only_true_findings_and_its_delegation_fix_works(vm):
+def test_check_prints_only_true_findings(vm):
     # issue 23: on Debian 13 user@.service delegates cpu memory pids; check blamed --cpus, --memory and
     # --pids-limit on the missing io, and did not name cpuset
     out = job(vm, f"""
@@ -160,7 +160,8 @@ check_json
     assert delegated == ["cpu", "memory", "pids"], out  # Debian 13's default
     assert m["CHECK-RC"] == "0", out
     findings = check_json(out)
-    # every finding is checked against the guest's real state; none may be unaccounted for
+    # every finding is checked against the guest's real state; none may be unaccounted for (a pasta finding
+    # would be false: Debian 13's pasta 0.0~git20250503 is current)
     assert set(findings) <= {"cgroup-delegation", "ping-group-range", "unprivileged-port-start"}, findings
     d = findings["cgroup-delegation"]["message"]
     assert "delegates cpu memory pids to user@1000.service; cpuset io are not delegated." in d, d
@@ -170,15 +171,18 @@ check_json
     assert ("ping-group-range" in findings) == (not low <= GUEST_UID <= high), (m["PING"], findings)
     assert ("unprivileged-port-start" in findings) == (m["PORTSTART"] != "0"), (m["PORTSTART"], findings)
 
-    # the printed fix, run as root as check tells; the user manager restarted brings docker back (linger)
-    fix = findings["cgroup-delegation"]["fix"]
+
+def test_the_printed_delegation_fix_makes_cpuset_and_io_limits_work(vm):
+    # the drop-in check prints, run as root as it says; the user manager restarted brings docker back (linger)
+    out = job(vm, "check_json\n")
+    fix = check_json(out)["cgroup-delegation"]["fix"]
     out = job(vm, f"""
 cat > /tmp/fix.sh <<'FIX'
 {fix}
 FIX
 sh -e /tmp/fix.sh; echo "FIX-RC=$?"
 systemctl restart user@$U.service; echo "RESTART-RC=$?"
-waitfor 120 docker_up; echo "UP=$?"
+waitfor 300 docker_up; echo "UP=$?"
 echo "DELEGATED=$(cat {SERVICE_CGROUP}/cgroup.controllers)"
 check_json
 as_alice 'docker run -d --name pinned --cpuset-cpus 1 --blkio-weight 300 bb sleep 600' > /dev/null; echo "RUN-RC=$?"
@@ -187,9 +191,9 @@ echo "CPUSET=$(cat $cg/cpuset.cpus)"
 echo "IOWEIGHT=$(cat $cg/io.weight 2>/dev/null || cat $cg/io.bfq.weight)"
 echo "AFFINITY=$(taskset -pc $pid | sed 's/.*: //')"
 as_alice 'docker rm -f pinned' > /dev/null
-""", timeout=400)
+""", timeout=700)
     m = marks(out)
-    assert m["CHECK-RC"] == "0" and m["FIX-RC"] == "0" and m["RESTART-RC"] == "0" and m["UP"] == "0", out
+    assert m["FIX-RC"] == "0" and m["RESTART-RC"] == "0" and m["UP"] == "0", out
     assert set(m["DELEGATED"].split()) == {"cpu", "cpuset", "io", "memory", "pids"}, out
     assert "cgroup-delegation" not in check_json(out), out
     assert m["RUN-RC"] == "0" and m["CPUSET"] == "1" and m["AFFINITY"] == "1", out
@@ -251,7 +255,7 @@ def test_pasta_under_its_enforcing_profile_logs_to_the_journal_and_is_never_deni
     out = job(vm, "since=$(date +%s)\n" + """
 as_alice 'mkdir -p ~/.config/systemd/user/docker.service.d && printf "[Service]\\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\\n" > ~/.config/systemd/user/docker.service.d/pasta.conf && systemctl --user daemon-reload && systemctl --user restart docker.service'
 echo "RESTART-RC=$?"
-waitfor 120 docker_up; echo "UP=$?"
+waitfor 300 docker_up; echo "UP=$?"
 pid=$(pgrep -u alice -x pasta | head -n 1)
 echo "PASTA-LABEL=$(cat /proc/$pid/attr/current)"
 echo "PASTA-IN-UNIT=$(grep -c docker.service /proc/$pid/cgroup)"
@@ -261,10 +265,10 @@ waitfor 30 sh -c '! pgrep -u alice -x pasta'; echo "PASTA-GONE=$?"
 echo "JOURNAL-PASTA=$(journalctl -q _SYSTEMD_USER_UNIT=docker.service --since "@$since" | grep -c -e 'Template interface' -e 'Namespace interface')"
 journalctl -q _SYSTEMD_USER_UNIT=docker.service --since "@$since" | grep -i pasta | tail -n 5
 as_alice 'systemctl --user start docker.service'
-waitfor 120 docker_up; echo "BACK=$?"
+waitfor 300 docker_up; echo "BACK=$?"
 """ + DENIALS_SINCE + """
 journalctl -k -q --since "@$since" | grep 'apparmor="DENIED"' | tail -n 5
-""")
+""", timeout=900)
     m = marks(out)
     assert m["RESTART-RC"] == "0" and m["UP"] == "0", out
     assert m["PASTA-LABEL"] == "pasta (enforce)" and m["PASTA-IN-UNIT"] == "1", out
@@ -275,24 +279,26 @@ journalctl -k -q --since "@$since" | grep 'apparmor="DENIED"' | tail -n 5
 
 
 def test_diagnostics_only_a_systemd_host_shows_each_with_its_fix(vm):
-    # a shell from su inside root's own login session: no XDG_RUNTIME_DIR of alice's; where systemd runs, that is
-    # an error, as upstream's setup tool says it
+    # su inside root's own session keeps root's XDG_RUNTIME_DIR; with it unset (as sudo leaves it) nothing points
+    # at alice's: where systemd runs, both are errors that name alice's runtime directory
     out = job(vm, """
-su root -c "su alice -c 'echo XDG=\\${XDG_RUNTIME_DIR:-}; PATH=/usr/bin:/bin dockerd-rootless-setuptool.sh check; echo SU-CHECK-RC=\\$?'" 2>&1
+su root -c "su alice -c 'echo SU-XDG=\\$XDG_RUNTIME_DIR; PATH=/usr/bin:/bin dockerd-rootless-setuptool.sh check; echo SU-RC=\\$?'" 2>&1
+su root -c "env -u XDG_RUNTIME_DIR su alice -c 'echo NOXDG-XDG=\\${XDG_RUNTIME_DIR:-}; PATH=/usr/bin:/bin dockerd-rootless-setuptool.sh check; echo NOXDG-RC=\\$?'" 2>&1
 # linger off: a login (pam_systemd starts alice's systemd for the session) is told to turn it on
 loginctl disable-linger alice
 su - alice -c 'echo LOGIN-XDG=$XDG_RUNTIME_DIR; dockerd-rootless-setuptool.sh check --json > /tmp/check-nolinger.json'
 echo CHECK-BEGIN; cat /tmp/check-nolinger.json; echo CHECK-END
 loginctl enable-linger alice
-waitfor 180 docker_up; echo "UP=$?"
+waitfor 300 docker_up; echo "UP=$?"
 check_json
-""", timeout=500)
+""", timeout=900)
     m = marks(out)
-    assert m["XDG"] in ("", "/run/user/0"), out
-    assert m["SU-CHECK-RC"] == "1", out
-    assert (f'Aborting because systemd was detected but XDG_RUNTIME_DIR ("{m["XDG"]}") is not set, does not exist, '
-            "or is not writable") in out, out
-    assert "loginctl enable-linger <user>" in out and "machinectl shell works for local machines" in out, out
+    assert m["SU-XDG"] == "/run/user/0" and m["SU-RC"] == "1", out
+    assert "This shell came through su or sudo" in out and "machinectl shell alice@" in out, out
+    assert "XDG_RUNTIME_DIR (/run/user/0) is not owned by and writable for uid 1000." in out, out
+    assert m["NOXDG-XDG"] == "" and m["NOXDG-RC"] == "1", out
+    assert "XDG_RUNTIME_DIR is not set. systemd was detected" in out, out
+    assert out.count(f"export XDG_RUNTIME_DIR=/run/user/{GUEST_UID}") >= 2, out  # the fix, in both
     assert m["LOGIN-XDG"] == f"/run/user/{GUEST_UID}", out
     nolinger = check_json(out, 0)
     assert nolinger["linger"]["message"].startswith("Lingering is off for alice."), nolinger
@@ -306,7 +312,7 @@ check_json
 FAULT = """
 fault() {
   main=$(as_alice 'systemctl --user show -P MainPID docker.service')
-  old=$(pgrep -u alice -d ' ' '^(rootlesskit|dockerd|containerd|containerd-shim.*|slirp4netns|pasta|dockerd-rootless)')
+  old=$(pgrep -u alice -d ' ' '^(rootlesskit|dockerd|containerd|containerd-shim.*|slirp4netns|pasta)')
   mounts=$(grep -c " /run/user/$U" /proc/self/mountinfo)
   kill -9 $(pgrep -u alice -x -o "$1")
   settled() {
@@ -317,14 +323,14 @@ fault() {
       *) false ;;
     esac
   }
-  waitfor 240 settled; echo "$1-SETTLED=$? $state"
+  waitfor 300 settled; echo "SETTLED=$? $state"
   left=""; for p in $old; do kill -0 $p 2>/dev/null && left="$left $p:$(cat /proc/$p/comm)"; done
-  echo "$1-LEFT=$left"
-  echo "$1-MOUNTS=$mounts $(grep -c " /run/user/$U" /proc/self/mountinfo)"
-  echo "$1-NOW=$(pgrep -u alice -x -c dockerd) $(pgrep -u alice -x -c slirp4netns)"
+  echo "LEFT=$left"
+  echo "MOUNTS=$mounts $(grep -c " /run/user/$U" /proc/self/mountinfo)"
+  echo "NOW=$(pgrep -u alice -x -c dockerd) $(pgrep -u alice -x -c slirp4netns)"
   # a unit that stopped (rather than restarted) is started again for the next fault
   as_alice 'systemctl --user reset-failed docker.service; systemctl --user start docker.service'
-  waitfor 180 docker_up; echo "$1-UP=$?"
+  waitfor 300 docker_up; echo "UP=$?"
 }
 """
 
@@ -332,13 +338,13 @@ fault() {
 @pytest.mark.parametrize("victim", ["rootlesskit", "dockerd", "slirp4netns"])
 def test_kill_9_of_a_daemon_process_leaves_nothing_behind(vm, victim):
     # rootlesskit: the oldest one is the parent, the unit's MainPID
-    m = marks(job(vm, FAULT + f"fault {victim}\n", timeout=600))
-    assert m[f"{victim}-SETTLED"].split()[0] == "0", m
-    assert m[f"{victim}-LEFT"] == "", m
-    before, after = m[f"{victim}-MOUNTS"].split()
+    m = marks(job(vm, FAULT + f"fault {victim}\n", timeout=900))
+    assert m["SETTLED"].split()[0] == "0", m
+    assert m["LEFT"] == "", m
+    before, after = m["MOUNTS"].split()
     assert before == after, m
-    assert m[f"{victim}-NOW"] in ("1 1", "0 0"), m  # one daemon with its network, or none
-    assert m[f"{victim}-UP"] == "0", m
+    assert m["NOW"] in ("1 1", "0 0"), m  # one daemon with its network, or none
+    assert m["UP"] == "0", m
 
 
 def test_systemctl_user_restart_and_stop(vm):
@@ -346,12 +352,12 @@ def test_systemctl_user_restart_and_stop(vm):
 main=$(as_alice 'systemctl --user show -P MainPID docker.service')
 as_alice 'systemctl --user restart docker.service'; echo "RESTART-RC=$?"
 echo "NEW-MAIN=$([ "$(as_alice 'systemctl --user show -P MainPID docker.service')" != "$main" ] && echo yes)"
-waitfor 120 docker_up; echo "UP=$?"
+waitfor 300 docker_up; echo "UP=$?"
 as_alice 'systemctl --user stop docker.service'; echo "STOP-RC=$?"
 echo "AFTER-STOP=$(ps -u alice -o comm= | grep -v -x -e systemd -e '(sd-pam)' -e dbus-daemon | sort | tr '\\n' ' ')"
 echo "SOCKET=$(test -e /run/user/$U/docker.sock && echo left || echo gone)"
-as_alice 'systemctl --user start docker.service'; waitfor 120 docker_up; echo "BACK=$?"
-""", timeout=400)
+as_alice 'systemctl --user start docker.service'; waitfor 300 docker_up; echo "BACK=$?"
+""", timeout=700)
     m = marks(out)
     assert m["RESTART-RC"] == "0" and m["NEW-MAIN"] == "yes" and m["UP"] == "0", out
     assert m["STOP-RC"] == "0" and m["AFTER-STOP"] == "" and m["SOCKET"] == "gone", out
@@ -375,11 +381,11 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y /tmp/newer.deb > /tmp/apt.log 
 echo "VERSION=$(dpkg-query -W -f '${Version}' rootlesskit-py)"
 echo "RUNNING-EXE=$(readlink /proc/$main/exe)"
 echo "STILL-UP=$(docker_up && echo yes)"
-as_alice 'systemctl --user restart docker.service'; waitfor 120 docker_up; echo "UP=$?"
+as_alice 'systemctl --user restart docker.service'; waitfor 300 docker_up; echo "UP=$?"
 main=$(as_alice 'systemctl --user show -P MainPID docker.service')
 echo "NEW-FILE=$([ "$(stat -L -c %i /proc/$main/exe)" = "$(stat -c %i /usr/bin/rootlesskit)" ] && echo yes)"
 echo "KEPT=$(as_alice 'docker ps -a --format {{.Names}}' | grep -x keeper) $(as_alice 'docker images --format {{.Repository}}' | grep -x bb)"
-""", timeout=400)
+""", timeout=700)
     m = marks(out)
     assert m["APT-RC"] == "0" and m["VERSION"] == f"{VERSION}+vm1", out
     # the running daemon keeps the file it started from, and keeps answering
@@ -401,7 +407,7 @@ echo "REMOVED=$(dpkg-query -W -f '${{Status}}' rootlesskit-py) $(test -e /usr/bi
 DEBIAN_FRONTEND=noninteractive apt-get purge -y rootlesskit-py > /tmp/apt.log 2>&1; echo "PURGE-RC=$?"
 echo "PURGED=$(dpkg-query -W -f '${{Status}}' rootlesskit-py 2>&1 | grep -c installed) $(test -e /etc/apparmor.d/usr.bin.rootlesskit && echo profile-left)"
 echo "FILES-LEFT=$(for f in rootlesskit rootlessctl rootlesskit-docker-proxy dockerd-rootless.sh dockerd-rootless-setuptool.sh; do test -e /usr/bin/$f && echo $f; done)"
-""", timeout=400)
+""", timeout=700)
     m = marks(out)
     assert m["UNINSTALL-RC"] == "0" and m["UNIT"] == "gone" and m["STATE"] == "inactive", out
     assert m["DAEMONS"] == "0" and m["DATA"] == "kept", out
@@ -416,7 +422,7 @@ as_alice '{curl_sh}' > /tmp/curl-sh.log 2>&1; echo "INSTALL-RC=$?"
 tail -n 20 /tmp/curl-sh.log
 echo "EXECSTART=$(grep '^ExecStart=' /home/alice/.config/systemd/user/docker.service)"
 echo "ENABLED=$(as_alice 'systemctl --user is-enabled docker.service')"
-waitfor 120 docker_up; echo "UP=$?"
+waitfor 300 docker_up; echo "UP=$?"
 echo "RUN=$(as_alice 'docker run --rm bb echo from home bin')"
 main=$(as_alice 'systemctl --user show -P MainPID docker.service')
 echo "MAIN-EXE=$(readlink /proc/$main/exe)"
@@ -425,13 +431,13 @@ tail -n 5 /tmp/curl-sh2.log
 echo "SAME-MAIN=$([ "$(as_alice 'systemctl --user show -P MainPID docker.service')" = "$main" ] && echo yes)"
 echo "RUNNING-EXE=$(readlink /proc/$main/exe)"
 echo "STILL-UP=$(docker_up && echo yes)"
-as_alice 'systemctl --user restart docker.service'; waitfor 120 docker_up; echo "RESTARTED=$?"
+as_alice 'systemctl --user restart docker.service'; waitfor 300 docker_up; echo "RESTARTED=$?"
 main=$(as_alice 'systemctl --user show -P MainPID docker.service')
 echo "NEW-FILE=$([ "$(stat -L -c %i /proc/$main/exe)" = "$(stat -c %i /home/alice/bin/rootlesskit)" ] && echo yes)"
 echo "KEPT=$(as_alice 'docker ps -a --format {{{{.Names}}}}' | grep -x keeper)"
 as_alice 'dockerd-rootless-setuptool.sh uninstall' > /dev/null 2>&1; echo "UNINSTALL-RC=$?"
 echo "DAEMONS=$(pgrep -u alice -c '^(rootlesskit|dockerd|containerd|slirp4netns|pasta)$')"
-""", timeout=600)
+""", timeout=900)
     m = marks(out)
     assert m["INSTALL-RC"] == "0", out
     assert m["EXECSTART"] == "ExecStart=/home/alice/bin/dockerd-rootless.sh ", out
