@@ -188,7 +188,7 @@ check_json
 as_alice 'docker run -d --name pinned --cpuset-cpus 1 --blkio-weight 300 bb sleep 600' > /dev/null; echo "RUN-RC=$?"
 pid=$(cpid pinned); cg=$(ccgroup pinned)
 echo "CPUSET=$(cat $cg/cpuset.cpus)"
-echo "IOWEIGHT=$(cat $cg/io.weight 2>/dev/null || cat $cg/io.bfq.weight)"
+echo "IOWEIGHT=$(cat $cg/io.weight)"
 echo "AFFINITY=$(taskset -pc $pid | sed 's/.*: //')"
 as_alice 'docker rm -f pinned' > /dev/null
 """, timeout=700)
@@ -197,11 +197,12 @@ as_alice 'docker rm -f pinned' > /dev/null
     assert set(m["DELEGATED"].split()) == {"cpu", "cpuset", "io", "memory", "pids"}, out
     assert "cgroup-delegation" not in check_json(out), out
     assert m["RUN-RC"] == "0" and m["CPUSET"] == "1" and m["AFFINITY"] == "1", out
-    assert m["IOWEIGHT"].split()[-1] == "300", out
+    # runc maps the blkio weight (10-1000) onto io.weight (1-10000): 1 + (300 - 10) * 9999 / 990
+    assert m["IOWEIGHT"] == "default 2930", out
 
 
 def test_cgroup2_limits_are_enforced_and_a_memory_hog_is_oom_killed(vm):
-    out = job(vm, """
+    out = job(vm, """since=$(date +%s)
 as_alice 'docker run -d --name lim --cpus 0.5 --memory 64m --pids-limit 50 bb sleep 600' > /dev/null; echo "RUN-RC=$?"
 cg=$(ccgroup lim)
 echo "CGROUP=$cg"
@@ -214,7 +215,9 @@ echo "PIDSCURRENT=$(cat $cg/pids.current)"
 echo "PIDSEVENTS=$(cat $cg/pids.events)"
 as_alice 'docker rm -f lim' > /dev/null
 as_alice 'docker run --name hog --memory 32m bb sh -c "a=x; while :; do a=\\$a\\$a; done"'; echo "HOG-RC=$?"
-echo "OOMKILLED=$(as_alice 'docker inspect -f {{.State.OOMKilled}} hog')"
+# the kernel's own record: an OOM kill inside the container's cgroup (docker's OOMKilled flag races the exit)
+id=$(as_alice 'docker inspect -f {{.Id}} hog')
+echo "OOMKILLS=$(journalctl -k -q --since "@$since" | grep -c "oom-kill:.*docker-$id.scope")"
 as_alice 'docker rm hog' > /dev/null
 """)
     m = marks(out)
@@ -223,7 +226,7 @@ as_alice 'docker rm hog' > /dev/null
     assert m["CPUMAX"] == "50000 100000" and m["MEMMAX"] == str(64 << 20) and m["PIDSMAX"] == "50", out
     # the 51st process was refused, and no more ran
     assert int(m["PIDSCURRENT"]) <= 50 and int(m["PIDSEVENTS"].split()[-1]) > 0, out
-    assert m["HOG-RC"] == "137" and m["OOMKILLED"] == "true", out
+    assert m["HOG-RC"] == "137" and int(m["OOMKILLS"]) >= 1, out
 
 
 # a busybox httpd in a container publishing port 8080, fetched on v4 and v6 from the guest
