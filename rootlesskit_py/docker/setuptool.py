@@ -204,7 +204,10 @@ class Setup:
         if real_rootlesskit:
             findings += userns.apparmor_userns(real_rootlesskit)
         findings += network.tun_device()
-        findings += session.runtime_dir(env.get("XDG_RUNTIME_DIR"), self.uid, self.systemd, self.home)
+        # where systemd runs, a shell without the user's runtime directory is an error even when its systemctl --user
+        # cannot reach the manager (a su shell): "without systemd" would be false there
+        findings += session.runtime_dir(env.get("XDG_RUNTIME_DIR"), self.uid, self.systemd or session.systemd_booted(),
+                                        self.home)
         findings += session.user_manager(self.username, self.uid, self.systemd, dict(env))
         findings += cgroup.delegation(self.uid)
         gids = sorted({os.getgid(), *os.getgroups()})

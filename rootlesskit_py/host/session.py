@@ -68,14 +68,18 @@ def systemd_booted(root: str = "/") -> bool:
 
 def came_through_su(environ: dict[str, str], uid: int, proc_self: str = "/proc/self", run_user: str = "/run/user") -> bool:
     """The shell was started by another user (su, sudo, runuser) rather than by a login: sudo says so,
-    or the audit login uid is someone else's, or the user has a runtime directory from logind that
-    this environment was never told about."""
+    or the audit login uid is someone else's, or XDG_RUNTIME_DIR is another user's (su inside a
+    session keeps the caller's; a root session opened without pam_loginuid leaves no login uid), or
+    the user has a runtime directory from logind that this environment was never told about."""
     if "SUDO_USER" in environ:
         return True
     loginuid = (read_text(os.path.join(proc_self, "loginuid")) or "").strip()
     if loginuid.isdigit() and loginuid != "4294967295" and int(loginuid) != uid:
         return True
-    return not environ.get("XDG_RUNTIME_DIR") and os.path.isdir(os.path.join(run_user, str(uid)))
+    xdg = environ.get("XDG_RUNTIME_DIR", "").rstrip("/")
+    if os.path.dirname(xdg) == run_user and os.path.basename(xdg) != str(uid):
+        return True
+    return not xdg and os.path.isdir(os.path.join(run_user, str(uid)))
 
 
 def user_manager(name: str, uid: int, user_systemd: bool, environ: dict[str, str],

@@ -23,9 +23,30 @@ def test_cgroup_v2_reports_missing_delegation_and_prints_the_dropin(tmp_path):
     write(tmp_path, "user.slice/user-1000.slice/user@1000.service/cgroup.controllers", "memory pids\n")
     [f] = cgroup.delegation(1000, str(tmp_path))
     assert (f.id, f.level) == ("cgroup-delegation", WARNING)
-    assert "delegates memory pids to user@1000.service; cpu io are not delegated" in f.message
+    assert "delegates memory pids to user@1000.service; cpu cpuset io are not delegated" in f.message
+    assert "without cpu: --cpus, --cpu-shares, --cpu-period, --cpu-quota;" in f.why
+    assert "without cpuset: --cpuset-cpus, --cpuset-mems;" in f.why
+    assert "--memory" not in f.why and "--pids-limit" not in f.why
     assert "/etc/systemd/system/user@.service.d/delegate.conf" in f.fix
     assert "Delegate=cpu cpuset io memory pids" in f.fix
+
+
+def test_cgroup_v2_names_only_the_options_the_missing_controllers_break(tmp_path):
+    # Debian 13's default: user@.service delegates cpu memory pids (issue 23: the old text blamed all four)
+    write(tmp_path, "cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n")
+    write(tmp_path, "user.slice/user-1000.slice/user@1000.service/cgroup.controllers", "cpu memory pids\n")
+    [f] = cgroup.delegation(1000, str(tmp_path))
+    assert "; cpuset io are not delegated." in f.message
+    assert f.why == ("Docker then refuses or ignores without cpuset: --cpuset-cpus, --cpuset-mems; without io: "
+                     "--blkio-weight, --blkio-weight-device, --device-read-bps, --device-write-bps, "
+                     "--device-read-iops, --device-write-iops.")
+
+
+def test_cgroup_v2_controllers_the_kernel_lacks_or_no_user_manager_are_not_findings(tmp_path):
+    write(tmp_path, "cgroup.controllers", "cpu memory pids\n")
+    write(tmp_path, "user.slice/user-1000.slice/user@1000.service/cgroup.controllers", "cpu memory pids\n")
+    assert cgroup.delegation(1000, str(tmp_path)) == []
+    assert cgroup.delegation(1001, str(tmp_path)) == []
 
 
 def test_cgroup_v2_fully_delegated_says_nothing(tmp_path):
@@ -180,6 +201,11 @@ def test_user_manager_on_a_prepared_systemd_host(tmp_path):
     assert "came through su or sudo" in found["systemd-user-session"].message
     assert found["systemd-user-session"].fix.startswith("machinectl shell alice@")
     assert found["dbus-user-session"].fix == "apt-get install -y dbus-user-session"
+    # su inside root's own session (issue 23's VM): root's runtime directory is kept
+    [found] = [f for f in session.user_manager("alice", 1000, False, {"XDG_RUNTIME_DIR": "/run/user/0"}, str(tmp_path))
+               if f.id == "systemd-user-session"]
+    assert "came through su or sudo" in found.message
+    assert not session.came_through_su({"XDG_RUNTIME_DIR": "/run/user/1000"}, 1000, str(tmp_path))
     write(tmp_path, "var/lib/systemd/linger/alice", "")
     write(tmp_path, "usr/lib/systemd/user/dbus.socket", "[Socket]\n")
     assert session.user_manager("alice", 1000, True, {}, str(tmp_path)) == []
