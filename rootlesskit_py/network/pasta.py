@@ -5,7 +5,7 @@ passt 2023_06_25 or later; Debian 12's build (2023_03_09) reports "unknown versi
 configures the namespace but intermittently replays data on TCP connections to the host.
 
 pasta runs in the foreground as rootlesskit's child, its messages on rootlesskit's stderr (so in the
-unit's journal; --quiet keeps them to warnings and errors unless --debug). It is never signalled:
+unit's journal, as under Go RootlessKit 2.0.2, which passes no --quiet either). It is never signalled:
 Debian's AppArmor profile for pasta denies signals from rootlesskit. It exits with its namespace:
 the child's, which it checks every second, or, with --detach-netns, the $STATE/netns it watches,
 which rootlesskit unlinks at stop.
@@ -28,7 +28,7 @@ from rootlesskit_py.util.gocompat import go_quote, strerror
 from rootlesskit_py.util.proc import decode, finish, fork_exec, spawn
 from rootlesskit_py.util.signals import describe_status
 
-_NEEDED_OPTIONS = ("--foreground", "--quiet", "--ns-ifname", "--mtu", "--config-net", "--address", "--netmask",
+_NEEDED_OPTIONS = ("--foreground", "--ns-ifname", "--mtu", "--config-net", "--address", "--netmask",
                    "--gateway", "--dns-forward", "--no-map-gw", "--ipv4-only", "--tcp-ports", "--udp-ports",
                    "--tcp-ns", "--udp-ns")
 # how long stop waits for pasta to notice its namespace is gone (it looks every second) before it
@@ -85,7 +85,7 @@ class Driver(UserModeDriver):
         and --tcp-ns=none/--udp-ns=none the other way there: by default pasta listens in the
         namespace's loopback on every port the host's loopback listens on and splices it across."""
         options = self.options
-        argv = [self.binary, "--foreground", *([] if options.debug else ["--quiet"]), *self.log_to_stderr,
+        argv = [self.binary, "--foreground", *self.log_to_stderr,
                 f"--ns-ifname={self.ifname}", f"--mtu={self.mtu}", "--config-net",
                 f"--address={config.ip}", f"--netmask={config.prefix}", f"--gateway={config.gateway}",
                 f"--dns-forward={config.dns[0]}"]
