@@ -257,7 +257,7 @@ def test_pasta_under_its_enforcing_profile_logs_to_the_journal_and_is_never_deni
     # issue 23's pasta findings 3 and 4: pasta must run in the foreground with its log on the unit's stderr
     # (so in the journal), and be stopped the way Debian's profile allows (no DENIED line in the kernel log)
     out = job(vm, "since=$(date +%s)\n" + """
-as_alice 'mkdir -p ~/.config/systemd/user/docker.service.d && printf "[Service]\\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS=--ipv6\\n" > ~/.config/systemd/user/docker.service.d/pasta.conf && systemctl --user daemon-reload && systemctl --user restart docker.service'
+as_alice 'mkdir -p ~/.config/systemd/user/docker.service.d && printf "[Service]\\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\\n" > ~/.config/systemd/user/docker.service.d/pasta.conf && systemctl --user daemon-reload && systemctl --user restart docker.service'
 echo "RESTART-RC=$?"
 # a daemon that cannot start ends in `failed` after the unit's restarts: no need to wait out the deadline
 up_or_failed() { docker_up || [ "$(as_alice 'systemctl --user is-failed docker.service')" = failed ]; }
@@ -278,7 +278,9 @@ journalctl -k -q --since "@$since" | grep 'apparmor="DENIED"' | tail -n 5
     m = marks(out)
     assert m["RESTART-RC"] == "0" and m["UP"] == "0", out
     assert m["PASTA-LABEL"] == "pasta (enforce)" and m["PASTA-IN-UNIT"] == "1", out
-    assert m["WEB-RC"] == "0" and m["V4"] == "served" and m["V6"] == "served", out
+    # v4 only: pasta forwards v6 ports only where it has IPv6 itself (--ipv6 and a routable v6 interface on
+    # the host, which this guest's user-mode NIC does not give); -p on v6 is the slirp4netns case's
+    assert m["WEB-RC"] == "0" and m["V4"] == "served", out
     assert m["PASTA-GONE"] == "0" and m["BACK"] == "0", out
     assert int(m["JOURNAL-PASTA"]) > 0, out  # pasta's own log reached the unit's journal
     assert m["DENIED"] == "0", out
