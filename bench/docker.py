@@ -155,11 +155,13 @@ def docker(side: Side, env: dict[str, str], *args: str, stdin=None) -> str:
 
 
 @contextlib.contextmanager
-def running(side: Side):
+def running(side: Side, extra_env: dict[str, str] | None = None):
     """The side's rootless dockerd, from start to the first `docker version` that succeeds (the
-    seconds that took are yielded); stopped and its data removed afterwards."""
-    env = side.env(DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS="false")
-    argv = [side.script] if side.name == "ours" else ["/bin/sh", side.script]
+    seconds that took are yielded); stopped and its data removed afterwards. `extra_env` adds to
+    (or replaces) the script's environment."""
+    env = side.env(DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS="false", **(extra_env or {}))
+    with open(side.script, "rb") as f:  # ours is the executable, upstream's a shell script
+        argv = [side.script] if f.read(4) == b"\x7fELF" else ["/bin/sh", side.script]
     log = open(side.dir / "dockerd.log", "w")
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

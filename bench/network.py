@@ -32,7 +32,7 @@ What and why:
     iperf3 server listens on 198.18.0.2 in a second network namespace, joined to the host by a veth
     pair (198.18.0.1/30 on the host; RFC 2544's benchmark range). Root makes it (`--outside up`), with
     eight iperf3 servers run as daemons in it, taken in turn; it refuses to start if any address or route of
-    198.18.0.0/15 already exists on the host, and the measuring run refuses to start unless
+    198.18.0.0/24 already exists on the host, and the measuring run refuses to start unless
     198.18.0.2 is routed through that veth. Both directions run from the namespace's client:
     namespace -> outside is plain iperf3, outside -> namespace is `-R` (the server sends), so no
     port has to be published. Each helper at MTU 1500 and 65520, ours against Go 2.0.2 (`--go2`)
@@ -71,7 +71,8 @@ MTUS = [1500, 65520]
 HELPERS = ("slirp4netns", "pasta", "lxc-user-nic")
 PASTA = ENGINE_CACHE / "passt-trixie" / "pasta"  # tests/engines.sh builds it as Debian 13 does (debian/rules)
 # the outside: a network namespace on a veth pair, in RFC 2544's benchmark range
-BENCH_RANGE = ipaddress.ip_network("198.18.0.0/15")
+# (its first /24: the test suite's outside, tests/run, takes 198.18.2.0/30 of the same range)
+BENCH_RANGE = ipaddress.ip_network("198.18.0.0/24")
 OUTSIDE_NETNS, HOST_VETH, OUTSIDE_VETH = "rkpy-bench-outside", "rkpyb0", "rkpyb1"
 HOST_ADDR, OUTSIDE_ADDR = "198.18.0.1", "198.18.0.2"
 # one iperf3 server per port, the runs taking them in turn: a server still busy with a stalled run's
@@ -79,6 +80,8 @@ HOST_ADDR, OUTSIDE_ADDR = "198.18.0.1", "198.18.0.2"
 # stall the runs after it
 OUTSIDE_PORTS = range(5201, 5209)
 OUTSIDE_PIDFILE = "/run/rkpy-bench-outside-iperf3-{port}.pid"
+# and a small page over HTTP on port 80, for connection set-up times (bench/bypass4netns.py)
+OUTSIDE_HTTPD_PIDFILE, OUTSIDE_WWW = "/run/rkpy-bench-outside-httpd.pid", "/run/rkpy-bench-outside-www"
 STALL_GRACE = 30  # seconds past -t before a client counts as stalled
 
 
@@ -226,9 +229,9 @@ def outside(action: str) -> None:
     if os.geteuid() != 0:
         sys.exit("bench/network.py --outside: run it as root (sudo python3 bench/network.py --outside up)")
     if action == "down":
-        for port in OUTSIDE_PORTS:
+        for pidfile in [*(OUTSIDE_PIDFILE.format(port=port) for port in OUTSIDE_PORTS), OUTSIDE_HTTPD_PIDFILE]:
             try:
-                with open(OUTSIDE_PIDFILE.format(port=port)) as f:
+                with open(pidfile) as f:
                     os.kill(int(f.read().strip()), signal.SIGTERM)
             except (OSError, ValueError):
                 pass  # not running
@@ -254,6 +257,14 @@ def outside(action: str) -> None:
                                  "--idle-timeout", str(STALL_GRACE)], capture_output=True, text=True)
         if server.returncode != 0:
             fail("iperf3 server in the outside namespace", server.stderr)
+    os.makedirs(OUTSIDE_WWW, exist_ok=True)
+    with open(os.path.join(OUTSIDE_WWW, "index.html"), "w") as f:
+        f.write("hello-from-outside\n")
+    httpd = subprocess.Popen(["ip", "netns", "exec", OUTSIDE_NETNS, "busybox", "httpd", "-f", "-p", f"{OUTSIDE_ADDR}:80",
+                              "-h", OUTSIDE_WWW], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    with open(OUTSIDE_HTTPD_PIDFILE, "w") as f:
+        f.write(f"{httpd.pid}\n")
     print(f"outside: {OUTSIDE_ADDR}:{OUTSIDE_PORTS[0]}-{OUTSIDE_PORTS[-1]} in network namespace {OUTSIDE_NETNS}, "
           f"{HOST_ADDR} on {HOST_VETH}; remove it with: sudo python3 bench/network.py --outside down")
 

@@ -30,3 +30,8 @@ int rk_pump_close_group(int group);
 int rk_udp_start(void);
 int rk_udp_add(int fd, int group, const char *target_ip, int target_port);
 int rk_udp_close_group(int group);
+/* rootlesskit_bypass.c: bypass4netns, one thread serving runc's seccomp notifications on the
+ * listening unix socket `listen_fd`; `route_fd` is a NETLINK_ROUTE socket made in the container
+ * network's namespace. Takes ownership of both; -ENOPROTOOPT before Linux 5.14. `debug`: a line on
+ * stderr per decision. */
+int rk_bypass_start(int listen_fd, int route_fd, int debug);

@@ -11,6 +11,7 @@ STATE_LOCK = "lock"            # exclusive flock: one instance per state dir
 STATE_CHILD_PID = "child_pid"  # pid of the child in the new namespaces (written atomically, by rename)
 STATE_API_SOCK = "api.sock"    # the REST API (dockerd and rootlessctl connect here)
 STATE_NETNS = "netns"          # the bind-mounted network namespace under --detach-netns
+STATE_BYPASS4NETNS_SOCK = "bypass4netns.sock"  # runc's seccomp listenerPath under --bypass4netns (our extension)
 STATE_PASTA_CONTROL = ".pasta.sock"  # pasta's control socket (`-c`) under --port-driver=pesto; `pesto` talks to it
 
 # Set by rootlesskit for the command it runs; dockerd detects rootless mode by the first one.
@@ -28,6 +29,7 @@ ENV_DR_SLIRP4NETNS_SANDBOX = "DOCKERD_ROOTLESS_ROOTLESSKIT_SLIRP4NETNS_SANDBOX"
 ENV_DR_SLIRP4NETNS_SECCOMP = "DOCKERD_ROOTLESS_ROOTLESSKIT_SLIRP4NETNS_SECCOMP"
 ENV_DR_DISABLE_HOST_LOOPBACK = "DOCKERD_ROOTLESS_ROOTLESSKIT_DISABLE_HOST_LOOPBACK"
 ENV_DR_DETACH_NETNS = "DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS"
+ENV_DR_BYPASS4NETNS = "DOCKERD_ROOTLESS_BYPASS4NETNS"  # our extension: 1 turns bypass4netns on (docker/bypass4netns.py)
 ENV_DR_FLAGS = "DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS"
 ENV_CONTAINERD_STATE_DIR = "CONTAINERD_ROOTLESS_ROOTLESSKIT_STATE_DIR"
 # markers the parent phase exports to the child phase of the same program

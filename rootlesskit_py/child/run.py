@@ -25,6 +25,7 @@ from rootlesskit_py.util.signals import die_of
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from rootlesskit_py.child.command import Launcher
+    from rootlesskit_py.network.bypass4netns import Bypass4netns
 
 _PROPAGATION = {
     "private": native.MS_PRIVATE,
@@ -51,13 +52,15 @@ class ChildSpec:
     """Everything the parent decided that the child needs (shared by fork, never serialised)."""
 
     def __init__(self, opts: dict, command: list[str], state_dir: str, network: NetworkDriver,
-                 channel: Channel, port_driver: PortDriver | None, launcher: Launcher | None = None) -> None:
+                 channel: Channel, port_driver: PortDriver | None, launcher: Launcher | None = None,
+                 bypass: Bypass4netns | None = None) -> None:
         self.opts = opts
         self.launcher = launcher
         self.command = command
         self.state_dir = state_dir
         self.network = network
         self.port_driver = port_driver
+        self.bypass = bypass
         self.channel = channel
         self.parent_pid = os.getpid()
         self.parent_euid = os.geteuid()
@@ -182,6 +185,8 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     etc_copied_up = "/etc" in (d.rstrip("/") for d in opts["copy-up"])
     config = NetworkConfig.decode(payload) if payload else None
     spec.in_network(lambda: spec.network.setup_child(config, spec.state_dir, etc_copied_up, bool(spec.netns_path)))
+    if spec.bypass is not None:
+        spec.in_network(spec.bypass.send_route_socket)
     env = dict(os.environ)
     env[names.ENV_STATE_DIR] = spec.state_dir
     env[names.ENV_PARENT_EUID] = str(spec.parent_euid)

@@ -58,12 +58,9 @@ def same_file_runner(path: str) -> "Callable[[list[str], dict[str, str]], None] 
     function that runs a program of it here instead, as the exec would have, without a second
     interpreter start. Else None. Whether a security module would pick another profile at exec is
     for the caller to ask (host.exec_changes_security_context)."""
-    if not COMPILED or _dropped_file_capabilities:
-        return None
-    try:
-        if not os.path.samestat(os.stat(path), os.stat("/proc/self/exe")):
-            return None
-    except OSError:
+    from rootlesskit_py.host import is_this_executable
+
+    if not COMPILED or _dropped_file_capabilities or not is_this_executable(path):
         return None
     return _run_here
 

@@ -93,6 +93,9 @@ ROOTLESSKIT_FLAGS = [
     _f("utsns", "bool", False, "create a UTS namespace", CATEGORY_PROCESS),
     _f("ipcns", "bool", False, "create an IPC namespace", CATEGORY_PROCESS),
     _f("detach-netns", "bool", False, "detach network namespaces ", CATEGORY_NETWORK),
+    # our extension (dockerd-rootless.sh's DOCKERD_ROOTLESS_BYPASS4NETNS=1): hidden, as upstream has no such flag
+    _f("bypass4netns", "bool", False, "serve bypass4netns: make containers' outbound TCP connections on host "
+       "sockets, for runc's seccomp notifications on $STATE/bypass4netns.sock", CATEGORY_NETWORK, hidden=True),
     _f("propagation", "string", "rprivate", "mount propagation [rprivate, rslave]", CATEGORY_MOUNT),
     _f("reaper", "string", "auto", "enable process reaper. Requires --pidns. [auto,true,false]", CATEGORY_PROCESS),
     _f("evacuate-cgroup2", "string", "", "evacuate processes into the specified subgroup. Requires --pidns "

@@ -99,9 +99,11 @@ def parent_phase(argv: list[str], env: dict[str, str], self_command: list[str],
     child_env[names.ENV_DR_CHILD] = "1"
     if _selinux_enabled(env):
         child_env[names.ENV_DR_SELINUX] = "1"
+    bypass = bypass4netns_applies(env, argv, rootlesskit)  # its switch is checked before anything is written
     detach = detach_netns(env)
     script = [script_path(self_command[0], env), *self_command[1:]]
-    command = rootlesskit_command(env, os.path.basename(rootlesskit), net, detach, script, argv, pasta_binary)
+    command = rootlesskit_command(env, os.path.basename(rootlesskit), net, detach, script, argv, pasta_binary,
+                                  bypass)
     trace(["exec", *command])
     run_here = same_file_runner(rootlesskit) if same_file_runner is not None else None
     if run_here is not None:
@@ -201,6 +203,37 @@ def detach_netns(env: dict[str, str]) -> bool:
     return dockerd_version(env) >= DETACH_NETNS_SINCE
 
 
+def bypass4netns_applies(env: dict[str, str], dockerd_argv: list[str], rootlesskit: str) -> bool:
+    """DOCKERD_ROOTLESS_BYPASS4NETNS=1 (our extension) and nothing on this host stands in the way.
+    When something does, the daemon's log says why, once, and the daemon starts without the mode.
+    `rootlesskit` is the one on PATH, which must be this program (Go's has no --bypass4netns)."""
+    from rootlesskit_py.docker import bypass4netns
+
+    try:
+        if not bypass4netns.requested(env):
+            return False
+    except bypass4netns.InvalidValue as e:
+        raise Exit(str(e)) from None
+    runc = which("runc", env)
+    runc_text = None
+    if runc:
+        from rootlesskit_py.util.proc import decode, run
+
+        _, out, _ = run(runc, [runc, "--version"], combined=False)
+        runc_text = decode(out)
+    reason = bypass4netns.reason_not_applied(env, dockerd_argv, dockerd_version(env), runc_text, os.uname().release)
+    if reason is None and not host.is_this_executable(rootlesskit):
+        reason = f"the rootlesskit on PATH ({rootlesskit}) is not rootlesskit-py's, which serves it"
+    if reason:
+        sys.stderr.write(f"[{PROGRAM}] bypass4netns is not enabled: {reason}. "
+                         "Containers use the normal network stack.\n")
+        return False
+    sys.stderr.write(f"[{PROGRAM}] bypass4netns is enabled: containers' outbound TCP connections use host "
+                     "sockets, except in containers run with --privileged, --security-opt seccomp=unconfined or "
+                     "their own seccomp profile, which use the normal network stack.\n")
+    return True
+
+
 def dockerd_version(env: dict[str, str]) -> tuple[int, int]:
     """(major, minor) of `$DOCKERD`, or (0, 0) if it cannot be told.
 
@@ -258,9 +291,10 @@ def state_dir(env: dict[str, str]) -> str:
 
 
 def rootlesskit_command(env: dict[str, str], rootlesskit: str, net: str, detach: bool, script: list[str],
-                        argv: list[str], pasta_binary: str | None) -> list[str]:
+                        argv: list[str], pasta_binary: str | None, bypass4netns: bool = False) -> list[str]:
     """rootlesskit's command line, in upstream's order: the user's extra flags come last, so they win.
-    `pasta_binary` (the release's pasta, bundled_pasta_for) comes after upstream's flags, before those."""
+    `pasta_binary` (the release's pasta, bundled_pasta_for) and our --bypass4netns come after
+    upstream's flags, before those."""
     state = state_dir(env)
     mtu = env.get(names.ENV_DR_MTU) or ("65520" if net in _BIG_MTU_DRIVERS else "1500")
     port_driver = env.get(names.ENV_DR_PORT_DRIVER) or ("implicit" if net == "pasta" else "builtin")
@@ -274,6 +308,8 @@ def rootlesskit_command(env: dict[str, str], rootlesskit: str, net: str, detach:
         command.append("--detach-netns")
     if pasta_binary:
         command.append(f"--pasta-binary={pasta_binary}")
+    if bypass4netns:
+        command.append("--bypass4netns")
     command += split_unquoted(env.get(names.ENV_DR_FLAGS, ""))
     return command + [*script, *argv]
 
@@ -333,6 +369,11 @@ def child_phase(argv: list[str], env: dict[str, str]) -> None:
     if path is None:
         sys.stderr.write(f"{PROGRAM}: exec: {dockerd}: not found\n")
         raise Exit(code=127)
+    from rootlesskit_py.docker.bypass4netns import write_profile
+
+    profile = write_profile(rootlesskit_state)
+    if profile:  # rootlesskit serves bypass4netns: dockerd's containers get the profile that uses it
+        argv = [f"--seccomp-profile={profile}", *argv]
     trace(["exec", dockerd, *argv])
     _exec(path, [dockerd, *argv], env)
 

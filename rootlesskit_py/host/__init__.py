@@ -111,6 +111,15 @@ def file_capabilities(path: str) -> set[str]:
     return set(words) & set(_CAP_BITS) if err is None else set()
 
 
+def is_this_executable(path: str) -> bool:
+    """Whether exec'ing `path` would start the very file this process runs (the multi-call
+    executable under another of its names), not another program of the same name."""
+    try:
+        return os.path.samestat(os.stat(path), os.stat("/proc/self/exe"))
+    except OSError:
+        return False
+
+
 def exec_changes_security_context(sys_dir: str = "/sys") -> bool:
     """Whether a security module that picks a process's profile or domain at exec is active: AppArmor
     (by the path exec'd: Ubuntu's rootlesskit profile grants `userns`) or SELinux (by the file's

@@ -190,3 +190,9 @@ def udp_add(fd: int, group: int, target_ip: str, target_port: int) -> None:
 def udp_close_group(group: int) -> None:
     """Close the UDP ports handed over with `group`, and every client socket of theirs."""
     _check(_lib.rk_udp_close_group(group))
+
+
+def bypass_start(listen_fd: int, route_fd: int, debug: bool) -> None:
+    """Start bypass4netns' thread (native/rootlesskit_bypass.c) on runc's listening socket and the
+    namespace's NETLINK_ROUTE socket; it owns both from then on. `debug` logs each decision."""
+    _check(_lib.rk_bypass_start(listen_fd, route_fd, int(debug)))

@@ -75,6 +75,10 @@ def validate(opts: dict, network_options: NetworkOptions) -> NetworkDriver:
             "specifying --disable-host-loopback is highly recommended to prohibit connecting to 127.0.0.1:* "
             "on the host namespace (requires pasta, slirp4netns, or VPNKit)"
         )
+    if opts["bypass4netns"]:
+        from rootlesskit_py.network import bypass4netns
+
+        bypass4netns.validate(net)
     driver = get_driver(net, network_options)
     driver.validate()
     port.validate(opts["port-driver"], net, opts["publish"])
@@ -126,7 +130,13 @@ class _Child:
 def _supervise(opts: dict, command: list[str], state: StateDir, network: NetworkDriver,
                port_driver: PortDriver | None, launcher: Launcher | None) -> int:
     channel = Channel()
-    spec = ChildSpec(opts, command, state.path, network, channel, port_driver, launcher)
+    bypass = None
+    if opts["bypass4netns"]:
+        from rootlesskit_py.network.bypass4netns import Bypass4netns
+
+        bypass = Bypass4netns(debug=opts["debug"])
+        bypass.before_fork()
+    spec = ChildSpec(opts, command, state.path, network, channel, port_driver, launcher, bypass)
     if port_driver is not None:
         port_driver.before_fork()
     # From here on, signals for the command are held pending (the child inherits the mask) and
@@ -144,8 +154,12 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
     try:
         if port_driver is not None:
             port_driver.after_fork()
+        if bypass is not None:
+            bypass.after_fork()
         map_ids = idmap.prepare_invoking_user(opts["subid-source"])  # while the child unshares
         config = _start_child(opts, child, channel, state, network, map_ids)
+        if bypass is not None:
+            bypass.start(state.path)
         if port_driver is not None:
             _publish(opts, port_driver, child, config)
         # child_pid and api.sock exist before the command starts: dockerd 28 calls the API as it
@@ -170,6 +184,8 @@ def _supervise(opts: dict, command: list[str], state: StateDir, network: Network
             api_socket.close()
         if port_driver is not None:
             port_driver.cleanup()
+        if bypass is not None:
+            bypass.cleanup()
         channel.close()
         network.cleanup()
     description = describe_status(status)

@@ -47,16 +47,18 @@ class Flag:
     """One flag definition: a urfave BoolFlag/StringFlag/IntFlag/StringSliceFlag (or a Go flag).
 
     `default_text` replaces the help's default display; `hide_default` suppresses it (urfave's
-    DisableDefaultText, used by help/version). The default is otherwise shown per urfave's
+    DisableDefaultText, used by help/version). A `hidden` flag (urfave's Hidden) is accepted but not
+    shown: our extensions stay out of a help text that is upstream's. The default is otherwise shown per urfave's
     GetDefaultText: bools and ints always, strings `%q`-quoted only when non-empty, slices only when
     non-empty.
     """
 
-    __slots__ = ("name", "aliases", "kind", "default", "usage", "category", "default_text", "hide_default")
+    __slots__ = ("name", "aliases", "kind", "default", "usage", "category", "default_text", "hide_default",
+                 "hidden")
 
     def __init__(self, name: str, kind: str = "string", default: object = None, usage: str = "", *,
                  aliases: "tuple[str, ...] | list[str]" = (), category: str = "", default_text: str = "",
-                 hide_default: bool = False) -> None:
+                 hide_default: bool = False, hidden: bool = False) -> None:
         if kind not in _KINDS:
             raise ValueError(f"unknown flag kind {kind!r}")
         if default is None:
@@ -69,6 +71,7 @@ class Flag:
         self.category = category
         self.default_text = default_text
         self.hide_default = hide_default
+        self.hidden = hidden
 
     @property
     def names(self) -> "tuple[str, ...]":

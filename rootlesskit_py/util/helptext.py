@@ -23,14 +23,15 @@ def _wrap(text: str, offset: int) -> str:
 
 def _visible_flags(flags: "list[Flag]") -> str:
     """urfave's visibleFlagTemplate: one `\\n   <flag>` per flag."""
-    return "".join("\n   " + _wrap(f.help_text(), 6) for f in flags)
+    return "".join("\n   " + _wrap(f.help_text(), 6) for f in flags if not f.hidden)
 
 
 def _categorized_flags(flags: "list[Flag]") -> str:
     """rootlesskit's formatFlags: bytewise-sorted categories, declaration order inside each."""
     cats: "dict[str, list[Flag]]" = {}
     for f in flags:
-        cats.setdefault(f.category or "(Uncategorized)", []).append(f)
+        if not f.hidden:
+            cats.setdefault(f.category or "(Uncategorized)", []).append(f)
     res = []
     for cat in sorted(cats, key=lambda c: c.encode("utf-8", "surrogateescape")):
         res.append(f"  {cat}:\t\n")
