@@ -108,18 +108,44 @@ def _owner(pid: str) -> int:
         return -1
 
 
+def _session_of(pid: int) -> str | None:
+    """The test session marker in a process's environment: ours, another session's, "" for none,
+    or None when the environment can't be read (daemons such as pasta make themselves undumpable)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            for entry in f.read().split(b"\0"):
+                if entry.startswith(b"RKPY_TEST_SESSION="):
+                    return entry.decode(errors="replace")
+        return ""
+    except PermissionError:
+        return None
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as f:  # readable even for an undumpable process
+        return int(f.read().rsplit(b")", 1)[1].split()[1])
+
+
+def _is_ours(pid: int) -> bool:
+    """Our marker, or, for a process whose environment can't be read, the first readable ancestor's
+    (so a concurrent session's pasta is its own); one re-parented away to PID 1 still counts as
+    ours: that is what a leaked daemon looks like."""
+    while pid > 1:
+        session = _session_of(pid)
+        if session is not None:
+            return session == LEAK_MARKER
+        pid = _parent(pid)
+    return True
+
+
 def _marked_processes(candidates: set[int]) -> list[tuple[int, str]]:
-    """Processes with our marker, or new ones whose environment can't be read (daemons such as
-    pasta make themselves undumpable) and so can't be told apart from ours."""
+    """Processes with our marker, or new ones whose environment can't be read and whose nearest
+    readable ancestor is ours (or who have none left)."""
     found = []
     for pid in candidates - {os.getpid()}:
         try:
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    if LEAK_MARKER.encode() + b"\0" not in f.read() + b"\0":
-                        continue
-            except PermissionError:
-                pass
+            if not _is_ours(pid):
+                continue
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 found.append((pid, f.read().replace(b"\0", b" ").decode(errors="replace").strip()))
         except OSError:
