@@ -21,7 +21,7 @@ import time
 import pytest
 
 from conftest import BIN_DIR, run
-from dockerutil import IMAGE, Engine, RootlessDocker, engine_params, http_get, kit_dir, processes_in, user_namespace
+from dockerutil import IMAGE, Engine, RootlessDocker, engine_params, kit_dir, processes_in, user_namespace
 from portutil import free_port
 
 OUTSIDE = "198.18.2.2"
@@ -165,13 +165,52 @@ def test_no_access_the_user_lacks(dockerd):
     assert probe(dockerd, OUTSIDE, 8080)[:2] == ["BYPASSED", "hello-from-outside"]
 
 
-def test_published_ports_keep_working(dockerd):
-    port = free_port()
-    container = dockerd.serve(f"127.0.0.1:{port}:80")
-    try:
-        assert "hello-from-the-container" in http_get("127.0.0.1", port)
-    finally:
-        dockerd.docker("rm", "-f", container)
+def _remote_addr_server(dockerd: RootlessDocker, port: int, *options: str) -> str:
+    """A container whose HTTP answer is the client address it sees (busybox httpd's CGI REMOTE_ADDR)."""
+    script = APPLETS + "\n".join([
+        "mkdir -p /www/cgi-bin",
+        "echo '#!/bin/sh' > /www/cgi-bin/ip",
+        "echo 'echo Content-Type: text/plain; echo; echo addr=$REMOTE_ADDR' >> /www/cgi-bin/ip",
+        "chmod 755 /www/cgi-bin/ip",
+        "exec httpd -f -p 80 -h /www"])
+    result = dockerd.docker("run", "-d", *options, "-p", f"0.0.0.0:{port}:80", IMAGE, "sh", "-c", script)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def _seen_address(port: int) -> str:
+    """GET /cgi-bin/ip from the host's own non-loopback address (the outside veth's end here)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("198.18.2.1", port), timeout=5, source_address=("198.18.2.1", 0)) as s:
+                s.sendall(b"GET /cgi-bin/ip HTTP/1.0\r\n\r\n")
+                answer = b""
+                while chunk := s.recv(4096):
+                    answer += chunk
+            text = answer.decode(errors="replace")
+            if "addr=" in text:
+                return text.split("addr=", 1)[1].split()[0]
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "nothing answered on the published port"
+        time.sleep(0.2)
+
+
+def test_published_ports_keep_working_with_the_same_source_addresses(dockerd):
+    """-p is inbound: the mode must not change it. The client address a container sees is the same
+    with the mode's profile as without a filter at all: whatever the port driver and the engine's
+    proxy give."""
+    seen = {}
+    for options in ([], ["--security-opt", "seccomp=unconfined"]):
+        port = free_port()
+        container = _remote_addr_server(dockerd, port, *options)
+        try:
+            seen[bool(options)] = _seen_address(port)
+        finally:
+            dockerd.docker("rm", "-f", container)
+    assert seen[False] == seen[True], seen
+    assert seen[False], seen
 
 
 @pytest.mark.parametrize("version", [pytest.param("20.10", marks=pytest.mark.engine("20.10"))])
