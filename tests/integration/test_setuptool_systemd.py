@@ -13,7 +13,7 @@ those paths), as a user of that engine has it; our setup tool writes the unit an
 dockerd-rootless.sh starts the engine's dockerd.
 
 The user is the throw-away rkpytest-flow (tests/run creates it), so no other test's docker CLI
-context or home is touched; the host must be the same afterwards. Cost: about 10-15 s an engine.
+context or home is touched; the host must be the same afterwards. Cost: about 8-11 s an engine.
 """
 
 from __future__ import annotations
