@@ -160,9 +160,11 @@ def test_inner_daemon_is_rootless_on_our_rootlesskit(nested):
     # store by default, whose snapshotter of it is named overlayfs
     driver = "overlayfs" if nested.engine.name == "29" else "overlay2"
     assert "name=rootless" in info.stdout and info.stdout.split()[-1] == driver, info.stdout
-    # the engine the image carries answers, through its own CLI
-    version = nested.inner(nested.container, "docker", "version", "--format", "{{.Server.Version}}")
-    assert version.stdout.strip() == nested.engine.server_version(), version.stdout
+    # the engine the image carries answers, through its own CLI; the outer daemon is the same engine
+    version = nested.engine.server_version()
+    inner = nested.inner(nested.container, "docker", "version", "--format", "{{.Server.Version}}")
+    assert inner.stdout.strip() == version, inner.stdout
+    assert nested.docker("version", "--format", "{{.Server.Version}}").stdout.strip() == version
     # dockerd's parent is docker-init (the entrypoint puts it first); the process above that is rootlesskit's child
     chain = nested.inner(nested.container, "sh", "-euc",
                          'p=$(pgrep -x dockerd); while [ "$p" != 0 ]; do echo "$p $(readlink /proc/$p/exe)"; '
