@@ -68,6 +68,7 @@ class Outer:
     def build(self) -> None:
         ctx = self.work / "ctx"
         (ctx / "bin").mkdir(parents=True)
+        (ctx / "engine").mkdir()  # empty: the root's own Docker 20.10 (Dockerfile.debian)
         for f in ("Dockerfile", "Dockerfile.debian", "dockerd-entrypoint.sh"):
             shutil.copy2(CONTEXT / f, ctx / f)
         shutil.copy2(self.ours / "rootlesskit", ctx / "bin/rootlesskit")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +22,9 @@ from portutil import terminate
 
 IMAGE = "rkpy-busybox"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+
+
+ENGINE_PROGRAMS = ["dockerd", "docker", "docker-proxy", "containerd", "containerd-shim-runc-v2", "ctr", "runc"]
 
 
 class Engine:
@@ -55,6 +59,20 @@ class Engine:
             engine_file(f"{suite}/root/usr/sbin/dockerd")
             self.script = str(root / "usr/share/docker.io/contrib/dockerd-rootless.sh")
             self.go_kit = os.path.dirname(engine_file("trixie/root/usr/bin/rootlesskit"))
+
+    def programs(self) -> dict[str, str]:
+        """Name -> path of the engine's programs that take the place of a system's Docker (the names
+        of Docker's static tarball): those found in its directories, where the host tests find them
+        ahead of the system's. None for 20.10, which is the system's; runc only for 29 (its
+        containers need runc 1.4's time namespace; the others run Debian 12's)."""
+        found = {name: shutil.which(name, path=":".join(self.dirs)) for name in ENGINE_PROGRAMS}
+        return {name: path for name, path in found.items() if path}
+
+    def server_version(self) -> str:
+        """The version its daemon reports (`docker version`'s Server.Version), from its dockerd's
+        --version ("Docker version 26.1.5+dfsg1, build 411e817"): tells that this engine answered."""
+        dockerd = shutil.which("dockerd", path=":".join([*self.dirs, "/usr/sbin"]))
+        return run([str(dockerd), "--version"]).stdout.split()[2].rstrip(",")
 
     def __repr__(self) -> str:
         return self.name

@@ -155,12 +155,14 @@ case "${1:-}" in
       [ "$scenario" = as-root ] && exec env -i HOME=/root USER=root PATH="$bindir:/usr/bin:/bin" "$bindir/dockerd-rootless-setuptool.sh" "$@"
       exec setpriv --reuid="$user" --regid="$user" --init-groups --inh-caps=-all env -i $env "$bindir/dockerd-rootless-setuptool.sh" "$@"
     ' sh "$scenario" "$TEST_USER" "$home" "$bindir" "$@" ;;
-  systemd-flow)     # BINDIR SCRIPT1 SCRIPT2: boot a real systemd (PID 1 of its own pid, mount, uts, ipc, net and cgroup
-                    # namespaces, on an overlay of / whose upper layer is a tmpfs, so the host is untouched), enable
+  systemd-flow)     # BINDIR SCRIPT1 SCRIPT2 [ENGINE]: boot a real systemd (PID 1 of its own pid, mount, uts, ipc, net and
+                    # cgroup namespaces, on an overlay of / whose upper layer is a tmpfs, so the host is untouched), enable
                     # linger for rkpytest-flow, run SCRIPT1 as that user in a machinectl login session, restart
                     # user@UID.service, run SCRIPT2 the same way, power off. BINDIR is copied to /opt/rkpy-flow/bin.
-    bindir=$2 script1=$3 script2=$4 flow_user=rkpytest-flow
-    for f in "$bindir" "$script1" "$script2"; do
+                    # ENGINE: a directory of symlinks to another Docker engine's programs (dockerd, docker, containerd, runc...),
+                    # each bind-mounted over Debian 12's program of that name in the throw-away root, as if installed there
+    bindir=$2 script1=$3 script2=$4 engine=${5:-} flow_user=rkpytest-flow
+    for f in "$bindir" "$script1" "$script2" ${engine:+"$engine"}; do
       [ "$(stat -c %U "$f")" = "$TEST_USER" ] || { echo "not owned by $TEST_USER: $f" >&2; exit 1; }
     done
     uid=$(id -u "$flow_user")
@@ -195,7 +197,7 @@ case "${1:-}" in
     trap cleanup EXIT
     trap 'exit 1' INT TERM
     setsid unshare --pid --fork --kill-child --mount --propagation private --uts --ipc --net --cgroup \
-      "$0" systemd-stage2 "$bindir" "$flow_user" >"$log" 2>&1 < /dev/null &
+      "$0" systemd-stage2 "$bindir" "$flow_user" "$engine" >"$log" 2>&1 < /dev/null &
     kit=$!
     in_ns() { nsenter -t "$pid1" -m -u -i -n -p -C -r -w "$@"; }
     i=0; pid1=""
@@ -230,7 +232,7 @@ case "${1:-}" in
     { in_ns timeout 120 machinectl shell "$flow_user@" /bin/sh /opt/rkpy-flow/flow2.sh || echo "FLOW2=failed"; } | cat ;;
   systemd-stage2)   # (internal, PID 1 of systemd-flow's namespaces only) build the throw-away root and exec systemd
     [ $$ = 1 ] || { echo "systemd-stage2 runs only as PID 1 of systemd-flow's namespaces" >&2; exit 2; }
-    bindir=$2 flow_user=$3
+    bindir=$2 flow_user=$3 engine=$4
     home=$(getent passwd "$flow_user" | cut -d: -f6)
     mount -t tmpfs -o mode=0755 rkpy-flow /mnt
     mkdir /mnt/upper /mnt/work /mnt/root
@@ -278,6 +280,18 @@ case "${1:-}" in
     mkdir -p "$r/etc/systemd/journald.conf.d" "$r/opt/rkpy-flow"
     printf '[Journal]\nStorage=volatile\n' > "$r/etc/systemd/journald.conf.d/volatile.conf"
     cp -a "$bindir" "$r/opt/rkpy-flow/bin"; chown -R root:root "$r/opt/rkpy-flow/bin"
+    # the engine under test in place of Debian 12's docker.io, at the same paths (PATH order and the unit stay as they are)
+    # (only those names, and only root-owned files: the test user does not choose what the root's systemd could run)
+    for link in "$engine"/*; do
+      [ -n "$engine" ] && [ -L "$link" ] || continue  # none given, or none in it (the glob stays unexpanded)
+      name=${link##*/} target=$(readlink -f "$link") found=""
+      case "$name" in dockerd|docker|docker-proxy|containerd|containerd-shim-runc-v2|ctr|runc) ;;
+        *) echo "systemd-stage2: $name is not a Docker engine program" >&2; exit 1 ;; esac
+      [ "$(stat -c %U "$target")" = root ] || { echo "systemd-stage2: $target is not owned by root" >&2; exit 1; }
+      for d in usr/sbin usr/bin; do [ -e "$r/$d/$name" ] && { found=$r/$d/$name; break; }; done
+      [ -n "$found" ] || { echo "systemd-stage2: no $name in the root to replace with $target" >&2; exit 1; }
+      mount --bind "$target" "$found"
+    done
     cd "$r"; mkdir -p oldroot; pivot_root . oldroot; umount -l /oldroot; rmdir /oldroot
     exec setpriv --bounding-set=-sys_module,-sys_time,-sys_rawio,-syslog,-wake_alarm,-mac_admin,-mac_override,-sys_pacct,-block_suspend,-bpf,-perfmon \
       env -i container=other /lib/systemd/systemd --unit=multi-user.target ;;

@@ -1,9 +1,17 @@
 """The dind-rootless drop-in (packaging/dind-rootless), run nested: the Debian variant of the official
 docker:<version>-dind-rootless image, built here from an mmdebstrap root, with our programs on top,
-inside a container of an outer rootless Docker. The outer engine is Debian 12's dockerd under our
-dockerd-rootless.sh and rootlesskit, run by rkpydind, whose 1,000,000 subordinate ids leave room to
-map the inner user's 65,536 at 100000; the inner daemon is started by the image's entrypoint, which
-runs rootlesskit with the official image's fixed flags. Cost: about 25 s with the root cached (the root itself: under a minute, once)."""
+inside a container of an outer rootless Docker, on each of the four engines. The image carries the
+engine, as docker:<version>-dind-rootless does: Debian 12's docker.io 20.10 is the root's own; for
+26.1, 28 and 29 the engine's programs as the host tests run them (Debian 13's and sid's packages as
+tests/engines.sh unpacks them; Docker 29's static tarball, the closest to what the official image
+carries, with its runc 1.4.3 and sid's containerd) go to /usr/local/bin, where the official image
+keeps its static binaries. The outer daemon is the same engine under our dockerd-rootless.sh and
+rootlesskit, run by rkpydind, whose 1,000,000 subordinate ids leave room to map the inner user's
+65,536 at 100000; the inner daemon is started by the image's entrypoint, which runs rootlesskit with
+the official image's fixed flags (no --detach-netns on 29 either: the official entrypoint passes none).
+Cost, with the root cached (the root itself: under a minute, once): about 20-30 s an engine, 75 s on
+29, whose outer daemon keeps images in containerd's store by default, where importing the root and
+building the image (the engine's 200 MB in a layer) take half a minute each."""
 
 from __future__ import annotations
 
@@ -17,7 +25,7 @@ import time
 import pytest
 
 from conftest import BIN_DIR, ENGINE_CACHE, REPO, ROOT_HELPER, _require, run
-from dockerutil import busybox_rootfs, http_get
+from dockerutil import ENGINES, SYSTEM_PATH, Engine, busybox_rootfs, engine_params, http_get
 from portutil import free_port
 
 ROOT_TAR = ENGINE_CACHE / "mmdebstrap/bookworm-dind/root.tar"
@@ -36,11 +44,12 @@ def as_dind(*args: str, timeout: float = 60, check: bool = True, **kwargs) -> su
 
 
 class Outer:
-    """rkpydind's rootless Docker: our dockerd-rootless.sh with our rootlesskit in front of Debian's
-    dockerd, its HOME, XDG_RUNTIME_DIR and data root in one directory under /tmp (short: containerd's
-    socket paths must fit in 108 bytes)."""
+    """rkpydind's rootless Docker: our dockerd-rootless.sh with our rootlesskit in front of the
+    engine's dockerd, its HOME, XDG_RUNTIME_DIR and data root in one directory under /tmp (short:
+    containerd's socket paths must fit in 108 bytes)."""
 
-    def __init__(self, log_path) -> None:
+    def __init__(self, engine: Engine, log_path) -> None:
+        self.engine = engine
         self.base = as_dind("mktemp", "-d", "/tmp/rkpy-dind.XXXXXX").stdout.strip()
         self.log_path = log_path
         as_dind("sh", "-euc", 'chmod 0755 "$1"; mkdir "$1/kit" "$1/home" "$1/xdg" "$1/ctx"; chmod 0700 "$1/xdg"\n'
@@ -50,11 +59,11 @@ class Outer:
         with open(log_path, "w") as log:
             self.proc = subprocess.Popen(
                 ["sudo", "-n", ROOT_HELPER, "as-dind-user", "env", *self.env, f"XDG_RUNTIME_DIR={self.base}/xdg",
-                 f"PATH={self.base}/kit:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", f"{self.base}/kit/dockerd-rootless.sh"],
+                 f"PATH={':'.join([f'{self.base}/kit', *engine.dirs, SYSTEM_PATH])}", f"{self.base}/kit/dockerd-rootless.sh"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def docker(self, *args: str, timeout: float = 120, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-        return as_dind("env", *self.env, "/usr/bin/docker", *args, timeout=timeout, check=check, **kwargs)
+        return as_dind("env", *self.env, self.engine.docker, *args, timeout=timeout, check=check, **kwargs)
 
     def inner(self, container: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
         """ARGS in the container as its user (rootless), talking to the inner daemon."""
@@ -100,21 +109,25 @@ class Outer:
         assert not left, f"rkpydind processes left behind:\n{left}"
 
 
-@pytest.fixture(scope="module")
-def nested(tmp_path_factory):
+@pytest.fixture(scope="module", params=engine_params(ENGINES))
+def nested(request, tmp_path_factory):
     _require(ROOT_TAR.is_file(), f"{ROOT_TAR} (packaging/dind-rootless/debian-root.sh, run by sudo tests/run, makes it)")
     _require(run(["id", "rkpydind"]).returncode == 0, "user rkpydind (sudo tests/run creates it)")
-    base = tmp_path_factory.mktemp("dind")
-    outer = Outer(base / "outer.log")
+    engine = Engine(request.param)
+    programs = engine.programs()
+    base = tmp_path_factory.mktemp(f"dind-{engine}")
+    outer = Outer(engine, base / "outer.log")
     try:
         outer.wait(lambda: outer.docker("version", check=False), "the outer rootless dockerd")
         outer.docker("import", str(ROOT_TAR), "rkpy-bookworm-dind-root", timeout=180)
         ctx = f"{outer.base}/ctx"
-        as_dind("sh", "-euc", 'cp "$1"/Dockerfile* "$1"/dockerd-entrypoint.sh "$2/"; mkdir "$2/bin"; cp "$3/rootlesskit" "$2/bin/"\n'
-                'for n in rootlessctl rootlesskit-docker-proxy dockerd-rootless.sh dockerd-rootless-setuptool.sh; do ln -s rootlesskit "$2/bin/$n"; done',
-                "sh", str(CONTEXT), ctx, str(BIN_DIR))
+        as_dind("sh", "-euc", 'cp "$1"/Dockerfile* "$1"/dockerd-entrypoint.sh "$2/"; mkdir "$2/bin" "$2/engine"; cp "$3/rootlesskit" "$2/bin/"\n'
+                'for n in rootlessctl rootlesskit-docker-proxy dockerd-rootless.sh dockerd-rootless-setuptool.sh; do ln -s rootlesskit "$2/bin/$n"; done\n'
+                'ctx=$2; shift 3; for p in "$@"; do cp "$p" "$ctx/engine/"; done',
+                "sh", str(CONTEXT), ctx, str(BIN_DIR), *programs.values())
         outer.docker("build", "-q", "-f", f"{ctx}/Dockerfile.debian", "-t", GO_IMAGE, ctx, timeout=300)
         outer.docker("build", "-q", "--build-arg", f"BASE={GO_IMAGE}", "-t", IMAGE, ctx, timeout=300)
+        outer.programs = programs
         outer.port = free_port()
         outer.container = outer.docker("run", "-d", "--privileged", "--device", "/dev/net/tun",
                                        "-p", f"{outer.port}:8080", IMAGE, "--tls=false").stdout.strip()
@@ -143,13 +156,22 @@ def test_dropin_keeps_the_base_image_as_it_is(nested):
 
 def test_inner_daemon_is_rootless_on_our_rootlesskit(nested):
     info = nested.inner(nested.container, "docker", "info", "--format", "{{json .SecurityOptions}} {{.Driver}}")
-    assert "name=rootless" in info.stdout and info.stdout.split()[-1] == "overlay2", info.stdout
+    # the kernel's overlay on the volume, not fuse-overlayfs or vfs: 29 keeps images in containerd's
+    # store by default, whose snapshotter of it is named overlayfs
+    driver = "overlayfs" if nested.engine.name == "29" else "overlay2"
+    assert "name=rootless" in info.stdout and info.stdout.split()[-1] == driver, info.stdout
+    # the engine the image carries answers, through its own CLI; the outer daemon is the same engine
+    version = nested.engine.server_version()
+    inner = nested.inner(nested.container, "docker", "version", "--format", "{{.Server.Version}}")
+    assert inner.stdout.strip() == version, inner.stdout
+    assert nested.docker("version", "--format", "{{.Server.Version}}").stdout.strip() == version
     # dockerd's parent is docker-init (the entrypoint puts it first); the process above that is rootlesskit's child
     chain = nested.inner(nested.container, "sh", "-euc",
                          'p=$(pgrep -x dockerd); while [ "$p" != 0 ]; do echo "$p $(readlink /proc/$p/exe)"; '
                          'p=$(ps -o ppid= -p "$p" | tr -d " "); done').stdout.splitlines()
     exes = [line.split()[1] for line in chain]
-    assert exes[0] == "/usr/sbin/dockerd" and exes[1].endswith("/tini-static"), chain
+    dockerd = "/usr/local/bin/dockerd" if "dockerd" in nested.programs else "/usr/sbin/dockerd"
+    assert exes[0] == dockerd and exes[1].endswith("/tini-static"), chain
     assert exes[2:] == ["/usr/local/bin/rootlesskit"] * 2, chain  # child, then the parent (the container's pid 1)
     digest = nested.inner(nested.container, "sha256sum", f"/proc/{chain[2].split()[0]}/exe").stdout.split()[0]
     assert digest == hashlib.sha256((BIN_DIR / "rootlesskit").read_bytes()).hexdigest()

@@ -7,8 +7,13 @@ user@UID restarted (docker comes back through enable + linger), uninstall (the d
 the data removed with the printed `rootlesskit rm -rf` hint; and the check from a runuser shell,
 before and after linger.
 
+It runs on each of the four engines (Debian 12's 20.10, Debian 13's 26.1, sid's 28.x, Docker 29),
+each installed in the throw-away root where Debian 12's docker.io is (its programs bind-mounted over
+those paths), as a user of that engine has it; our setup tool writes the unit and our
+dockerd-rootless.sh starts the engine's dockerd.
+
 The user is the throw-away rkpytest-flow (tests/run creates it), so no other test's docker CLI
-context or home is touched; the host must be the same afterwards. Cost: about 7-10 s.
+context or home is touched; the host must be the same afterwards. Cost: about 8-11 s an engine.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ import pathlib
 import re
 import shutil
 
+import pytest
+
 from conftest import BIN_DIR, ROOT_HELPER, run
+from dockerutil import DETACHED, ENGINES, Engine, engine_params
 from rootlesskit_py.docker.setuptool import UNIT
 
-# Debian's docker.io 20.10 dockerd-rootless.sh starts the daemon (on our rootlesskit): the unit's
-# ExecStart names whichever dockerd-rootless.sh sits beside the setup tool
+# Our dockerd-rootless.sh starts the daemon (on our rootlesskit): the unit's ExecStart names the
+# dockerd-rootless.sh beside the setup tool
 FLOW1 = """#!/bin/sh
 export PATH=/opt/rkpy-flow/bin:/usr/bin:/bin:/usr/sbin:/sbin
 cd
@@ -77,7 +85,12 @@ def host_facts() -> dict[str, str]:
                                                         if os.path.isdir("/var/lib/systemd/linger") else [])}
 
 
-def test_install_restart_linger_uninstall_under_a_real_systemd(binary, tmp_path):
+@pytest.fixture(params=engine_params(ENGINES))
+def engine(request) -> Engine:
+    return Engine(request.param)
+
+
+def test_install_restart_linger_uninstall_under_a_real_systemd(binary, engine, tmp_path):
     bindir = tmp_path / "bin"
     bindir.mkdir()
     shutil.copy2(BIN_DIR / "rootlesskit", bindir / "rootlesskit")  # one file for all names, as installed
@@ -86,12 +99,16 @@ def test_install_restart_linger_uninstall_under_a_real_systemd(binary, tmp_path)
     bindir.chmod(0o755)
     for i, text in ((1, FLOW1), (2, FLOW2)):
         (tmp_path / f"flow{i}.sh").write_text(text)
+    engine_dir = tmp_path / "engine"  # what the root helper puts in place of Debian 12's programs
+    engine_dir.mkdir()
+    for name, path in engine.programs().items():
+        (engine_dir / name).symlink_to(path)
     tmp_marker = pathlib.Path("/tmp") / f"rkpy-flow-marker-{os.getpid()}"
     tmp_marker.write_text("the boot must not empty the host's /tmp")
     before = host_facts()
     try:
         result = run(["sudo", "-n", ROOT_HELPER, "systemd-flow", str(bindir), str(tmp_path / "flow1.sh"),
-                      str(tmp_path / "flow2.sh")], timeout=300)
+                      str(tmp_path / "flow2.sh"), str(engine_dir)], timeout=300)
         after = host_facts()
         assert tmp_marker.exists()
     finally:
@@ -128,10 +145,13 @@ def test_install_restart_linger_uninstall_under_a_real_systemd(binary, tmp_path)
                    "DATA-REMOVED"):
         assert marker in lines, f"{marker} missing:\n{out}\n{result.stderr}"
     assert any(line.startswith("INFO=") and "name=rootless" in line for line in lines), out
-    assert "SERVER=20.10.24+dfsg1" in lines and "SERVER2=20.10.24+dfsg1" in lines
-    # nsenter: mapped root in the daemon's namespaces, which hold slirp4netns's tap device
+    version = engine.server_version()  # the engine's own dockerd answered, before and after the restarts
+    assert f"SERVER={version}" in lines and f"SERVER2={version}" in lines, out
+    # nsenter: mapped root in the daemon's namespaces, which hold slirp4netns's tap device; under
+    # --detach-netns (29) tap0 is in the detached namespace, which nsenter does not enter (as upstream's)
     nsenter = next(line for line in lines if line.startswith("NSENTER=")).split()
-    assert nsenter[0] == "NSENTER=0" and "tap0" in nsenter and "lo" in nsenter, nsenter
+    assert nsenter[0] == "NSENTER=0" and "lo" in nsenter, nsenter
+    assert ("tap0" in nsenter) == (engine.name not in DETACHED), nsenter
     # the unit byte for byte as upstream writes it (PATH: the installer's at install time)
     unit = out.split("UNIT-BEGIN\n", 1)[1].split("UNIT-END\n", 1)[0]
     assert unit == UNIT.format(bin="/opt/rkpy-flow/bin", path="/opt/rkpy-flow/bin:/usr/bin:/bin:/usr/sbin:/sbin", flags="")
