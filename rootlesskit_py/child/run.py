@@ -152,7 +152,7 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     from rootlesskit_py.child.command import run_command
     from rootlesskit_py.child.copyup import copy_up
     from rootlesskit_py.child.netns import create_detached_netns
-    from rootlesskit_py.child.sysfs import remount_sysfs
+    from rootlesskit_py.child.sysfs import mount_own_cgroup2, remount_sysfs
 
     opts = spec.opts
     reaper = _reaper_mode(opts)
@@ -173,8 +173,11 @@ def _prepare_and_run(spec: ChildSpec) -> int:
         except OSError as e:
             raise RootlessKitError(f"failed to share mount point: /: {strerror(e)}") from None
     copy_up(opts["copy-up"])
-    if spec.network.fresh_sysfs and not opts["detach-netns"]:
-        remount_sysfs()
+    if not opts["detach-netns"]:
+        if spec.network.fresh_sysfs:
+            remount_sysfs(own_cgroup2=bool(opts["evacuate-cgroup2"]))
+        elif opts["evacuate-cgroup2"]:
+            mount_own_cgroup2()
     # The port driver's child half (imports, a thread) starts while the parent waits for slirp4netns
     # to attach the tap, not after: it only serves listeners the parent sends once "ready" is sent.
     if spec.port_driver is not None:

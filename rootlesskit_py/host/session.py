@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
 
 from rootlesskit_py.host import ERROR, WARNING, Finding, read_text
@@ -85,7 +86,7 @@ def came_through_su(environ: dict[str, str], uid: int, proc_self: str = "/proc/s
 def user_manager(name: str, uid: int, user_systemd: bool, environ: dict[str, str],
                  root: str = "/", proc_self: str = "/proc/self") -> list[Finding]:
     """On a systemd host: is the user's systemd reachable (not when the shell came through su/sudo),
-    does it survive logout (linger), and does the user bus that the unit requires exist."""
+    does it survive logout (linger), and does the user bus that the unit requires exist and answer."""
     if not systemd_booted(root):
         return []
     findings = []
@@ -105,4 +106,59 @@ def user_manager(name: str, uid: int, user_systemd: bool, environ: dict[str, str
         findings.append(Finding("dbus-user-session", ERROR, "The user D-Bus session (dbus.socket user unit) is missing.",
                                 "docker.service requires dbus.socket, and dockerd's systemd cgroup driver talks to the user bus.",
                                 "apt-get install -y dbus-user-session"))
+    elif user_systemd:
+        findings += user_bus(environ, root)
     return findings
+
+
+def _bus_path(environ: dict[str, str]) -> str | None:
+    """Where runc's systemd cgroup driver looks for the user bus: DBUS_SESSION_BUS_ADDRESS's unix path,
+    else $XDG_RUNTIME_DIR/bus."""
+    for part in environ.get("DBUS_SESSION_BUS_ADDRESS", "").split(";"):
+        kind, _, params = part.partition(":")
+        if kind == "unix":
+            for param in params.split(","):
+                key, _, value = param.partition("=")
+                if key == "path":
+                    return value
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    return os.path.join(runtime, "bus") if runtime else None
+
+
+def _answers(path: str) -> bool:
+    """A listener accepts on the unix socket: a stopped dbus.socket leaves its file behind (systemd
+    removes socket files only with RemoveOnStop=), so existing is not enough."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+def _masked(unit: str, environ: dict[str, str], root: str) -> bool:
+    """A user unit masked (a link to /dev/null) in any directory that overrides the packaged one."""
+    config = environ.get("XDG_CONFIG_HOME") or os.path.join(environ.get("HOME", ""), ".config")
+    dirs = [os.path.join(config, "systemd/user"), os.path.join(root, "etc/systemd/user"),
+            os.path.join(root, "run/systemd/user")]
+    if environ.get("XDG_RUNTIME_DIR"):
+        dirs.append(os.path.join(environ["XDG_RUNTIME_DIR"], "systemd/user"))
+    return any(os.path.realpath(os.path.join(d, unit)) == "/dev/null" for d in dirs)
+
+
+def user_bus(environ: dict[str, str], root: str = "/") -> list[Finding]:
+    """The user bus answers where dockerd and runc will look for it. With dbus.socket masked, docker.service
+    (Requires=dbus.socket) cannot start at all; merely stopped, the unit starts it, but a daemon started by
+    hand finds no bus for its systemd cgroup driver."""
+    path = _bus_path(environ)
+    if path is None or _answers(path):
+        return []
+    if _masked("dbus.socket", environ, root):
+        return [Finding("dbus-user-bus", ERROR, f"The user D-Bus is masked: dbus.socket is linked to /dev/null, and nothing answers on {path}.",
+                        "docker.service requires dbus.socket, so systemd refuses to start it (\"Unit dbus.socket is masked\").",
+                        "systemctl --user unmask dbus.socket && systemctl --user start dbus.socket", as_root=False)]
+    return [Finding("dbus-user-bus", WARNING, f"The user D-Bus is not running: nothing answers on {path}.",
+                    "docker.service starts it (Requires=dbus.socket); dockerd-rootless.sh started by hand does not, and "
+                    "then finds no bus for the systemd cgroup driver that creates the containers' cgroups.",
+                    "systemctl --user start dbus.socket", as_root=False)]

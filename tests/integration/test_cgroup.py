@@ -14,7 +14,8 @@ from conftest import REPO
 def test_evacuate_cgroup2_moves_processes_into_the_subgroup(impl, root_helper):
     """In a delegated cgroup2 group (what systemd gives a user service), everything moves to `evac`."""
     shell = subprocess.Popen(["sh", "-c", 'read go; exec "$@"', "sh", *impl.argv(), "--cgroupns", "--pidns",
-                              "--evacuate-cgroup2=evac", "sh", "-c", "cat /proc/self/cgroup; cat /proc/1/cgroup"],
+                              "--evacuate-cgroup2=evac", "sh", "-c",
+                              "cat /proc/self/cgroup; cat /proc/1/cgroup; test -d /sys/fs/cgroup/evac && echo own-mount"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
         group = root_helper("cgroup-delegate", str(shell.pid)).stdout.strip()
@@ -22,6 +23,8 @@ def test_evacuate_cgroup2_moves_processes_into_the_subgroup(impl, root_helper):
         assert shell.returncode == 0, err
         unified = [line for line in out.splitlines() if line.startswith("0::")]
         assert unified == ["0::/evac", "0::/evac"], out + err  # the command and PID 1, seen from the cgroup namespace
+        # /sys/fs/cgroup is a cgroup2 mount of that namespace (its root: the delegated group, holding evac/)
+        assert out.splitlines()[-1] == "own-mount", out + err
         with open(f"{group}/cgroup.procs") as f:
             assert f.read() == ""  # nothing left in the now non-leaf group
     finally:

@@ -213,6 +213,37 @@ def test_user_manager_on_a_prepared_systemd_host(tmp_path):
     assert session.user_manager("alice", 1000, False, {}, str(tmp_path / "none")) == []
 
 
+def test_user_bus_that_does_not_answer_is_a_finding_with_its_fix(tmp_path):
+    """A stopped dbus.socket leaves its socket file: only a connection tells (issue 23's "no user D-Bus")."""
+    import socket
+
+    from rootlesskit_py.host import session
+
+    runtime = tmp_path / "run-user"
+    runtime.mkdir()
+    env = {"HOME": str(tmp_path / "home"), "XDG_RUNTIME_DIR": str(runtime)}
+    with socket.socket(socket.AF_UNIX) as stale:
+        stale.bind(str(runtime / "bus"))  # a socket file nobody listens on
+    [found] = session.user_bus(env, str(tmp_path))
+    assert (found.id, found.level, found.as_root) == ("dbus-user-bus", "warning", False)
+    assert found.message == f"The user D-Bus is not running: nothing answers on {runtime}/bus."
+    assert found.fix == "systemctl --user start dbus.socket"
+    # masked in the user's own configuration: docker.service cannot start
+    (tmp_path / "home/.config/systemd/user").mkdir(parents=True)
+    (tmp_path / "home/.config/systemd/user/dbus.socket").symlink_to("/dev/null")
+    [found] = session.user_bus(env, str(tmp_path))
+    assert found.level == "error" and "masked" in found.message
+    assert found.fix == "systemctl --user unmask dbus.socket && systemctl --user start dbus.socket"
+    # DBUS_SESSION_BUS_ADDRESS names where to look, before XDG_RUNTIME_DIR
+    with socket.socket(socket.AF_UNIX) as bus:
+        bus.bind(str(tmp_path / "other-bus"))
+        bus.listen(1)
+        address = f"unix:path={tmp_path}/other-bus,guid=0123"
+        assert session.user_bus({**env, "DBUS_SESSION_BUS_ADDRESS": address}, str(tmp_path)) == []
+    # nowhere to look (no XDG_RUNTIME_DIR: its own finding says so)
+    assert session.user_bus({"HOME": env["HOME"]}, str(tmp_path)) == []
+
+
 @pytest.mark.parametrize("release, old, no_driver", [("2023_03_09", True, True), ("2023_10_01", True, False),
                                                      ("2025_05_03", False, False)])
 def test_a_pasta_rootlesskit_accepts_counts_as_a_network_driver(tmp_path, release, old, no_driver):
