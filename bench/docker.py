@@ -3,22 +3,26 @@
 Go RootlessKit of that generation), in one run.
 
     runuser -u rkpytest -- python3 bench/docker.py [--runs N] [--ready-runs N] [--publish-runs N]
+                                                   [--docker29 DIR] [--publish-engines E,...]
                                                    [--only-publish] [--markdown]
 
 Three measurements, each paired and interleaved so drift hits both sides alike:
   * **wrapper**: `DOCKERD=true dockerd-rootless.sh`, spawn to reap. That is everything before
     dockerd starts (checks, driver detection, rootlesskit with Docker's flags, the child phase), the
-    part this project owns; upstream is sid's 28.x script with Go RootlessKit 2.0.2, and, as a third
-    column, that same script on our rootlesskit.
+    part this project owns; upstream is sid's 28.x script (and 29.x's, with --docker29) with Go
+    RootlessKit 2.0.2, and, as a third column, that same script on our rootlesskit.
   * **ready**: seconds from start to the first `docker version` that succeeds (tried from the moment
     dockerd's socket exists), for each engine
-    (20.10 with Go 1.1.0, 26.1 and 28.x with Go 2.0.2). dockerd and containerd dominate it.
-  * **publish**: `docker run -d -p A-B:A-B` with 1, 10 and 100 ports on Docker 26.1, which starts one
-    rootlesskit-docker-proxy per port (and family); ours next to Debian 13's script with Go 2.0.2 and
-    its proxy. Timed from spawn to the CLI's exit (the container runs, every port published); then
-    `docker rm -f`, timed too (each proxy gets SIGINT and removes its port). Each side's dockerd is
-    started once per round, the order of the sides reversed every round.
-The engines come from tests/engines.sh's cache (sudo tests/run sets it up).
+    (20.10 with Go 1.1.0, 26.1, 28.x and 29.x with Go 2.0.2). dockerd and containerd dominate it.
+  * **publish**: `docker run -d -p A-B:A-B` with 1, 10 and 100 ports on each engine of
+    --publish-engines (default 26.1). Engines before 28 start one rootlesskit-docker-proxy per port
+    (and family); ours next to the engine's script with its Go RootlessKit and proxy. Timed from
+    spawn to the CLI's exit (the container runs, every port published); then `docker rm -f`, timed
+    too. Each side's dockerd is started once per round, the order of the sides reversed every round.
+The engines 20.10 to 28 come from tests/engines.sh's cache (sudo tests/run sets it up); Docker 29
+from the directory tests/docker29.sh unpacks its tarball into (it prints it), given as --docker29 DIR:
+without it the 29 rows are not measured, and the output says so. Docker 29 runs as its script's
+default has it (--detach-netns); the others with DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS=false.
 """
 
 from __future__ import annotations
@@ -49,11 +53,22 @@ ENGINES = {  # name: (PATH dirs of the engine, its docker CLI, its upstream scri
 }
 
 
+# the engines whose upstream script passes --detach-netns by default; the others run without it
+DETACHED = {"29"}
+
+
+def add_docker29(directory: str) -> None:
+    """Docker 29's programs (dockerd, docker, docker-proxy, runc 1.4.3, upstream's scripts) from the
+    directory tests/docker29.sh unpacked them into; containerd is sid's, as in the tests."""
+    ENGINES["29"] = ([directory, str(CACHE / "sid/root/usr/bin")], os.path.join(directory, "docker"),
+                     os.path.join(directory, "dockerd-rootless.sh"), str(CACHE / "trixie/root/usr/bin"))
+
+
 class Side:
     """One dockerd-rootless.sh set-up: the script, and a PATH whose first entry holds its rootlesskit."""
 
     def __init__(self, work: pathlib.Path, name: str, script: str, kit: str, engine: str) -> None:
-        self.name, self.script = name, script
+        self.name, self.script, self.engine = name, script, engine
         self.dir = work / name
         bin_dir = self.dir / "bin"
         bin_dir.mkdir(parents=True)
@@ -70,10 +85,13 @@ class Side:
                 "DOCKER_HOST": f"unix://{xdg}/docker.sock", **extra}
 
 
-def wrapper_cost(work: pathlib.Path, runs: int, warmup: int) -> dict[str, list[float]]:
-    sides = [Side(work, "ours", str(OURS / "dockerd-rootless.sh"), str(OURS), "28"),
-             Side(work, "upstream+go2", ENGINES["28"][2], ENGINES["28"][3], "28"),
-             Side(work, "upstream+ours", ENGINES["28"][2], str(OURS), "28")]
+def wrapper_cost(work: pathlib.Path, engine: str, runs: int, warmup: int) -> dict[str, list[float]]:
+    """Nanoseconds of `DOCKERD=true dockerd-rootless.sh`: ours, `engine`'s script with Go 2.0.2, and
+    that script with our rootlesskit."""
+    work = work / f"wrapper-{engine}"
+    sides = [Side(work, "ours", str(OURS / "dockerd-rootless.sh"), str(OURS), engine),
+             Side(work, "upstream+go2", ENGINES[engine][2], ENGINES[engine][3], engine),
+             Side(work, "upstream+ours", ENGINES[engine][2], str(OURS), engine)]
     times: dict[str, list[float]] = {s.name: [] for s in sides}
     retried: dict[str, int] = {}
     for i in range(warmup + runs):
@@ -115,12 +133,13 @@ def ready_once(side: Side) -> float:
         return seconds
 
 
-def publish_cost(work: pathlib.Path, counts: list[int], rounds: int, runs: int) -> dict[tuple[str, int, str], list[float]]:
+def publish_cost(work: pathlib.Path, engine: str, counts: list[int], rounds: int,
+                 runs: int) -> dict[tuple[str, int, str], list[float]]:
     """Seconds of `docker run -d -p` with `count` ports and of its `docker rm -f`, keyed by (side,
-    count, "run" or "rm"), on Docker 26.1."""
-    _, _, script, go_kit = ENGINES["26.1"]
-    sides = [Side(work / "publish", "ours", str(OURS / "dockerd-rootless.sh"), str(OURS), "26.1"),
-             Side(work / "publish", "upstream", script, go_kit, "26.1")]
+    count, "run" or "rm"), on `engine`."""
+    _, _, script, go_kit = ENGINES[engine]
+    sides = [Side(work / f"publish-{engine}", "ours", str(OURS / "dockerd-rootless.sh"), str(OURS), engine),
+             Side(work / f"publish-{engine}", "upstream", script, go_kit, engine)]
     seconds: dict[tuple[str, int, str], list[float]] = {}
     rootfs = work / "rootfs.tar"
     with tarfile.open(rootfs, "w") as tar:  # no registry here: an image of busybox-static alone
@@ -159,7 +178,8 @@ def running(side: Side, extra_env: dict[str, str] | None = None):
     """The side's rootless dockerd, from start to the first `docker version` that succeeds (the
     seconds that took are yielded); stopped and its data removed afterwards. `extra_env` adds to
     (or replaces) the script's environment."""
-    env = side.env(DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS="false", **(extra_env or {}))
+    base = {} if side.engine in DETACHED else {"DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS": "false"}
+    env = side.env(**base, **(extra_env or {}))
     with open(side.script, "rb") as f:  # ours is the executable, upstream's a shell script
         argv = [side.script] if f.read(4) == b"\x7fELF" else ["/bin/sh", side.script]
     log = open(side.dir / "dockerd.log", "w")
@@ -200,49 +220,72 @@ def main() -> None:
     parser.add_argument("--ready-runs", type=int, default=5, help="start-to-ready pairs per engine (default 5)")
     parser.add_argument("--publish-rounds", type=int, default=2, help="dockerd starts per side for `publish` (default 2)")
     parser.add_argument("--publish-runs", type=int, default=3, help="`docker run -p` per port count per round (default 3)")
+    parser.add_argument("--publish-engines", default="26.1",
+                        help="comma-separated engines to measure `publish` on (default 26.1; all: 20.10,26.1,28,29)")
+    parser.add_argument("--docker29", metavar="DIR",
+                        help="Docker 29's programs, as tests/docker29.sh unpacks them (it prints the directory)")
     parser.add_argument("--only-publish", action="store_true", help="measure `publish` alone")
     args = parser.parse_args()
     if os.geteuid() == 0:
         sys.exit("bench/docker.py: refusing to run as root (rootless Docker runs as a user with subordinate ids); "
                  "run it as e.g.: runuser -u rkpytest -- python3 bench/docker.py")
+    if args.docker29:
+        add_docker29(args.docker29)
+    publish_engines = args.publish_engines.split(",")
+    for engine in publish_engines:
+        if engine not in ENGINES:
+            sys.exit(f"bench/docker.py: --publish-engines: no engine {engine!r}; accepted: {', '.join(ENGINES)}"
+                     + ("" if args.docker29 else " (29 needs --docker29 DIR)"))
     for engine, (_, docker, script, kit) in ENGINES.items():
         for path in (docker, script, os.path.join(kit, "rootlesskit")):
             if not os.path.exists(path):
-                sys.exit(f"bench/docker.py: {path} missing ({engine}): run sudo tests/run (tests/engines.sh) first")
+                fix = ("check --docker29 (tests/docker29.sh prints the directory)" if engine == "29"
+                       else "run sudo tests/run (tests/engines.sh) first")
+                sys.exit(f"bench/docker.py: {path} missing ({engine}): {fix}")
     load_before = loadavg()
     work = pathlib.Path(tempfile.mkdtemp(prefix="rkpy-bench-docker-"))
     counts = [1, 10, 100]
+    wrapped = [e for e in ("28", "29") if e in ENGINES]
     try:
-        wrap = {} if args.only_publish else wrapper_cost(work, args.runs, args.warmup)
+        wrap = {} if args.only_publish else {e: wrapper_cost(work, e, args.runs, args.warmup) for e in wrapped}
         ready = {} if args.only_publish else {engine: readiness(work, engine, args.ready_runs) for engine in ENGINES}
-        published = publish_cost(work, counts, args.publish_rounds, args.publish_runs)
+        published = {engine: publish_cost(work, engine, counts, args.publish_rounds, args.publish_runs)
+                     for engine in publish_engines}
     finally:
         subprocess.run([str(OURS / "rootlesskit"), "rm", "-rf", str(work)], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
     rows = []
-    if wrap:
-        ours, go2, mixed = (statistics.median(wrap[k]) for k in ("ours", "upstream+go2", "upstream+ours"))
-        rows += [("wrapper: `DOCKERD=true dockerd-rootless.sh` (vs 28.x script + Go 2.0.2)", median_ms(wrap["ours"]) + " ms",
-                  median_ms(wrap["upstream+go2"]) + " ms", f"{ours / go2:.2f}x"),
-                 ("wrapper: 28.x script on our rootlesskit (for reference)", median_ms(wrap["upstream+ours"]) + " ms",
-                  median_ms(wrap["upstream+go2"]) + " ms", f"{mixed / go2:.2f}x")]
+    for engine, times in wrap.items():
+        ours, go2, mixed = (statistics.median(times[k]) for k in ("ours", "upstream+go2", "upstream+ours"))
+        rows += [(f"wrapper: `DOCKERD=true dockerd-rootless.sh` (vs {engine}.x script + Go 2.0.2)",
+                  median_ms(times["ours"]) + " ms", median_ms(times["upstream+go2"]) + " ms", f"{ours / go2:.2f}x"),
+                 (f"wrapper: {engine}.x script on our rootlesskit (for reference)", median_ms(times["upstream+ours"]) + " ms",
+                  median_ms(times["upstream+go2"]) + " ms", f"{mixed / go2:.2f}x")]
     for engine, seconds in ready.items():
         o, u = statistics.median(seconds["ours"]), statistics.median(seconds["upstream"])
-        go = "Go 1.1.0" if engine == "20.10" else "Go 2.0.2"
-        rows.append((f"ready: start to first `docker version`, Docker {engine} (vs its script + {go})",
+        rows.append((f"ready: start to first `docker version`, Docker {engine} (vs its script + {go_of(engine)})",
                      f"{o:.2f} s", f"{u:.2f} s", f"{o / u:.2f}x"))
-    for count in counts:
-        for what, label in (("run", f"publish: `docker run -d -p` with {count} port{'s' if count > 1 else ''}, Docker 26.1 "
-                                    "(vs its script + Go 2.0.2 and its proxy)"),
-                            ("rm", f"... and its `docker rm -f` ({count} proxies stopped)")):
-            o, u = (statistics.median(published[(side, count, what)]) for side in ("ours", "upstream"))
-            rows.append((label, f"{o:.2f} s", f"{u:.2f} s", f"{o / u:.2f}x"))
+    for engine, seconds in published.items():
+        for count in counts:
+            proxy = " and its proxy" if engine in ("20.10", "26.1") else ""
+            for what, label in (("run", f"publish: `docker run -d -p` with {count} port{'s' if count > 1 else ''}, "
+                                        f"Docker {engine} (vs its script + {go_of(engine)}{proxy})"),
+                                ("rm", f"... and its `docker rm -f` ({count} port{'s' if count > 1 else ''} removed)")):
+                o, u = (statistics.median(seconds[(side, count, what)]) for side in ("ours", "upstream"))
+                rows.append((label, f"{o:.2f} s", f"{u:.2f} s", f"{o / u:.2f}x"))
     print_table(rows, args.markdown, ("Measurement", "ours", "upstream", "ours/upstream"))
-    done = [] if args.only_publish else [f"{args.runs} wrapper triples after {args.warmup} warm-up",
+    done = [] if args.only_publish else [f"{args.runs} wrapper triples after {args.warmup} warm-up per script",
                                          f"{args.ready_runs} readiness pairs per engine"]
-    done.append(f"{args.publish_rounds} rounds of {args.publish_runs} `docker run -p` per port count and side")
+    done.append(f"{args.publish_rounds} rounds of {args.publish_runs} `docker run -p` per port count, side and engine")
+    if not args.docker29:
+        done.append("Docker 29 NOT measured (give --docker29 DIR)")
     print(f"\n- command: `{' '.join([sys.executable, *sys.argv])}`; {', '.join(done)}; "
           f"load average before/after: {load_before} / {loadavg()}")
+
+
+def go_of(engine: str) -> str:
+    """The Go RootlessKit the engine's script runs with here."""
+    return "Go 1.1.0" if engine == "20.10" else "Go 2.0.2"
 
 
 if __name__ == "__main__":

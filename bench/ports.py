@@ -17,6 +17,8 @@ What and why (all through `--net=slirp4netns --mtu=65520 --disable-host-loopback
   * UDP bulk through the builtin driver: `iperf3 -s` inside, published as tcp (its control
     connection) and udp on one port, host `iperf3 -c -u -b RATE -l 1400`: what arrives per second and
     the share lost, at a fixed sending rate (--udp-rate); the same on plain loopback is the ceiling.
+    Where they were lost: the drops the kernel counted on the published port's socket (the
+    forwarder's, in the host's /proc/net/udp) and on iperf3's socket inside (the child's; udp6 too).
   * The slirp4netns port driver's TCP throughput (slirp4netns moves the bytes: ~1.0 expected).
   * Peak memory (sum of VmHWM) of rootlesskit's own two processes, the parent and the child named in
     child_pid (not the command, not slirp4netns), with 100 published ports and 1,000 idle open
@@ -40,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Iterator
 
@@ -172,15 +175,56 @@ def iperf_udp_client(port: int, seconds: int, rate: str) -> tuple[float, float]:
             time.sleep(0.2)
 
 
-def iperf_udp_through(exe: str | None, seconds: int, rate: str) -> tuple[float, float]:
-    """UDP host -> namespace through the builtin driver; exe None: plain loopback."""
+def iperf_udp_through(exe: str | None, seconds: int, rate: str) -> tuple[float, float, int, int]:
+    """UDP host -> namespace through the builtin driver: (bits/s received, percent lost, datagrams
+    dropped at the published port's socket, at iperf3's socket inside); exe None: plain loopback
+    (its drops all iperf3's)."""
     port = free_port()
     if exe is None:
         with host_server(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", str(port)], port):
-            return iperf_udp_client(port, seconds, rate)
+            with DropCounter("/proc/self/net/udp", port) as inside:
+                received, lost = iperf_udp_client(port, seconds, rate)
+            return received, lost, 0, inside.drops
     with Kit(exe, ["--port-driver=builtin", "-p", f"127.0.0.1:{port}:5201/tcp", "-p", f"127.0.0.1:{port}:5201/udp"],
-             ["iperf3", "-s", "-p", "5201"]):
-        return iperf_udp_client(port, seconds, rate)
+             ["iperf3", "-s", "-p", "5201"]) as kit:
+        with DropCounter("/proc/self/net/udp", port) as forwarder, \
+                DropCounter(f"/proc/{kit.child_pid()}/net/udp", 5201) as inside:
+            received, lost = iperf_udp_client(port, seconds, rate)
+        return received, lost, forwarder.drops, inside.drops
+
+
+class DropCounter(threading.Thread):
+    """Datagrams the kernel dropped (a full receive buffer) on the UDP sockets bound to `port` in the
+    network namespace whose /proc/net/udp is `table` (and udp6; their last column), sampled every
+    SAMPLE_SECONDS while the block runs: iperf3 closes its data socket, and with it the count, as
+    soon as a test ends, so drops in the last sample period may be missed."""
+    SAMPLE_SECONDS = 0.05
+
+    def __init__(self, table: str, port: int) -> None:
+        super().__init__(daemon=True)
+        self.table, self.port, self.drops = table, port, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.SAMPLE_SECONDS):
+            self.sample()
+
+    def sample(self) -> None:
+        try:  # iperf3 -s inside listens on a dual-stack IPv6 socket
+            lines = [line for t in (self.table, self.table + "6") for line in pathlib.Path(t).read_text().splitlines()[1:]]
+        except OSError:
+            return  # the namespace's last process is gone
+        now = sum(int(f[-1]) for f in map(str.split, lines) if int(f[1].split(":")[1], 16) == self.port)
+        self.drops = max(self.drops, now)
+
+    def __enter__(self) -> "DropCounter":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.join()
+        self.sample()
 
 
 def udp_round_trips(exe: str, seconds: int) -> float:
@@ -306,10 +350,15 @@ def main() -> None:
         rows += [("UDP round trips/s through builtin (64-byte datagrams, one client)", udp, lambda v: f"{med(v):.0f}/s",
                   True),
                  (f"UDP host -> namespace, builtin, iperf3 -u -b {args.udp_rate} -l 1400 -t {args.seconds}: received, "
-                  f"median (min-max); loopback {med([b for b, _ in udp_loopback]) / 1e9:.2f} Gbit/s",
-                  {side: [b for b, _ in v] for side, v in udp_bulk.items()}, gbit, True),
+                  f"median (min-max); loopback {med([b for b, *_ in udp_loopback]) / 1e9:.2f} Gbit/s",
+                  {side: [b for b, *_ in v] for side, v in udp_bulk.items()}, gbit, True),
                  ("... and the share of datagrams lost (lower is better)",
-                  {side: [lost for _, lost in v] for side, v in udp_bulk.items()}, lambda v: f"{med(v):.1f}%", False)]
+                  {side: [lost for _, lost, *_ in v] for side, v in udp_bulk.items()}, lambda v: f"{med(v):.1f}%", False),
+                 ("... of those, dropped by the forwarder (a full buffer on the published port's socket), median",
+                  {side: [host for *_, host, _ in v] for side, v in udp_bulk.items()}, lambda v: f"{med(v):.0f}", False),
+                 ("... and dropped by iperf3 inside (a full buffer on its own socket; on loopback "
+                  f"{med([inside for *_, inside in udp_loopback]):.0f}), median",
+                  {side: [inside for *_, inside in v] for side, v in udp_bulk.items()}, lambda v: f"{med(v):.0f}", False)]
     if "slirp" in wanted:
         rows.append((f"TCP host -> namespace, slirp4netns port driver, iperf3 -t {args.seconds}", slirp, gbit, True))
     if "memory" in wanted:

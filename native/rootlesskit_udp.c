@@ -35,6 +35,11 @@
 #define BATCH 32
 #define DATAGRAM_MAX 65536       /* a UDP payload is at most 65507 (IPv4) or 65527 (IPv6) bytes */
 #define BUCKETS 1024
+/* Receive buffer asked for on every socket of the relay (the kernel caps it at net.core.rmem_max):
+ * at the default (rmem_default, 208 KiB) a bulk sender overflowed the published port's socket
+ * whenever this thread waited for a CPU, and those drops were the relay's, not the target's
+ * (BENCHMARKS.md, "UDP through the builtin driver in C"). pasta asks for the most it may, too. */
+#define RCVBUF_WANTED (4 << 20)
 
 enum { UDP_ADD = 1, UDP_CLOSE_GROUP = 2 };
 struct udp_command {
@@ -98,6 +103,12 @@ static void flow_close(struct udp_flow *f, unsigned bucket)
     free(f);
 }
 
+static void grow_receive_buffer(int fd)
+{
+    int size = RCVBUF_WANTED;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);   /* a smaller buffer still works */
+}
+
 static struct udp_flow *flow_find(struct udp_port *port, const struct sockaddr_storage *client, socklen_t len)
 {
     unsigned b = bucket_of(port, client, len);
@@ -114,6 +125,7 @@ static struct udp_flow *flow_find(struct udp_port *port, const struct sockaddr_s
         free(f);
         return NULL;             /* out of descriptors, no route: this datagram is dropped */
     }
+    grow_receive_buffer(f->fd);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = f };
     if (epoll_ctl(relay.epoll, EPOLL_CTL_ADD, f->fd, &ev) < 0) {
         close(f->fd);
@@ -254,6 +266,7 @@ static void read_commands(void)
         struct udp_port *p = calloc(1, sizeof *p);
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
         fcntl(cmd.fd, F_SETFL, fcntl(cmd.fd, F_GETFL) | O_NONBLOCK);
+        grow_receive_buffer(cmd.fd);
         if (!p || epoll_ctl(relay.epoll, EPOLL_CTL_ADD, cmd.fd, &ev) < 0) {
             close(cmd.fd);
             free(p);
