@@ -164,7 +164,8 @@ def _prepare_and_run(spec: ChildSpec) -> int:
     if opts["detach-netns"]:
         spec.netns_path = create_detached_netns(spec.state_dir)
     spec.in_network(spec.network.prepare_child)
-    spec.channel.send(messages.PREPARED)
+    if not spec.netns_path:
+        spec.channel.send(messages.PREPARED)
     if opts["pidns"]:
         _mount_proc()
     if propagation in _PROPAGATION:
@@ -173,6 +174,11 @@ def _prepare_and_run(spec: ChildSpec) -> int:
         except OSError as e:
             raise RootlessKitError(f"failed to share mount point: /: {strerror(e)}") from None
     copy_up(opts["copy-up"])
+    if spec.netns_path:
+        # the parent's helper opens the detached namespace as /proc/<child>/root$STATE/netns: not
+        # while copy-up replaces the /run that $STATE usually lies under (slirp4netns then failed
+        # at random on restarts of dockerd-rootless.sh under systemd)
+        spec.channel.send(messages.PREPARED)
     if not opts["detach-netns"]:
         if spec.network.fresh_sysfs:
             remount_sysfs(own_cgroup2=bool(opts["evacuate-cgroup2"]))

@@ -43,6 +43,7 @@ printf '[Service]\nEnvironment="DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS=--state-dir=%
 # the user has no journal to read here: the daemon's output goes to a file, shown if install fails
 printf '[Service]\nStandardOutput=append:%%h/dockerd.log\nStandardError=append:%%h/dockerd.log\n' \
   > ~/.config/systemd/user/docker.service.d/log.conf
+echo "CONTEXTS-BEFORE=$(docker context ls -q 2>&1 | tr '\\n' ' ')"  # a failure's report shows what install found
 dockerd-rootless-setuptool.sh install 2>&1; rc=$?; echo "INSTALL-RC=$rc"
 [ "$rc" = 0 ] || tail -n 60 ~/dockerd.log | sed 's/^/DOCKERD-LOG: /'
 systemctl --user --no-pager status docker.service >/dev/null; echo "STATUS-RC=$?"
@@ -136,7 +137,7 @@ def test_install_restart_linger_uninstall_under_a_real_systemd(binary, engine, t
     assert "ExecStart=/opt/rkpy-flow/bin/dockerd-rootless.sh " in lines
     assert "+ systemctl --user enable --now docker.service" in lines
     assert "[INFO] Installed docker.service successfully." in lines, out
-    assert '[INFO] Creating CLI context "rootless"' in lines and '[INFO] Using CLI context "rootless"' in lines
+    assert '[INFO] Creating CLI context "rootless"' in lines and '[INFO] Using CLI context "rootless"' in lines, out
     assert "export PATH=/opt/rkpy-flow/bin:$PATH" in lines
     assert f"export DOCKER_HOST=unix:///run/user/{uid}/docker.sock" in lines
     for marker in ("INSTALL-RC=0", "STATUS-RC=0", "VERIFY-RC=0", "CONTEXT=rootless", "INFO-RC=0", "RESTART-RC=0",
