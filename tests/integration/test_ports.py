@@ -207,7 +207,10 @@ def test_source_ip_transparent_backend(impl, tmp_path, backend, hidden, expected
     env = {**os.environ, "PATH": _path_without(tmp_path, hidden)}
     flags = BUILTIN + ["--debug", "-p", f"0.0.0.0:{port}:8080/tcp", f"--source-ip-transparent-backend={backend}"]
     with Running(impl.argv(), flags + server_command("tcp", 8080, "0.0.0.0"), tmp_path / "state", env=env) as rk:
-        peer, echoed = wait_echo((source, port), source=source)
+        # a connection made before the server inside listens is refused on its transparent dial and
+        # may reach the server on the fallback dial (127.0.0.1) once it listens: wait for it first
+        wait_echo((source, port), source=source)
+        peer, echoed = echo((source, port), source=source)
         assert echoed == b"ping"
         assert peer == (source if expected != "none" else "127.0.0.1"), rk.stderr()
         ctl = run(impl.argv("rootlessctl") + ["--socket", str(rk.state / "api.sock"), "info", "--json"])
