@@ -24,10 +24,12 @@ Lifecycle (beside the network driver's, network/__init__.py):
 from __future__ import annotations
 
 import _socket
+import errno
 import os
 
 from rootlesskit_py import names, native
 from rootlesskit_py.errors import RootlessKitError
+from rootlesskit_py.util import fdpass
 
 _NETLINK_ROUTE = 0
 # the drivers whose namespace has a user-mode stack worth bypassing; host and none have no outside
@@ -60,21 +62,16 @@ class Bypass4netns:
         self._parent_end.close()
         route = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, _NETLINK_ROUTE)
         try:
-            self._child_end.sendmsg([b"r"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, route.fileno().to_bytes(4, "little"))])
+            self._child_end.sendmsg([b"r"], fdpass.ancillary(route.fileno()))
         finally:
             route.close()
             self._child_end.close()
 
     def start(self, state_dir: str) -> None:
         """Receive the route socket and serve runc's connections from now on."""
-        import array
-
-        fds = array.array("i")
-        _, ancillary, _, _ = self._parent_end.recvmsg(1, _socket.CMSG_SPACE(fds.itemsize))
+        _, ancillary, _, _ = self._parent_end.recvmsg(1, fdpass.SPACE_FOR_ONE)
         self._parent_end.close()
-        for level, kind, data in ancillary:
-            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+        fds = fdpass.received(ancillary)
         if not fds:
             raise RootlessKitError("bypass4netns: the child did not pass the network namespace's route socket")
         path = os.path.join(state_dir, names.STATE_BYPASS4NETNS_SOCK)
@@ -88,7 +85,7 @@ class Bypass4netns:
         except OSError as e:
             listener.close()
             os.close(fds[0])
-            if e.errno == 92:  # ENOPROTOOPT: no SO_NETNS_COOKIE
+            if e.errno == errno.ENOPROTOOPT:  # no SO_NETNS_COOKIE
                 raise RootlessKitError("bypass4netns needs Linux 5.14 or later (SO_NETNS_COOKIE); "
                                        f"this kernel is {os.uname().release}") from None
             raise RootlessKitError(f"bypass4netns: cannot serve {path}: {e.strerror}") from None

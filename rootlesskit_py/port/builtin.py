@@ -18,6 +18,7 @@ import _socket
 
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.port import Options, PortDriver
+from rootlesskit_py.util import fdpass
 from rootlesskit_py.util.gocompat import strerror
 
 TYPE_CHECKING = False
@@ -114,10 +115,8 @@ class Driver(PortDriver):
 
     def _ask(self, request: str, fd: int = -1) -> str:
         """One request to the forwarder; returns what follows its "ok", raises with its error text."""
-        fds = [fd.to_bytes(4, "little", signed=True)] if fd >= 0 else []
-        ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds[0])] if fds else []
         try:
-            self._parent_end.sendmsg([request.encode()], ancillary)
+            self._parent_end.sendmsg([request.encode()], fdpass.ancillary(fd) if fd >= 0 else [])
             answer = self._parent_end.recv(65536).decode()
         except OSError as e:
             raise RootlessKitError(f"port forwarder in the child is gone: {strerror(e)}") from None

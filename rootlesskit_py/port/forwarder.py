@@ -23,7 +23,7 @@ import time
 
 from rootlesskit_py import native
 from rootlesskit_py.port.transparent import NONE, set_up_source_ip_routing
-from rootlesskit_py.util import log
+from rootlesskit_py.util import fdpass, log
 from rootlesskit_py.util.gocompat import errno_text, strerror
 
 TRANSPARENT_DIAL_SECONDS = 1.0
@@ -115,15 +115,14 @@ class Forwarder:
     def _on_request(self, _fd: int, _events: int) -> None:
         while True:
             try:
-                data, ancillary, _, _ = self._control.recvmsg(4096, _socket.CMSG_SPACE(4))
+                data, ancillary, _, _ = self._control.recvmsg(4096, fdpass.SPACE_FOR_ONE)
             except BlockingIOError:
                 return
             except OSError:
                 raise _ControlClosed from None
             if not data:
                 raise _ControlClosed
-            fds = [int.from_bytes(d[:4], "little", signed=True) for level, kind, d in ancillary
-                   if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS]
+            fds = fdpass.received(ancillary)
             try:
                 answer = self._handle(data.decode().split(), fds)
             except OSError as e:
