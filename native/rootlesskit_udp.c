@@ -282,6 +282,46 @@ static void read_commands(void)
     }
 }
 
+static long nanoseconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000000000L + (now.tv_nsec - start->tv_nsec);
+}
+
+/* Why the relay polls a little before it sleeps: a UDP round trip through it is four wake-ups (the
+ * relay, the target, the relay, the client), and waking a CPU that has gone idle costs more than
+ * the relay's whole work, most of all in a virtual machine, where an idle CPU halts and has to be
+ * woken by the hypervisor. Go's scheduler spins before it sleeps, for the same reason. Polling
+ * while the reply is on its way keeps this thread's CPU awake: on a quiet 2-CPU VM round trips went
+ * from 1.09x Go's to 1.45x (BENCHMARKS.md, "UDP round trips: polling before sleeping").
+ *
+ * How long is learned as guest halt-polling learns it: a wait that ended within SPIN_MAX_NS makes
+ * the window grow (from SPIN_START_NS, doubling up to SPIN_MAX_NS); a longer one halves it, down to
+ * nothing. So a relay whose datagrams come rarely, or a machine too busy to answer quickly, does not
+ * poll at all: a fixed window lost a quarter of the round trips under load, since it took the CPU the
+ * client or the target needed next. */
+#define SPIN_START_NS 10000L
+#define SPIN_MAX_NS 50000L
+static long spin_ns;
+
+static int wait_for_events(struct epoll_event *events, int max, int timeout_ms)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int n = epoll_wait(relay.epoll, events, max, 0);
+    while (n == 0 && spin_ns > 0 && nanoseconds_since(&start) < spin_ns)
+        n = epoll_wait(relay.epoll, events, max, 0);
+    if (n != 0)
+        return n;
+    n = epoll_wait(relay.epoll, events, max, timeout_ms);
+    if (nanoseconds_since(&start) > SPIN_MAX_NS)
+        spin_ns = spin_ns / 2 < SPIN_START_NS / 2 ? 0 : spin_ns / 2;
+    else if (spin_ns < SPIN_MAX_NS)
+        spin_ns = spin_ns ? spin_ns * 2 : SPIN_START_NS;
+    return n;
+}
+
 static void *udp_main(void *unused)
 {
     struct epoll_event events[64];
@@ -293,7 +333,7 @@ static void *udp_main(void *unused)
             sweep(now);
             next_sweep = now + RK_UDP_IDLE_SECONDS / 3;
         }
-        int n = epoll_wait(relay.epoll, events, 64, (int)(next_sweep - now) * 1000);
+        int n = wait_for_events(events, 64, (int)(next_sweep - now) * 1000);
         for (int i = 0; i < n; i++) {
             int *kind = events[i].data.ptr;
             if (kind == NULL) {
