@@ -290,13 +290,18 @@ def state_dir(env: dict[str, str]) -> str:
     return env.get(names.ENV_DR_STATE_DIR) or os.path.join(env["XDG_RUNTIME_DIR"], names.DOCKERD_ROOTLESS_STATE)
 
 
+def mtu_for(net: str, env: dict[str, str]) -> str:
+    """The --mtu the script gives rootlesskit for `net`: the variable's, or the driver's default."""
+    return env.get(names.ENV_DR_MTU) or ("65520" if net in _BIG_MTU_DRIVERS else "1500")
+
+
 def rootlesskit_command(env: dict[str, str], rootlesskit: str, net: str, detach: bool, script: list[str],
                         argv: list[str], pasta_binary: str | None, bypass4netns: bool = False) -> list[str]:
     """rootlesskit's command line, in upstream's order: the user's extra flags come last, so they win.
     `pasta_binary` (the release's pasta, bundled_pasta_for) and our --bypass4netns come after
     upstream's flags, before those."""
     state = state_dir(env)
-    mtu = env.get(names.ENV_DR_MTU) or ("65520" if net in _BIG_MTU_DRIVERS else "1500")
+    mtu = mtu_for(net, env)
     port_driver = env.get(names.ENV_DR_PORT_DRIVER) or ("implicit" if net == "pasta" else "builtin")
     command = [rootlesskit, f"--state-dir={state}", f"--net={net}", f"--mtu={mtu}",
                f"--slirp4netns-sandbox={env.get(names.ENV_DR_SLIRP4NETNS_SANDBOX) or 'auto'}",

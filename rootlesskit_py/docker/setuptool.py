@@ -141,9 +141,10 @@ class Setup:
             error(finding.message)
         raise Abort
 
-    def init(self, probe: bool = True) -> list[Finding]:
-        """Upstream's fatal checks, in its order, then (with `probe`) every host finding. Returns the
-        findings; blocking ones have been reported and raise Abort."""
+    def init(self, probe: bool = True, measure: bool = False) -> list[Finding]:
+        """Upstream's fatal checks, in its order, then (with `probe`) every host finding, and (with
+        `measure`) the network stacks' speeds (host/netspeed.py). Returns the findings; blocking ones
+        have been reported and raise Abort."""
         if os.uname().sysname != "Linux":
             self.fatal(Finding("os", ERROR, f"Rootless Docker cannot be installed on {os.uname().sysname}"))
         if self.uid == 0:
@@ -175,6 +176,8 @@ class Setup:
         if rootlesskit and iptables and not self.skip_iptables:
             ns_probe = network.start_namespace_probe(rootlesskit, iptables)
         findings = self._findings(rootlesskit, iptables, ns_probe, rootful_findings)
+        if measure and rootlesskit and not any(f.level == ERROR for f in findings):
+            findings += self._network_speed(rootlesskit)
         self._report(findings)
         return findings
 
@@ -247,6 +250,16 @@ class Setup:
                         for f in findings]
         return findings
 
+    def _network_speed(self, rootlesskit: str) -> list[Finding]:
+        """Whether the stack dockerd-rootless.sh will run is much slower here than the other one: only
+        `check` measures (about a second, with two stacks to time), not `install`."""
+        from rootlesskit_py.docker.dockerd_rootless import mtu_for
+        from rootlesskit_py.host import netspeed
+
+        net = os.environ.get(names.ENV_DR_NET) or (self.network.driver if self.network else "")
+        mtu = mtu_for(net, dict(os.environ))
+        return netspeed.compare_stacks(rootlesskit, self.path_dirs, net, int(mtu)) if mtu.isdigit() else []
+
     def _report(self, findings: list[Finding]) -> None:
         errors = [f for f in findings if f.level == ERROR]
         if self.as_json:
@@ -292,7 +305,7 @@ class Setup:
             info(f"Network: {self.network.driver} ({self.network.binary}): {self.network.reason}")
 
     def check(self) -> None:
-        self.init()
+        self.init(measure=True)
         if not self.as_json:
             self._say_network()
             info("Requirements are satisfied")

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from rootlesskit_py.host import ERROR, WARNING, cgroup, network, storage, subid, userns
+from rootlesskit_py.host import ERROR, WARNING, cgroup, netspeed, network, storage, subid, userns
 
 
 def write(root, name: str, content: str) -> str:
@@ -282,3 +282,27 @@ def test_pasta_below_65520_without_slirp4netns_only_names_the_mtu(tmp_path):
     pasta.chmod(0o755)
     found = {f.id: f for f in network.network_drivers([str(tmp_path)], network.choose_network([str(tmp_path)]), "", 1500)}
     assert found["pasta-mtu"].fix == "export DOCKERD_ROOTLESS_ROOTLESSKIT_MTU=65520"
+
+
+@pytest.mark.parametrize("configured, other, named", [
+    ((0.26, 18.3), (8.7, 11.4), True),     # pasta out of the namespace here: slirp4netns 33x faster, 0.6x in
+    ((2.16, 23.6), (11.3, 14.2), True),    # 5.2x out, 0.6x in
+    ((8.2, 12.1), (24.8, 16.3), True),     # 3.02x out, 1.3x in: pasta's out when it does not stall
+    ((8.2, 12.1), (24.0, 16.3), False),    # 2.9x out, 1.3x in: not much faster
+    ((10.0, 1.0), (30.0, 0.4), False),     # 3x out, but 0.4x in: a switch would trade one for the other
+    ((1.0, 0.0), (1.0, 0.5), True),        # nothing came in at all
+])
+def test_the_check_names_a_stack_much_faster_one_way_and_not_much_slower_the_other(configured, other, named):
+    """host/netspeed.py's rule for the `network-slow` finding, on figures of the kind measured here."""
+    mine = netspeed.StackSpeed("pasta", "/usr/bin/pasta", 65520, *configured)
+    theirs = netspeed.StackSpeed("slirp4netns", "/usr/bin/slirp4netns", 65520, *other)
+    found = netspeed.slower_stack(mine, [theirs])
+    assert bool(found) == named, found
+    if named:
+        (finding,) = found
+        assert (finding.id, finding.level, finding.as_root) == ("network-slow", WARNING, False)
+        assert finding.fix == "export DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns"
+        assert finding.message == (
+            f"On this host, containers' own traffic through pasta (MTU 65520) moved {configured[0]:.2f} Gbit/s out "
+            f"and {configured[1]:.2f} in; slirp4netns (MTU 65520) moved {other[0]:.2f} Gbit/s out and "
+            f"{other[1]:.2f} in (measured just now, through each to the host's loopback).")
