@@ -253,12 +253,16 @@ class Setup:
     def _network_speed(self, rootlesskit: str) -> list[Finding]:
         """Whether the stack dockerd-rootless.sh will run is much slower here than the other one: only
         `check` measures (about a second, with two stacks to time), not `install`."""
-        from rootlesskit_py.docker.dockerd_rootless import mtu_for
         from rootlesskit_py.host import netspeed
 
-        net = os.environ.get(names.ENV_DR_NET) or (self.network.driver if self.network else "")
+        stacks = netspeed.usable_stacks(self.path_dirs, self.network) if self.network else {}
+        if len(stacks) < 2:
+            return []  # nothing to compare: no namespace, no import of dockerd-rootless.sh's module
+        from rootlesskit_py.docker.dockerd_rootless import mtu_for
+
+        net = os.environ.get(names.ENV_DR_NET) or self.network.driver
         mtu = mtu_for(net, dict(os.environ))
-        return netspeed.compare_stacks(rootlesskit, self.path_dirs, net, int(mtu)) if mtu.isdigit() else []
+        return netspeed.compare_stacks(rootlesskit, stacks, net, int(mtu)) if mtu.isdigit() else []
 
     def _report(self, findings: list[Finding]) -> None:
         errors = [f for f in findings if f.level == ERROR]

@@ -20,14 +20,12 @@ that stalls must not keep the check waiting while it drains.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import tempfile
 import time
 
 from rootlesskit_py import names
 from rootlesskit_py.host import WARNING, Finding, which
-from rootlesskit_py.host.network import Pasta, bundled_pasta, slirp4netns_has_netns_type
+from rootlesskit_py.host.network import NetworkChoice, Pasta, bundled_pasta, slirp4netns_has_netns_type
 
 OUT_WINDOW = 0.5          # seconds out of the namespace, from the first byte: long enough for a stack
                           # that stalls on lost segments to wait for one retransmission timeout (200 ms)
@@ -91,6 +89,8 @@ class _Kit:
     """One rootlesskit around `sleep`, with its stack and a state dir of its own."""
 
     def __init__(self, rootlesskit: str, net: str, binary: str, mtu: int) -> None:
+        import tempfile  # here, not at the top: a check with one stack imports only what it uses
+
         # in $TMPDIR, not under $XDG_RUNTIME_DIR: a long one would push api.sock past a socket path's 108 bytes
         self.state_dir = tempfile.mkdtemp(prefix="rootlesskit-netspeed-")
         binary_flag = "--slirp4netns-binary" if net == "slirp4netns" else "--pasta-binary"
@@ -143,6 +143,8 @@ class _Kit:
                     break
                 time.sleep(0.005)
             self.pid = None
+        import shutil
+
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
@@ -246,10 +248,9 @@ def _connect(socket, port: int):
             time.sleep(0.01)
 
 
-def compare_stacks(rootlesskit: str, path_dirs: list[str], net: str, mtu: int) -> list[Finding]:
-    """The check's measurement: `net` (what dockerd-rootless.sh will run) against the other stack it
-    would run instead, each at `mtu`, when both are usable here."""
-    stacks = usable_stacks(path_dirs)
+def compare_stacks(rootlesskit: str, stacks: dict[str, str], net: str, mtu: int) -> list[Finding]:
+    """The check's measurement: `net` (what dockerd-rootless.sh will run) against the other usable
+    stack (usable_stacks), each at `mtu`."""
     if net not in stacks or len(stacks) < 2:
         return []
     order = sorted(stacks, key=lambda name: name != "pasta")  # pasta first: its slow exit overlaps the rest
@@ -258,17 +259,15 @@ def compare_stacks(rootlesskit: str, path_dirs: list[str], net: str, mtu: int) -
     return slower_stack(configured, [s for s in speeds if s.net != net]) if configured else []
 
 
-def usable_stacks(path_dirs: list[str]) -> dict[str, str]:
-    """The helper binary dockerd-rootless.sh would run for each measured stack, where rootlesskit
-    would accept it: slirp4netns >= v0.4.0 on PATH; the pasta on PATH, or the release's own when
-    there is none (as bundled_pasta_for picks it)."""
+def usable_stacks(path_dirs: list[str], choice: NetworkChoice) -> dict[str, str]:
+    """The helper binary dockerd-rootless.sh would run for each stack timed here, where rootlesskit
+    would accept it: slirp4netns >= v0.4.0 on PATH (`choice` has judged it when it chose it); the
+    pasta on PATH, or the release's own when there is none (as bundled_pasta_for picks it)."""
     stacks = {}
-    slirp = which("slirp4netns", path_dirs)
-    if slirp and slirp4netns_has_netns_type(slirp):
+    slirp = choice.binary if choice.driver == "slirp4netns" else which("slirp4netns", path_dirs)
+    if slirp and (choice.driver == "slirp4netns" or slirp4netns_has_netns_type(slirp)):
         stacks["slirp4netns"] = slirp
-    pasta = which("pasta", path_dirs)
-    if pasta is None:
-        pasta = bundled_pasta()
+    pasta = which("pasta", path_dirs) or bundled_pasta()
     if pasta and Pasta.probe(pasta).usable:
         stacks["pasta"] = pasta
     return stacks

@@ -116,10 +116,15 @@ class Pasta:
         self.line = output.split("\n")[0].strip()
         self.release = pasta_release(self.line)
 
+    _probed: dict[str, Pasta] = {}
+
     @classmethod
     def probe(cls, path: str) -> Pasta:
-        err, out, _ = run(path, [path, "--version"], combined=True, tty=True)
-        return cls(path, decode(out), err)
+        """Run `path --version` once per process: the check judges the pasta on PATH, then may time it."""
+        if path not in cls._probed:
+            err, out, _ = run(path, [path, "--version"], combined=True, tty=True)
+            cls._probed[path] = cls(path, decode(out), err)
+        return cls._probed[path]
 
     @property
     def usable(self) -> bool:

@@ -112,12 +112,14 @@ def test_check_names_slirp4netns_when_pasta_is_configured_below_65520(impl, env,
 def test_the_stacks_check_would_time_are_the_ones_dockerd_rootless_sh_would_run(current_pasta):
     """Debian 12's pasta, first on PATH here, is one rootlesskit refuses: with it slirp4netns is the
     only stack, so check times nothing (compare_stacks needs two). A current pasta makes two."""
-    from rootlesskit_py.host import netspeed
+    from rootlesskit_py.host import netspeed, network
 
     system = ["/usr/local/bin", "/usr/bin", "/bin"]
-    assert netspeed.usable_stacks(system) == {"slirp4netns": "/usr/bin/slirp4netns"}
-    assert netspeed.compare_stacks(str(BIN_DIR / "rootlesskit"), system, "slirp4netns", 65520) == []
-    assert netspeed.usable_stacks([os.path.dirname(current_pasta), *system]) == {
+    stacks = netspeed.usable_stacks(system, network.choose_network(system))
+    assert stacks == {"slirp4netns": "/usr/bin/slirp4netns"}
+    assert netspeed.compare_stacks(str(BIN_DIR / "rootlesskit"), stacks, "slirp4netns", 65520) == []
+    with_current = [os.path.dirname(current_pasta), *system]
+    assert netspeed.usable_stacks(with_current, network.choose_network(with_current)) == {
         "slirp4netns": "/usr/bin/slirp4netns", "pasta": current_pasta}
 
 
