@@ -130,6 +130,7 @@ class Setup:
         self.flags = ""
         self.xdg_created = False
         self.network: network.NetworkChoice | None = None  # the stack dockerd-rootless.sh would pick (init)
+        self.speeds: list = []  # the stacks check timed (host/netspeed.py's StackSpeed), if it had two
 
     # ---- init: the checks every command but nsenter starts with
     def fatal(self, finding: Finding) -> None:
@@ -252,7 +253,8 @@ class Setup:
 
     def _network_speed(self, rootlesskit: str) -> list[Finding]:
         """Whether the stack dockerd-rootless.sh will run is much slower here than the other one: only
-        `check` measures (about a second, with two stacks to time), not `install`."""
+        `check` measures (about a second, with two stacks to time), not `install`. The figures are
+        kept for _say_network."""
         from rootlesskit_py.host import netspeed
 
         stacks = netspeed.usable_stacks(self.path_dirs, self.network) if self.network else {}
@@ -262,7 +264,10 @@ class Setup:
 
         net = os.environ.get(names.ENV_DR_NET) or self.network.driver
         mtu = mtu_for(net, dict(os.environ))
-        return netspeed.compare_stacks(rootlesskit, stacks, net, int(mtu)) if mtu.isdigit() else []
+        if not mtu.isdigit():
+            return []
+        self.speeds = netspeed.compare_stacks(rootlesskit, stacks, net, int(mtu))
+        return netspeed.slower_stack(net, self.speeds)
 
     def _report(self, findings: list[Finding]) -> None:
         errors = [f for f in findings if f.level == ERROR]
@@ -307,6 +312,8 @@ class Setup:
             info(f"Network: {chosen}, as {names.ENV_DR_NET} says")
         elif self.network is not None and self.network.driver:
             info(f"Network: {self.network.driver} ({self.network.binary}): {self.network.reason}")
+        if self.speeds:
+            info("Network speed to the host, measured now: " + "; ".join(s.describe() for s in self.speeds))
 
     def check(self) -> None:
         self.init(measure=True)

@@ -183,14 +183,17 @@ def _count_window(conn, window: float) -> int:
     import socket
     import struct
 
+    # one buffer for every read: a new 256 KiB object per read is an mmap and a munmap under the
+    # release's musl, and capped what it counted at half of what slirp4netns delivers
+    buffer = bytearray(_CHUNK)
     try:
         conn.settimeout(CONNECT_DEADLINE)
-        total = len(conn.recv(_CHUNK))
+        total = conn.recv_into(buffer)
         end = time.monotonic() + window
         while total and (left := end - time.monotonic()) > 0:
             conn.settimeout(left)
             try:
-                n = len(conn.recv(_CHUNK))
+                n = conn.recv_into(buffer)
             except (TimeoutError, ConnectionError):
                 break
             if not n:
@@ -248,15 +251,14 @@ def _connect(socket, port: int):
             time.sleep(0.01)
 
 
-def compare_stacks(rootlesskit: str, stacks: dict[str, str], net: str, mtu: int) -> list[Finding]:
-    """The check's measurement: `net` (what dockerd-rootless.sh will run) against the other usable
-    stack (usable_stacks), each at `mtu`."""
+def compare_stacks(rootlesskit: str, stacks: dict[str, str], net: str, mtu: int) -> list[StackSpeed]:
+    """The check's measurement: `net` (what dockerd-rootless.sh will run) and every other usable stack
+    (usable_stacks), each at `mtu`; nothing when there is no other to compare with. slower_stack
+    judges the result."""
     if net not in stacks or len(stacks) < 2:
         return []
     order = sorted(stacks, key=lambda name: name != "pasta")  # pasta first: its slow exit overlaps the rest
-    speeds = measure(rootlesskit, [(name, stacks[name]) for name in order], mtu)
-    configured = next((s for s in speeds if s.net == net), None)
-    return slower_stack(configured, [s for s in speeds if s.net != net]) if configured else []
+    return measure(rootlesskit, [(name, stacks[name]) for name in order], mtu)
 
 
 def usable_stacks(path_dirs: list[str], choice: NetworkChoice) -> dict[str, str]:
@@ -273,9 +275,10 @@ def usable_stacks(path_dirs: list[str], choice: NetworkChoice) -> dict[str, str]
     return stacks
 
 
-def slower_stack(configured: StackSpeed, others: list[StackSpeed]) -> list[Finding]:
-    """The finding when another stack was much faster here (StackSpeed.much_faster_than)."""
-    faster = next((s for s in others if s.much_faster_than(configured)), None)
+def slower_stack(net: str, speeds: list[StackSpeed]) -> list[Finding]:
+    """The finding when another stack was much faster here than `net` (StackSpeed.much_faster_than)."""
+    configured = next((s for s in speeds if s.net == net), None)
+    faster = next((s for s in speeds if configured and s.net != net and s.much_faster_than(configured)), None)
     if faster is None:
         return []
     return [Finding("network-slow", WARNING,

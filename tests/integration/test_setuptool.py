@@ -96,6 +96,8 @@ def test_check_names_slirp4netns_when_pasta_is_configured_below_65520(impl, env,
             "several times slower than slirp4netns") in result.stderr
     assert "export DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns" in result.stderr
     assert WARN + "On this host, containers' own traffic through pasta (MTU 1500) moved " in result.stderr
+    assert (INFO + "Network speed to the host, measured now: pasta (MTU 1500) moved ") in result.stdout
+    assert "; slirp4netns (MTU 1500) moved " in result.stdout
     assert took < 5, took  # two stacks timed: about 1.3 s here
     ids = {f["id"]: f for f in json.loads(tool(impl, env, "check", "--json").stdout)}
     assert ids["pasta-mtu"]["level"] == "warning"

@@ -296,7 +296,7 @@ def test_the_check_names_a_stack_much_faster_one_way_and_not_much_slower_the_oth
     """host/netspeed.py's rule for the `network-slow` finding, on figures of the kind measured here."""
     mine = netspeed.StackSpeed("pasta", "/usr/bin/pasta", 65520, *configured)
     theirs = netspeed.StackSpeed("slirp4netns", "/usr/bin/slirp4netns", 65520, *other)
-    found = netspeed.slower_stack(mine, [theirs])
+    found = netspeed.slower_stack("pasta", [mine, theirs])
     assert bool(found) == named, found
     if named:
         (finding,) = found
