@@ -3,8 +3,8 @@ tool's check.
 
 Why measure instead of knowing: which stack is faster is a fact of the host, not of the stacks.
 Upstream's CI measured pasta at MTU 65520 four times faster than slirp4netns (rootlesskit#615); on
-the 2-CPU VM this project is built on, pasta sends 0.03-0.08 Gbit/s out of the namespace, where
-slirp4netns sends 1.5-2.6 (BENCHMARKS.md, "Why pasta is slow from the namespace here"). Docker's
+the 2-CPU VM this project is built on, pasta sends 0.01-0.08 Gbit/s out of the namespace, where
+slirp4netns sends 1.5-10 (BENCHMARKS.md, "Why pasta is slow from the namespace here"). Docker's
 rootless page lists "network is slow" first under networking, and only a measurement on the host
 can say which stack to switch to. So when two stacks are usable, `check` times both, the way
 dockerd-rootless.sh would run them, and names the other when the configured one is much slower.
