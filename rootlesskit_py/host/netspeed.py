@@ -40,10 +40,10 @@ _CHUNK = 256 * 1024
 class StackSpeed:
     """One stack's measurement: Gbit/s out of the namespace and into it."""
 
-    __slots__ = ("net", "binary", "mtu", "out_gbps", "in_gbps")
+    __slots__ = ("net", "mtu", "out_gbps", "in_gbps")
 
-    def __init__(self, net: str, binary: str, mtu: int, out_gbps: float, in_gbps: float) -> None:
-        self.net, self.binary, self.mtu, self.out_gbps, self.in_gbps = net, binary, mtu, out_gbps, in_gbps
+    def __init__(self, net: str, mtu: int, out_gbps: float, in_gbps: float) -> None:
+        self.net, self.mtu, self.out_gbps, self.in_gbps = net, mtu, out_gbps, in_gbps
 
     def much_faster_than(self, other: StackSpeed) -> bool:
         """MUCH_SLOWER times `other`'s speed one way, and at least half of it the other way: pulls
@@ -74,7 +74,7 @@ def measure(rootlesskit: str, stacks: list[tuple[str, str]], mtu: int) -> list[S
             kit = _Kit(rootlesskit, net, binary, mtu)
             stopping.append(kit)
             child = kit.child_pid()
-            speed = _measure_through(child, listener, net, binary, mtu) if child else None
+            speed = _measure_through(child, listener, net, mtu) if child else None
             kit.stop()
             if speed:
                 speeds.append(speed)
@@ -148,7 +148,7 @@ class _Kit:
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
-def _measure_through(child: int, listener, net: str, binary: str, mtu: int) -> StackSpeed | None:
+def _measure_through(child: int, listener, net: str, mtu: int) -> StackSpeed | None:
     """Fork the process that joins the namespaces; it reports what it received through a pipe."""
     port = listener.getsockname()[1]
     report_r, report_w = os.pipe2(os.O_CLOEXEC)
@@ -174,7 +174,7 @@ def _measure_through(child: int, listener, net: str, binary: str, mtu: int) -> S
         os.waitpid(pid, 0)
     if not report.isdigit():
         return None
-    return StackSpeed(net, binary, mtu, out_bytes * 8 / OUT_WINDOW / 1e9, int(report) * 8 / IN_WINDOW / 1e9)
+    return StackSpeed(net, mtu, out_bytes * 8 / OUT_WINDOW / 1e9, int(report) * 8 / IN_WINDOW / 1e9)
 
 
 def _count_window(conn, window: float) -> int:
@@ -222,8 +222,6 @@ def _send_until_reset(conn, seconds: float) -> None:
 def _inside(child: int, port: int) -> int:
     """In the forked process: join the namespaces, send out until our side has counted, then count
     what comes in. Returns the bytes received in IN_WINDOW."""
-    import socket
-
     from rootlesskit_py import native
 
     for ns, kind in (("user", native.CLONE_NEWUSER), ("net", native.CLONE_NEWNET)):
@@ -232,11 +230,14 @@ def _inside(child: int, port: int) -> int:
             native.setns(fd, kind)
         finally:
             os.close(fd)
-    _send_until_reset(_connect(socket, port), OUT_WINDOW + 1)
-    return _count_window(_connect(socket, port), IN_WINDOW)
+    _send_until_reset(_connect(port), OUT_WINDOW + 1)
+    return _count_window(_connect(port), IN_WINDOW)
 
 
-def _connect(socket, port: int):
+def _connect(port: int):
+    """To our listener through the gateway, trying again until the stack's device is up."""
+    import socket
+
     deadline = time.monotonic() + CONNECT_DEADLINE
     while True:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
