@@ -57,7 +57,10 @@ class VM:
             drive = f"file={disk},format=qcow2,if=virtio,discard=unmap"
         argv = [qemu, "-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", "3072",
                 "-kernel", str(image_dir / "vmlinuz"), "-initrd", str(image_dir / "initrd.img"),
-                "-append", "root=/dev/vda rw console=ttyS0 quiet apparmor=1 security=apparmor",
+                # panic=1 with -no-reboot: a guest kernel panic ends qemu at once, so every job after it fails
+                # now instead of waiting out its limit. Seen once under full load: an int3 oops in the guest's
+                # scheduler under qemu's multi-threaded TCG, its job waited out its limit (11 min), and each one after it its own.
+                "-append", "root=/dev/vda rw console=ttyS0 quiet apparmor=1 security=apparmor panic=1",
                 "-drive", drive, "-nic", "user,model=virtio-net-pci,ipv6=on",
                 "-virtfs", f"local,path={self.jobs},mount_tag=jobs,security_model=none",
                 "-display", "none", "-serial", f"file:{self.console}", "-monitor", "none", "-no-reboot"]
