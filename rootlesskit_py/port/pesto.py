@@ -17,7 +17,7 @@ from rootlesskit_py.port import Options, PortDriver
 from rootlesskit_py.port.spec import PortSpec, canonical_ip, validate
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import GoError, go_quote, look_path
-from rootlesskit_py.util.proc import decode, run
+from rootlesskit_py.util.proc import HelperTimedOut, decode, run
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 _PROTOS = ("tcp", "tcp4", "udp", "udp4")
 _PROTOS_V6 = ("tcp6", "udp6")
+
+# pesto returns in milliseconds; one still waiting on pasta then is killed, so the API call fails
+# and says why instead of hanging dockerd's `docker run -p`. (sid's pasta 2026_10_02 can spin
+# for good after a UDP rule is deleted, never answering again.)
+PESTO_TIMEOUT = 10.0
 
 
 class Driver(PortDriver):
@@ -68,7 +73,13 @@ class Driver(PortDriver):
         closed the host socket when pesto returns."""
         argv = [self._binary, method, self._rule(spec), self._socket]
         log.debug(f"Executing {argv}")
-        err, out, _ = run(self._binary, argv, combined=True)
+        try:
+            err, out, _ = run(self._binary, argv, combined=True, timeout=PESTO_TIMEOUT)
+        except HelperTimedOut as e:
+            raise RootlessKitError(
+                f"pesto failed: no answer from pasta on {self._socket} in {e.seconds:g}s (pesto was killed); "
+                f"pasta may be stuck: restart rootlesskit (for rootless Docker: systemctl --user restart docker)"
+                f"\noutput: {decode(e.output)}") from None
         if err is not None:
             raise RootlessKitError(f"pesto failed: {err}\noutput: {decode(out)}")
 

@@ -94,21 +94,54 @@ def close_outputs(out_fd: int, err_fd: int) -> None:
         os.close(err_fd)
 
 
-def finish(job: tuple[int, int, int] | str) -> tuple[str | None, bytes, bytes]:
-    """Wait for a `spawn`ed helper; return `(go_error_text_or_None, stdout, stderr)` (stderr b"" if combined)."""
+def finish(job: tuple[int, int, int] | str, timeout: float | None = None) -> tuple[str | None, bytes, bytes]:
+    """Wait for a `spawn`ed helper; return `(go_error_text_or_None, stdout, stderr)` (stderr b"" if combined).
+
+    With `timeout` (seconds), a helper still running then is killed and `HelperTimedOut` raised, so
+    the caller can say what the helper was waiting for: for helpers that talk to a daemon which may
+    not answer. (Not for `tty` jobs: their terminal is read to the end first.)
+    """
     if isinstance(job, str):
         return job, b"", b""
     pid, out_fd, err_fd = job
     try:
         terminal = os.isatty(out_fd)
         out = _read_terminal(out_fd) if terminal else b""
+        timed_out = timeout is not None and not _exits_within(pid, timeout)
         status = os.waitpid(pid, 0)[1]
         if not terminal:
             out = os.pread(out_fd, os.fstat(out_fd).st_size, 0)
         err_out = b"" if err_fd == out_fd else os.pread(err_fd, os.fstat(err_fd).st_size, 0)
     finally:
         close_outputs(out_fd, err_fd)
+    if timed_out:
+        raise HelperTimedOut(timeout, out + err_out)
     return describe_status(status), out, err_out
+
+
+class HelperTimedOut(Exception):
+    """A helper `finish` killed at its timeout; `output` is what it wrote until then."""
+
+    def __init__(self, seconds: float, output: bytes) -> None:
+        super().__init__(f"still running after {seconds:g}s")
+        self.seconds = seconds
+        self.output = output
+
+
+def _exits_within(pid: int, timeout: float) -> bool:
+    """Whether `pid` exits within `timeout` seconds; if not, it is sent SIGKILL (and left to reap)."""
+    import select
+
+    pidfd = os.pidfd_open(pid)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if poller.poll(timeout * 1000):
+            return True
+        os.kill(pid, _signal.SIGKILL)
+        return False
+    finally:
+        os.close(pidfd)
 
 
 # helpers start_early started, by (path, argv, combined), for run to finish
@@ -122,9 +155,10 @@ def start_early(path: str, argv: Sequence[str], combined: bool) -> None:
     _started_early[(path, tuple(argv), combined)] = spawn(path, argv, combined)
 
 
-def run(path: str, argv: Sequence[str], combined: bool, tty: bool = False) -> tuple[str | None, bytes, bytes]:
+def run(path: str, argv: Sequence[str], combined: bool, tty: bool = False,
+        timeout: float | None = None) -> tuple[str | None, bytes, bytes]:
     job = None if tty else _started_early.pop((path, tuple(argv), combined), None)
-    return finish(job if job is not None else spawn(path, argv, combined, tty))
+    return finish(job if job is not None else spawn(path, argv, combined, tty), timeout)
 
 
 def fork_exec(path: str, argv: Sequence[str], env: dict[str, str], *, fds: dict[int, int] | None = None,

@@ -165,3 +165,27 @@ def test_pasta_without_control_socket_is_refused(impl, current_pasta, tmp_path):
     stderr = refused(impl.argv() + PESTO + [f"--pasta-binary={current_pasta}", "true"], tmp_path)
     assert (f"{current_pasta} lacks --conf-path (the control socket pesto talks to), which --port-driver=pesto "
             "needs: install passt 2026_05_07 or later") in stderr
+
+
+def test_a_pasta_that_does_not_answer_fails_the_call(impl, sid_pasta, tmp_path):
+    """pesto waiting on a pasta that never answers (sid's can spin for good after a UDP rule is
+    deleted) is killed after 10 s: the API call fails and names the socket, instead of hanging
+    dockerd; the same call goes through once pasta answers again."""
+    port = free_port()
+    with _kit(impl, sid_pasta, tmp_path) as kit:
+        control = kit.state / ".pasta.sock"
+        control.rename(kit.state / "pasta.sock.aside")
+        with socket.socket(socket.AF_UNIX) as mute:  # accepts the connection (backlog), never reads
+            mute.bind(str(control))
+            mute.listen()
+            stuck = _ctl(impl, kit, "add-ports", f"127.0.0.1:{port}:8080/tcp")
+        assert stuck.returncode == 1, stuck.stdout
+        assert (f"pesto failed: no answer from pasta on {control} in 10s (pesto was killed); pasta may be stuck: "
+                "restart rootlesskit (for rootless Docker: systemctl --user restart docker)") in stuck.stderr
+        assert "Traceback" not in stuck.stderr
+        assert _ctl(impl, kit, "list-ports", "--json").stdout == ""
+        control.unlink()
+        (kit.state / "pasta.sock.aside").rename(control)
+        again = _ctl(impl, kit, "add-ports", f"127.0.0.1:{port}:8080/tcp")
+        assert (again.returncode, again.stdout) == (0, "1\n"), again.stderr
+        assert wait_echo(("127.0.0.1", port))[1] == b"ping"
