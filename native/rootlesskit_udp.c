@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +41,13 @@
  * whenever this thread waited for a CPU, and those drops were the relay's, not the target's
  * (BENCHMARKS.md, "UDP through the builtin driver in C"). pasta asks for the most it may, too. */
 #define RCVBUF_WANTED (4 << 20)
+/* UDP_SEGMENT's limits: a run is one UDP packet (its payload at most 65507 bytes over IPv4) of at
+ * most UDP_MAX_SEGMENTS datagrams (64 in older kernels, 128 in newer ones). */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#define SEGMENTS_MAX 64
+#define SEGMENTED_BYTES_MAX 65000
 
 enum { UDP_ADD = 1, UDP_CLOSE_GROUP = 2 };
 struct udp_command {
@@ -76,6 +84,9 @@ static struct mmsghdr msgs[BATCH];
 static struct iovec iovs[BATCH];
 static struct sockaddr_storage names[BATCH];
 static char *buffers;            /* BATCH datagrams, allocated with the thread */
+/* Datagrams this long or longer are not segmented: a segmented send of that size failed (a kernel
+ * without UDP GSO, or a route with a smaller MTU), and one by one works everywhere. */
+static size_t unsegmentable_size = DATAGRAM_MAX;
 
 static time_t now_seconds(void)
 {
@@ -156,11 +167,66 @@ static void prepare(int n, int with_names)
     }
 }
 
-/* Send msgs[from, to) (their iov_len already the datagram sizes) on fd; what does not go is dropped. */
+/* One past the last of msgs[from, to) that can go as one segmented send: every datagram of the
+ * run as long as the first but the last (which may be shorter), within UDP's size and count limits. */
+static int segment_run_end(int from, int to)
+{
+    size_t size = iovs[from].iov_len, total = size;
+    int end = from + 1;
+    while (end < to && end - from < SEGMENTS_MAX && iovs[end].iov_len <= size
+           && total + iovs[end].iov_len <= SEGMENTED_BYTES_MAX) {
+        total += iovs[end].iov_len;
+        if (iovs[end++].iov_len < size)
+            break;
+    }
+    return end;
+}
+
+/* msgs[from, end) in one sendmsg with UDP_SEGMENT: the kernel carries them through the stack as
+ * one packet and cuts them into their datagrams at the last moment (at the receiving socket, on
+ * loopback), so the per-datagram cost of routing and delivery is paid once per run. Returns 0 when
+ * sent or dropped as UDP drops, -1 when this run cannot be segmented (then it goes one by one). */
+static int send_segmented(int fd, int from, int end)
+{
+    union { char buf[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } control;
+    struct msghdr msg = {
+        .msg_name = msgs[from].msg_hdr.msg_name, .msg_namelen = msgs[from].msg_hdr.msg_namelen,
+        .msg_iov = &iovs[from], .msg_iovlen = (size_t)(end - from),
+        .msg_control = control.buf, .msg_controllen = sizeof control.buf,
+    };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_UDP;
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t size = (uint16_t)iovs[from].iov_len;
+    memcpy(CMSG_DATA(cm), &size, sizeof size);
+    int reported = 0;
+    while (sendmsg(fd, &msg, MSG_DONTWAIT) < 0) {
+        if (errno == EINTR || (errno == ECONNREFUSED && !reported++))
+            continue;            /* an earlier datagram's ICMP error, now reported and cleared */
+        if (errno == EAGAIN || errno == ENOBUFS || errno == ECONNREFUSED)
+            return 0;            /* a full buffer: dropped, as UDP does */
+        if (size < unsegmentable_size)
+            unsegmentable_size = size;   /* no UDP GSO, or a route whose MTU is below this size */
+        return -1;
+    }
+    return 0;
+}
+
+/* Send msgs[from, to) (their iov_len already the datagram sizes, all to one peer) on fd; what does
+ * not go is dropped. Runs of equal sizes go segmented: a bulk sender's datagrams cost the relay's
+ * CPU (and so the target's, on a small machine) per run instead of per datagram. */
 static void send_batch(int fd, int from, int to)
 {
     while (from < to) {
-        int n = sendmmsg(fd, &msgs[from], (unsigned)(to - from), MSG_DONTWAIT);
+        int end = segment_run_end(from, to);
+        if (end - from > 1 && iovs[from].iov_len < unsegmentable_size && send_segmented(fd, from, end) == 0) {
+            from = end;
+            continue;
+        }
+        while (end < to && segment_run_end(end, to) - end == 1)
+            end++;               /* datagrams of varying sizes: together, one by one in one call */
+        int n = sendmmsg(fd, &msgs[from], (unsigned)(end - from), MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

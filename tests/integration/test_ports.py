@@ -135,6 +135,30 @@ def test_udp_bursts_from_many_clients_each_come_back_to_their_client(impl, tmp_p
                 c.close()
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_udp_runs_of_equal_sizes_keep_their_boundaries(impl, tmp_path, host):
+    """A bulk sender's runs of equal-sized datagrams (which the relay sends segmented, as one packet
+    cut up by the kernel) arrive as the same datagrams, in order, both ways: a run ended by a shorter
+    datagram, runs longer than a batch, and the largest run UDP allows in one packet."""
+    port = free_port(socket.SOCK_DGRAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sizes = [1400] * 12 + [600] + [1400] * 34 + [200] * 7 + [9000] * 3 + [1]
+    sent = [bytes([n % 251]) * size for n, size in enumerate(sizes)]
+    with started(impl, tmp_path, BUILTIN + ["-p", f"{'[::]' if ':' in host else '0.0.0.0'}:{port}:9000/udp"],
+                 server_command("udp", 9000)):
+        deadline = time.monotonic() + 20
+        while udp_echo((host, port), b"up") is None:
+            assert time.monotonic() < deadline, "no UDP echo"
+        with socket.socket(family, socket.SOCK_DGRAM) as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            client.settimeout(5)
+            for datagram in sent:
+                client.sendto(datagram, (host, port))
+            got = [client.recv(65535) for _ in sent]
+        assert [len(d) for d in got] == sizes
+        assert got == sent
+
+
 def test_udp_port_removed_stops_relaying_and_can_come_back(impl, tmp_path):
     port = free_port(socket.SOCK_DGRAM)
     with started(impl, tmp_path, BUILTIN + ["-p", f"127.0.0.1:{port}:9000/udp"], server_command("udp", 9000)) as rk:
