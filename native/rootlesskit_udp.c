@@ -168,12 +168,15 @@ static void prepare(int n, int with_names)
 }
 
 /* One past the last of msgs[from, to) that can go as one segmented send: every datagram of the
- * run as long as the first but the last (which may be shorter), within UDP's size and count limits. */
+ * run as long as the first but the last (which may be shorter, not empty: the kernel cuts segments
+ * out of the bytes, so an empty one would vanish), within UDP's size and count limits. */
 static int segment_run_end(int from, int to)
 {
     size_t size = iovs[from].iov_len, total = size;
     int end = from + 1;
-    while (end < to && end - from < SEGMENTS_MAX && iovs[end].iov_len <= size
+    if (size == 0)
+        return end;              /* UDP_SEGMENT 0 means unsegmented: empty datagrams go one by one */
+    while (end < to && end - from < SEGMENTS_MAX && iovs[end].iov_len <= size && iovs[end].iov_len > 0
            && total + iovs[end].iov_len <= SEGMENTED_BYTES_MAX) {
         total += iovs[end].iov_len;
         if (iovs[end++].iov_len < size)
