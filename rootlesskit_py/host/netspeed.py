@@ -26,7 +26,7 @@ import time
 from rootlesskit_py import names
 from rootlesskit_py.host import WARNING, Finding, which
 from rootlesskit_py.host.network import NetworkChoice, Pasta, bundled_pasta, slirp4netns_has_netns_type
-from rootlesskit_py.util.proc import fork_exec
+from rootlesskit_py.util.proc import exits_within, fork_exec
 
 OUT_WINDOW = 0.5          # seconds out of the namespace, from the first byte: long enough for a stack
                           # that stalls on lost segments to wait for one retransmission timeout (200 ms)
@@ -134,13 +134,9 @@ class _Kit:
         """Until rootlesskit has gone, SIGKILL after STOP_GRACE; then its state dir goes too."""
         if self.pid is not None:
             self.stop()
-            deadline = time.monotonic() + STOP_GRACE
-            while not os.waitpid(self.pid, os.WNOHANG)[0]:
-                if time.monotonic() > deadline:
-                    os.kill(self.pid, signal.SIGKILL)
-                    os.waitpid(self.pid, 0)
-                    break
-                time.sleep(0.005)
+            if not exits_within(self.pid, STOP_GRACE):
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
             self.pid = None
         import shutil
 

@@ -25,7 +25,7 @@ from rootlesskit_py.network import Options, detached_netns_path, look_up_binary
 from rootlesskit_py.network.usermode import UserModeDriver
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_quote, strerror
-from rootlesskit_py.util.proc import decode, finish, fork_exec, spawn
+from rootlesskit_py.util.proc import decode, exits_within, finish, fork_exec, spawn
 from rootlesskit_py.util.signals import describe_status
 
 _NEEDED_OPTIONS = ("--foreground", "--ns-ifname", "--mtu", "--config-net", "--address", "--netmask",
@@ -149,13 +149,10 @@ class Driver(UserModeDriver):
         if not self.pid:
             return
         self.kill_helper()
-        waited = 0.0
-        while waited < _EXIT_GRACE_SECONDS:
-            if os.waitpid(self.pid, os.WNOHANG)[0]:
-                self.pid = None
-                return
-            select.select([], [], [], 0.02)
-            waited += 0.02
+        if exits_within(self.pid, _EXIT_GRACE_SECONDS):
+            os.waitpid(self.pid, 0)
+            self.pid = None
+            return
         log.warn(f"pasta (pid {self.pid}) did not exit with its namespace within {_EXIT_GRACE_SECONDS:g}s: killing it")
         try:
             os.kill(self.pid, signal.SIGKILL)

@@ -107,7 +107,9 @@ def finish(job: tuple[int, int, int] | str, timeout: float | None = None) -> tup
     try:
         terminal = os.isatty(out_fd)
         out = _read_terminal(out_fd) if terminal else b""
-        timed_out = timeout is not None and not _exits_within(pid, timeout)
+        timed_out = timeout is not None and not exits_within(pid, timeout)
+        if timed_out:
+            os.kill(pid, _signal.SIGKILL)
         status = os.waitpid(pid, 0)[1]
         if not terminal:
             out = os.pread(out_fd, os.fstat(out_fd).st_size, 0)
@@ -128,18 +130,16 @@ class HelperTimedOut(Exception):
         self.output = output
 
 
-def _exits_within(pid: int, timeout: float) -> bool:
-    """Whether `pid` exits within `timeout` seconds; if not, it is sent SIGKILL (and left to reap)."""
+def exits_within(pid: int, seconds: float) -> bool:
+    """Whether our child `pid` exits within `seconds`, told the moment it does (a pidfd, not polling
+    waitpid); it is not reaped, so the caller's waitpid still gets its status."""
     import select
 
     pidfd = os.pidfd_open(pid)
     try:
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
-        if poller.poll(timeout * 1000):
-            return True
-        os.kill(pid, _signal.SIGKILL)
-        return False
+        return bool(poller.poll(seconds * 1000))
     finally:
         os.close(pidfd)
 
