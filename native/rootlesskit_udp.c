@@ -88,8 +88,8 @@ static char *buffers;            /* BATCH datagrams, allocated with the thread *
  * without UDP GSO, or a route with a smaller MTU), and one by one works everywhere. */
 static size_t unsegmentable_size = DATAGRAM_MAX;
 
-/* Datagrams relayed lately toward the targets and toward the clients, both halved as
- * they grow: whether traffic goes both ways (wait_for_events). */
+/* Datagrams relayed lately toward the targets and toward the clients, both halved as they grow:
+ * whether traffic goes both ways, for wait_for_events. */
 static unsigned long to_targets, to_clients;
 
 static void count_relayed(unsigned long *way, int n)
@@ -99,6 +99,13 @@ static void count_relayed(unsigned long *way, int n)
         to_targets /= 2;
         to_clients /= 2;
     }
+}
+
+/* The smaller count at least a quarter of the larger: requests and their replies. */
+static int traffic_goes_both_ways(void)
+{
+    unsigned long fewer = to_targets < to_clients ? to_targets : to_clients;
+    return fewer * 4 >= to_targets + to_clients - fewer;
 }
 
 static time_t now_seconds(void)
@@ -394,11 +401,6 @@ static long nanoseconds_since(const struct timespec *start)
 #define SPIN_START_NS 10000L
 #define SPIN_MAX_NS 50000L
 static long spin_ns;
-static int traffic_goes_both_ways(void)
-{
-    unsigned long fewer = to_targets < to_clients ? to_targets : to_clients;
-    return fewer * 4 >= to_targets + to_clients - fewer;
-}
 
 static int wait_for_events(struct epoll_event *events, int max, int timeout_ms)
 {
