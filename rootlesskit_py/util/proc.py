@@ -134,8 +134,17 @@ def exits_within(pid: int, seconds: float) -> bool:
     """Whether our child `pid` exits within `seconds`, told the moment it does (a pidfd, not polling
     waitpid); it is not reaped, so the caller's waitpid still gets its status."""
     import select
+    import time
 
-    pidfd = os.pidfd_open(pid)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # a kernel before 5.3: ask every 5 ms instead, still without reaping
+        deadline = time.monotonic() + seconds
+        while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            if time.monotonic() > deadline:
+                return False
+            select.select([], [], [], 0.005)
+        return True
     try:
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
