@@ -43,6 +43,22 @@ def as_dind(*args: str, timeout: float = 60, check: bool = True, **kwargs) -> su
     return result
 
 
+ORPHAN_REAP_SECONDS = 15
+"""containerd's shims leave containerd when they start, so a shim that exits after its daemon
+is a zombie of PID 1 (no rootlesskit reaps without --pidns, upstream's neither; on a systemd host the
+user's systemd, a subreaper, takes them). This machine's PID 1 reaps orphans every few seconds, so
+such a zombie is awaited that long; anything else left fails at once."""
+
+
+def rkpydind_processes() -> list[str]:
+    return run(["ps", "-o", "pid=,ppid=,stat=,args=", "-u", "rkpydind"]).stdout.splitlines()
+
+
+def orphaned_zombie(ps_line: str) -> bool:
+    _, ppid, stat, _ = ps_line.split(None, 3)
+    return ppid == "1" and stat.startswith("Z")
+
+
 class Outer:
     """rkpydind's rootless Docker: our dockerd-rootless.sh with our rootlesskit in front of the
     engine's dockerd, its HOME, XDG_RUNTIME_DIR and data root in one directory under /tmp (short:
@@ -105,8 +121,11 @@ class Outer:
                 as_dind("kill", "-KILL", kit)
                 self.proc.wait(10)
         as_dind(str(BIN_DIR / "rootlesskit"), "rm", "-rf", self.base, timeout=120)
-        left = run(["pgrep", "-a", "-u", "rkpydind"]).stdout
-        assert not left, f"rkpydind processes left behind:\n{left}"
+        deadline = time.monotonic() + ORPHAN_REAP_SECONDS
+        while (left := rkpydind_processes()) and all(orphaned_zombie(line) for line in left) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not left, "rkpydind processes left behind (pid ppid stat command):\n" + "\n".join(left)
 
 
 @pytest.fixture(scope="module", params=engine_params(ENGINES))
