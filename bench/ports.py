@@ -2,7 +2,8 @@
 """Port forwarding of rootlesskit-py next to Go RootlessKit 1.1.0 and 2.0.2, in one run.
 
     runuser -u rkpytest -- python3 bench/ports.py [--quick] [--repeats R] [--seconds T] [--udp-rate RATE]
-                                                  [--only tcp|http|udp|slirp|memory ...] [--markdown]
+                                                  [--only tcp|http|udp|slirp|memory ...] [--busy-loops N]
+                                                  [--markdown]
                                                   [--ours PATH] [--go PATH] [--go2 PATH]
 
 What and why (all through `--net=slirp4netns --mtu=65520 --disable-host-loopback --copy-up=/etc`):
@@ -23,6 +24,8 @@ What and why (all through `--net=slirp4netns --mtu=65520 --disable-host-loopback
   * Peak memory (sum of VmHWM) of rootlesskit's own two processes, the parent and the child named in
     child_pid (not the command, not slirp4netns), with 100 published ports and 1,000 idle open
     connections through them.
+With --busy-loops N, N busy loops (nice 0) run beside everything: a machine with no idle CPU, where
+each wake-up of a forwarder waits for the scheduler.
 Each measurement runs ours and both Go versions back to back, the order reversed every other repeat;
 each ratio is against the better Go. A failed run aborts with its stderr. Run as an unprivileged
 user with /etc/subuid entries. Stdlib only.
@@ -297,6 +300,8 @@ def main() -> None:
     parser.add_argument("--udp-rate", default="1G", help="iperf3 -u -b: the fixed sending rate (default 1G)")
     parser.add_argument("--only", choices=["tcp", "http", "udp", "slirp", "memory"], action="append",
                         help="measure only these (repeatable; default: all)")
+    parser.add_argument("--busy-loops", type=int, default=0, metavar="N",
+                        help="run N busy loops at nice 0 beside the measurements (default 0: a quiet machine)")
     args = parser.parse_args()
     exes = binaries("bench/ports.py", args)
     if args.quick:
@@ -307,6 +312,7 @@ def main() -> None:
     meter = LoadMeter()
     progress = lambda what: print(what + " ...", file=sys.stderr, flush=True)  # noqa: E731
     wanted = set(args.only or ["tcp", "http", "udp", "slirp", "memory"])
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy_loops)]
     try:
         if "tcp" in wanted:
             progress("iperf3 through the builtin driver")
@@ -329,6 +335,9 @@ def main() -> None:
             progress("memory with 100 ports and 1,000 connections")
             memory = alternate(exes, 1, memory_with_load)
     finally:
+        for loop in busy:
+            loop.kill()
+            loop.wait()
         shutil.rmtree(www, ignore_errors=True)
     load = meter.report()
     print(f"load during the run: {load}", file=sys.stderr)
@@ -378,7 +387,8 @@ def main() -> None:
             os.unlink(runner.stderr_path)
         env[2] = env[2].split("; CPU pressure")[0] + f"; load during the run: {load}"
         env.append(f"- {args.repeats} runs per side per measurement, interleaved; {tool_version(['iperf3', '--version'])}; "
-                   f"{tool_version(['wrk', '--version'])}; {tool_version(['slirp4netns', '--version'])}")
+                   f"{tool_version(['wrk', '--version'])}; {tool_version(['slirp4netns', '--version'])}"
+                   + (f"; {args.busy_loops} busy loops at nice 0 beside it" if args.busy_loops else ""))
         print("\n".join(env) + "\n")
     print_table(table, args.markdown, ("Measurement", "ours", "Go 1.1.0", "Go 2.0.2", "ours / best Go"))
 
