@@ -9,7 +9,8 @@ and --propagation, and a Docker daemon idles for days, so those are the rows a D
   * Three binaries per row, interleaved (the order rotates every round) so drift and the other
     load on the machine hit all alike; the figure is ours over the faster of the two Go versions.
   * Idle memory is read once the command runs (child_pid exists) and has had IDLE_SECONDS to
-    settle: summed Pss (shared pages split between the processes sharing them) and summed VmRSS of
+    settle, again after the API call Docker makes as it starts, and again after the one a
+    `docker run -p` makes (the daemon then idles, with a container published, for days): summed Pss (shared pages split between the processes sharing them) and summed VmRSS of
     rootlesskit's own processes, slirp4netns and the command excluded. Pss is the fair figure for
     two processes of one executable; RSS counts their shared pages twice.
 Same harness as startup.py (posix_spawn, waitpid); stdlib only; refuses root for the same reason.
@@ -18,6 +19,7 @@ Same harness as startup.py (posix_spawn, waitpid); stdlib only; refuses root for
 from __future__ import annotations
 
 import gc
+import json
 import os
 import pathlib
 import shutil
@@ -87,8 +89,9 @@ def timed_retrying(runner: Runner, argv: list[str], side: str, retried: dict[str
 
 def idle_memory(runner: Runner, exe: str, work: pathlib.Path, port: int) -> dict:
     """Pss and RSS (KiB) of rootlesskit's processes once `sleep` runs and IDLE_SECONDS have passed
-    ("idle"), then again IDLE_SECONDS after one `GET /v1/info` on api.sock ("api"): Docker 28's
-    daemon calls the API as it starts, and our API server imports h11 on its first connection."""
+    ("idle"), then again IDLE_SECONDS after one `GET /v1/info` on api.sock ("api": Docker 28's
+    daemon calls it as it starts), then again IDLE_SECONDS after one `POST /v1/ports` ("publish":
+    what `docker run -p` sends; ours answers plain GETs without h11, and imports it here)."""
     state = work / f"idle-{port}"
     flags = [f.format(port=port) for f in IDLE_FLAGS]
     argv = [exe, f"--state-dir={state}", *flags, "sleep", "30"]
@@ -101,17 +104,26 @@ def idle_memory(runner: Runner, exe: str, work: pathlib.Path, port: int) -> dict
             time.sleep(0.01)
         time.sleep(IDLE_SECONDS)
         idle = _footprint(pid)
-        with socket.socket(socket.AF_UNIX) as api:
-            api.connect(str(state / "api.sock"))
-            api.sendall(b"GET /v1/info HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            answer = b"".join(iter(lambda: api.recv(65536), b""))
-        if not answer.startswith(b"HTTP/1.1 200"):
-            sys.exit(f"FAILED: GET /v1/info of {exe}: {answer[:200]!r}")
+        _ask_api(state, exe, b"GET /v1/info HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", b"200")
         time.sleep(IDLE_SECONDS)
-        return {"idle": idle, "api": _footprint(pid)}
+        after_info = _footprint(pid)
+        spec = json.dumps({"proto": "tcp", "parentIP": "127.0.0.1", "parentPort": free_port(), "childPort": 81}).encode()
+        _ask_api(state, exe, b"POST /v1/ports HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(spec), spec), b"201")
+        time.sleep(IDLE_SECONDS)
+        return {"idle": idle, "api": after_info, "publish": _footprint(pid)}
     finally:
         os.kill(pid, 15)
         os.waitpid(pid, 0)
+
+
+def _ask_api(state: pathlib.Path, exe: str, request: bytes, status: bytes) -> None:
+    with socket.socket(socket.AF_UNIX) as api:
+        api.connect(str(state / "api.sock"))
+        api.sendall(request)
+        answer = b"".join(iter(lambda: api.recv(65536), b""))
+    if not answer.startswith(b"HTTP/1.1 " + status):
+        sys.exit(f"FAILED: {request.split(b' HTTP')[0].decode()} of {exe}: {answer[:200]!r}")
 
 
 def _footprint(pid: int) -> dict:
@@ -159,7 +171,8 @@ def main() -> None:
                                                    (f" ({r[s]['retried']} failed, rerun)" if r[s]["retried"] else "")
                                                    for s in exes),
                       f"{r['ours']['median'] / best:.2f}x"))
-    for when, after in (("idle", ""), ("api", ", after one `GET /v1/info`")):
+    for when, after in (("idle", ""), ("api", ", after one `GET /v1/info`"),
+                        ("publish", ", after that and one `POST /v1/ports`")):
         for key, what in (("pss", "summed Pss"), ("rss", "summed RSS")):
             med = {s: statistics.median(m[when][key] for m in memory[s]) for s in exes}
             procs = {s: memory[s][0][when]["procs"] for s in exes}

@@ -31,7 +31,7 @@ from rootlesskit_py.api import schema
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_atoi
-from rootlesskit_py.util.idle import start_up_over
+from rootlesskit_py.util.idle import first_of_its_kind_over
 from rootlesskit_py.version import VERSION
 
 TYPE_CHECKING = False
@@ -179,15 +179,13 @@ class _Refused(Exception):
         self.status, self.why = status, why
 
 
-# set once a connection has been served; later ones only touch pages they need again, so they keep them
-_start_up_over = False
-
-
 def _serve_connection(conn: _socket.socket, api: Api) -> None:
+    kind = "API: plain GETs"  # or h11's, which imports h11 and json (util.idle)
     try:
         conn.settimeout(IDLE_SECONDS)
         rest = _serve_plain_gets(conn, api)
         if rest is not None:
+            kind = "API: h11"
             _Connection(conn, rest).serve(api)
     except OSError:
         pass  # the client went away, or stayed idle too long
@@ -199,10 +197,7 @@ def _serve_connection(conn: _socket.socket, api: Api) -> None:
             pass
     finally:
         conn.close()
-        global _start_up_over
-        if not _start_up_over:  # the first connection imported h11 (and json): start-up only ends here
-            _start_up_over = True
-            start_up_over()
+        first_of_its_kind_over(kind)
 
 
 # bytes of a header name (RFC 9110 token), and of a header value as _plain_get accepts it

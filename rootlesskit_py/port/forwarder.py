@@ -25,6 +25,7 @@ from rootlesskit_py import native
 from rootlesskit_py.port.transparent import NONE, set_up_source_ip_routing
 from rootlesskit_py.util import fdpass, log
 from rootlesskit_py.util.gocompat import errno_text, strerror
+from rootlesskit_py.util.idle import first_of_its_kind_over
 
 TRANSPARENT_DIAL_SECONDS = 1.0
 _IP_TRANSPARENT, _IPV6_TRANSPARENT = 19, 75
@@ -123,11 +124,16 @@ class Forwarder:
             if not data:
                 raise _ControlClosed
             fds = fdpass.received(ancillary)
+            words = data.decode().split()
             try:
-                answer = self._handle(data.decode().split(), fds)
+                answer = self._handle(words, fds)
             except OSError as e:
                 answer = f"error {strerror(e)}"
             self._control.send(answer.encode())
+            if words[0] == "add" and len(words) == 5:  # Docker's first `docker run -p` (udp: the relay's start)
+                first_of_its_kind_over(f"port: add {words[2]}")
+            elif words[0] == "remove":
+                first_of_its_kind_over("port: remove")
 
     def _handle(self, words: list[str], fds: list[int]) -> str:
         if words[0] == "add" and len(fds) == 1:
@@ -199,13 +205,12 @@ class Forwarder:
     def _source_ip_backend(self) -> str:
         """The backend marking transparent connections (nft, iptables, none), set up at the first
         question: the first client not on loopback, or the API's `portDriver.extra`. Not at start,
-        where running nft or iptables would delay the command. That set-up runs once and touches
-        about 1.4 MiB of the executable, which an idle child kept: its pages go back afterwards, as
-        at the end of start-up."""
+        where running nft or iptables would delay the command. It touches about 1.4 MiB of the
+        executable, which an idle child kept (util.idle)."""
         if self._transparent_backend is None:
             self._transparent_backend = (set_up_source_ip_routing(self._backend) if self._want_transparent
                                          else NONE)
-            native.release_start_up_pages()
+            first_of_its_kind_over("source IP set-up")
         return self._transparent_backend
 
     def _dial(self, port: _Port, client_fd: int, source: tuple | None) -> None:
