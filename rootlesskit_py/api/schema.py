@@ -8,13 +8,15 @@ ignored, keys matched case-insensitively, numbers where the Go field is an int.
 
 Plain classes, not dataclasses: `rootlessctl` imports this on every run, and `dataclasses` pulls in
 `inspect` (several milliseconds of start-up). For the same reason `json` (which pulls in `re` and
-`enum`, ~5 ms) is imported at the first document encoded or decoded, not with this module:
-rootlesskit imports it for PortSpec before its command starts.
+`enum`, ~5 ms and over 1 MiB that an idle daemon would keep) is not imported at all for a valid
+document: the json module's own C writer and reader (`_json`) do the work, and `json` comes in only
+to word an error.
 """
 
 from __future__ import annotations
 
 from _json import encode_basestring as _json_string  # the json module's own C string writer (no import of json)
+from _json import make_scanner as _json_scanner  # and its reader
 
 from rootlesskit_py.version import API_VERSION
 
@@ -96,12 +98,16 @@ def decode(data: bytes) -> object:
     nests deeper than MAX_NESTING."""
     if nesting(data) > MAX_NESTING:
         raise ValueError(f"JSON nested deeper than {MAX_NESTING} levels")
-    import json
-
     text = data.decode("utf-8", "replace")  # Go too decodes invalid UTF-8 in strings as U+FFFD
     start = len(text) - len(text.lstrip(" \t\r\n"))
     if start == len(text):
         raise ValueError("EOF")
+    try:
+        return _json_scanner(_DECODER)(text, start)[0]
+    except Exception:  # not a JSON value: json.JSONDecoder says why (_json finds the words there)
+        pass
+    import json
+
     try:
         return json.JSONDecoder(parse_constant=_not_json).raw_decode(text, start)[0]
     except json.JSONDecodeError as e:
@@ -115,22 +121,34 @@ def _not_json(constant: str) -> object:
     raise ValueError(f"invalid character {constant.lstrip('-')[0]!r} looking for beginning of value")
 
 
-_ESCAPE = rb"\\."  # a backslash and the byte it escapes
-_STRING = rb'"[^"]*"'  # once the escapes are gone
+class _Decoder:
+    """What `_json`'s reader takes from `json.JSONDecoder(parse_constant=_not_json)`: its settings."""
+
+    strict, object_hook, object_pairs_hook, parse_float, parse_int = True, None, None, float, int
+
+    def __init__(self) -> None:
+        self.parse_constant = _not_json
+
+
+_DECODER = _Decoder()
+
+
 _OPENERS_CLOSERS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[{]}")
 
 
 def nesting(data: bytes) -> int:
-    """How deep `[` and `{` nest outside strings, in linear time (no per-byte Python loop): escapes
-    removed, then strings (two passes: one pattern for both retried from every quote of an
-    unterminated string, which took seconds for a body of escaped quotes), every other byte but
-    brackets deleted, and the running sum of +1/-1 taken in C."""
+    """How deep `[` and `{` nest outside strings, in linear time and in C (no per-byte Python loop,
+    no `re`): pairs of backslashes removed, then escaped quotes, so every quote left opens or closes
+    a string; the text between every other quote kept (outside the strings; after a last quote that
+    opens a string it never ends, so that text counts), every byte of it but brackets deleted, and
+    the running sum of +1/-1 taken. (A body that is not JSON may count otherwise than a decoder would
+    read it; the decoder then refuses it anyway.)"""
     import itertools
-    import re
 
-    strings_gone = re.sub(_STRING, b"", re.sub(_ESCAPE, b"", data, flags=re.DOTALL))
-    brackets = strings_gone.translate(_OPENERS_CLOSERS, _NOT_BRACKETS)
+    parts = data.replace(b"\\\\", b"").replace(b'\\"', b"").split(b'"')
+    outside_strings = b"".join(parts[::2]) + (parts[-1] if len(parts) % 2 == 0 else b"")
+    brackets = outside_strings.translate(_OPENERS_CLOSERS, _NOT_BRACKETS)
     return max(itertools.accumulate(memoryview(brackets).cast("b")), default=0)
 
 
