@@ -9,10 +9,11 @@ and JSON nested deeper than schema.MAX_NESTING. Each refusal is answered as Go's
 it, a status with a text/plain body and the connection closed, so no client sees a silent close.
 
 h11 is imported on the first connection that needs it: it costs milliseconds that `rootlesskit`
-start-up must not pay, and about 40 ms and 4.6 MiB the first request would (BENCHMARKS.md). The
-requests Docker and rootlessctl send most, a plain GET, are read without it: `_plain_get` accepts
-only requests that h11 would read the same way (a strict subset of its grammar) and answers them
-byte for byte as the h11 path would; anything else, from its first byte on, goes to h11.
+start-up must not pay, and about 40 ms and 4.6 MiB the first request would (BENCHMARKS.md), which
+a daemon then keeps for as long as it runs. The requests Docker and rootlessctl send, plain GETs,
+DELETEs and POSTs with a Content-Length, are read without it: `_plain_request` accepts only
+requests that h11 would read the same way (a strict subset of its grammar) and answers them byte
+for byte as the h11 path would; anything else, from its first byte on, goes to h11.
 
 One thread per connection, so a client that connects and says nothing holds up no one; driver
 operations are serialised by one lock. Served from threads of the parent while its main thread
@@ -180,10 +181,10 @@ class _Refused(Exception):
 
 
 def _serve_connection(conn: _socket.socket, api: Api) -> None:
-    kind = "API: plain GETs"  # or h11's, which imports h11 and json (util.idle)
+    kind = "API: plain"  # or h11's, which imports h11 and json (util.idle)
     try:
         conn.settimeout(IDLE_SECONDS)
-        rest = _serve_plain_gets(conn, api)
+        rest = _serve_plain(conn, api)
         if rest is not None:
             kind = "API: h11"
             _Connection(conn, rest).serve(api)
@@ -200,15 +201,17 @@ def _serve_connection(conn: _socket.socket, api: Api) -> None:
         first_of_its_kind_over(kind)
 
 
-# bytes of a header name (RFC 9110 token), and of a header value as _plain_get accepts it
+# bytes of a header name (RFC 9110 token), and of a header value as _plain_request accepts it
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _PLAIN_VALUE = frozenset(range(0x20, 0x7F)) | {0x09}
 _MAX_PLAIN_HEAD = 8192
+_PLAIN_METHODS = (b"GET", b"DELETE", b"POST")
 
 
-def _serve_plain_gets(conn: _socket.socket, api: Api) -> bytes | None:
-    """Answer the plain GETs at the start of the connection; returns what h11 must read from there
-    on (None: the connection is done)."""
+def _serve_plain(conn: _socket.socket, api: Api) -> bytes | None:
+    """Answer the plain requests at the start of the connection; returns what h11 must read from
+    there on (None: the connection is done). A body not received whole with its head goes to h11
+    too, which waits for the rest as it waits for any request."""
     data = b""
     while True:
         if not data:
@@ -216,33 +219,34 @@ def _serve_plain_gets(conn: _socket.socket, api: Api) -> bytes | None:
             if not data:
                 return None
         end = data.find(b"\r\n\r\n", 0, _MAX_PLAIN_HEAD)
-        request = _plain_get(data[:end]) if end >= 0 else None
-        if request is None:
+        request = _plain_request(data[:end]) if end >= 0 else None
+        if request is None or len(data) < end + 4 + request[2]:
             return data
-        target, keep_alive = request
+        method, target, length, keep_alive = request
+        body, data = data[end + 4:end + 4 + length], data[end + 4 + length:]
         try:
-            response = api.handle("GET", target, b"")
+            response = api.handle(method, target, body)
         except Exception as e:  # a bug must not take the API down
-            _internal_error(f"GET {target}", e)
+            _internal_error(f"{method} {target}", e)
             response = error_response(500, "internal error")
         conn.sendall(_response_head(response, keep_alive) + response.body)
         if not keep_alive:
             return None
-        data = data[end + 4:]
 
 
-def _plain_get(head: bytes) -> tuple[str, bool] | None:
-    """(target, keep-alive) of `GET /path HTTP/1.1` with one valid Host, header names that are
-    tokens, values of visible ASCII, no body framing and no Expect or Upgrade; None for anything
-    else. Each of these h11 reads exactly so, and the routes need nothing more."""
+def _plain_request(head: bytes) -> tuple[str, str, int, bool] | None:
+    """(method, target, body length, keep-alive) of `GET|DELETE|POST /path HTTP/1.1` with one valid
+    Host, header names that are tokens, values of visible ASCII, no Expect, Upgrade or
+    Transfer-Encoding, and one Content-Length of at most MAX_BODY for a POST (none otherwise); None
+    for anything else. Each of these h11 reads exactly so, and the routes need nothing more."""
     lines = head.split(b"\r\n")
     words = lines[0].split(b" ")
-    if len(words) != 3 or words[0] != b"GET" or words[2] != b"HTTP/1.1":
+    if len(words) != 3 or words[0] not in _PLAIN_METHODS or words[2] != b"HTTP/1.1":
         return None
     target = words[1]
     if not target.startswith(b"/") or not all(0x21 <= c <= 0x7E for c in target):
         return None
-    hosts, keep_alive = 0, True
+    hosts, keep_alive, lengths = 0, True, []
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
         value = value.strip(b" \t")
@@ -257,9 +261,18 @@ def _plain_get(head: bytes) -> tuple[str, bool] | None:
             if value.lower() not in (b"close", b"keep-alive"):
                 return None
             keep_alive = keep_alive and value.lower() == b"keep-alive"
-        elif name in (b"content-length", b"transfer-encoding", b"expect", b"upgrade"):
+        elif name == b"content-length":
+            lengths.append(value)
+        elif name in (b"transfer-encoding", b"expect", b"upgrade"):
             return None
-    return (target.decode("ascii"), keep_alive) if hosts == 1 else None
+    if hosts != 1 or len(lengths) != (words[0] == b"POST"):
+        return None
+    length = 0
+    if lengths:
+        if not lengths[0].isdigit() or len(lengths[0]) > 7 or int(lengths[0]) > MAX_BODY:
+            return None
+        length = int(lengths[0])
+    return words[0].decode("ascii"), target.decode("ascii"), length, keep_alive
 
 
 def _response_head(response: Response, keep_alive: bool) -> bytes:

@@ -362,3 +362,75 @@ def test_plain_gets_are_answered_as_h11_answers_them(server, target, connection)
     answers = exchange(sock, get() + chunked(b"0\r\n\r\n", b"POST", b"/v1/ports") + get(b"GET /v1/ports HTTP/1.1"))
     assert answers.data.count(b"HTTP/1.1 ") == 3, answers
     _log_is_clean(server)
+
+
+# POST bodies the routes refuse, each for another reason (the JSON reader's errors and Go's)
+REFUSED_BODIES = [b"", b" \r\n", b"{", b'{"proto":"tcp"', b"[]", b"null x", b"nul", b'{"parentPort":NaN}',
+                  b'{"parentPort":-Infinity}', b'{"parentPort":1.5}', b'{"parentPort":"1"}', b'{"proto":7}',
+                  b'{"proto":"sctp","parentPort":1,"childPort":1}', b"[" * 101 + b"]" * 101,
+                  b'{"proto":"\\"[[[[","parentPort":0,"childPort":0}', b'{"parentIP":"\xff\xfe","childPort":80}']
+
+
+@pytest.mark.parametrize("server", ["binary", "python"], indirect=True)
+@pytest.mark.parametrize("connection", [b"keep-alive", b"close"])
+def test_plain_posts_and_deletes_are_answered_as_h11_answers_them(server, connection):
+    """POST and DELETE, as Docker sends them, are read without h11 too (its import stays in an
+    idle daemon); each answer must be the same, byte for byte, as when h11 reads the request."""
+    sock = str(server.state / "api.sock")
+    plain_headers = H + b"Connection: " + connection + b"\r\n"
+    h11_headers = H + b"Connection: " + connection + b", x-h11\r\n"
+
+    def request(method: bytes, path: bytes, headers: bytes, body: bytes | None = None) -> bytes:
+        length = b"" if body is None else b"Content-Length: %d\r\n" % len(body)
+        return method + b" " + path + b" HTTP/1.1\r\n" + headers + length + b"\r\n" + (body or b"")
+
+    for body in REFUSED_BODIES:
+        plain = exchange(sock, request(b"POST", b"/v1/ports", plain_headers, body))
+        via_h11 = exchange(sock, request(b"POST", b"/v1/ports", h11_headers, body))
+        assert plain.status == 400 and plain.data == via_h11.data, (body, plain, via_h11)
+    for path in (b"/v1/ports/99999", b"/v1/ports/x", b"/v1/info"):
+        plain = exchange(sock, request(b"DELETE", path, plain_headers))
+        assert plain.data == exchange(sock, request(b"DELETE", path, h11_headers)).data, (path, plain)
+    # a port published and removed both ways: the same answers but for its id
+    spec = json.dumps({"proto": "tcp", "parentIP": "127.0.0.1", "parentPort": free_port(), "childPort": 80}).encode()
+    answers = {}
+    for way, headers in (("plain", plain_headers), ("h11", h11_headers)):
+        added = exchange(sock, request(b"POST", b"/v1/ports", headers, spec))
+        assert added.status == 201, added
+        port_id = json.loads(added.body)["id"]
+        removed = exchange(sock, request(b"DELETE", b"/v1/ports/%d" % port_id, headers))
+        answers[way] = (json.loads(added.body)["spec"], added.data.split(b"\r\n")[0], removed.data)
+    assert answers["plain"] == answers["h11"], answers
+    # and on one connection: a plain POST, a request only h11 reads, then a plain DELETE
+    both = exchange(sock, request(b"POST", b"/v1/ports", H, b"{}") + chunked(b"0\r\n\r\n")
+                    + request(b"DELETE", b"/v1/ports/99999", H + b"Connection: close\r\n"))
+    assert both.data.count(b"HTTP/1.1 400 ") == 3, both
+    _log_is_clean(server)
+
+
+def _rss_anon_kib(pid: int) -> int:
+    return int(pathlib.Path(f"/proc/{pid}/status").read_text().split("RssAnon:")[1].split()[0])
+
+
+def test_dockers_requests_leave_the_daemon_without_h11(tmp_path):
+    """What Docker sends (GET /v1/info, POST and DELETE /v1/ports with a Content-Length) must not load
+    h11 and json, which an idle daemon would keep for as long as it runs (a refused body loads json,
+    to word the error); one request only h11 reads shows what loading them costs, so the first
+    figure can tell."""
+    rk = _server("binary", tmp_path)
+    try:
+        sock, pid = str(rk.state / "api.sock"), rk.proc.pid
+        assert exchange(sock, get()).status == 200
+        before = _rss_anon_kib(pid)
+        for _ in range(5):
+            spec = json.dumps({"proto": "tcp", "parentIP": "127.0.0.1", "parentPort": free_port(), "childPort": 80})
+            added = exchange(sock, post(spec.encode()))
+            assert added.status == 201, added
+            assert exchange(sock, get(b"DELETE /v1/ports/%d HTTP/1.1" % json.loads(added.body)["id"])).status == 200
+        plain = _rss_anon_kib(pid) - before
+        assert exchange(sock, chunked(b"0\r\n\r\n")).status == 400
+        with_h11 = _rss_anon_kib(pid) - before - plain
+        assert plain < 512 < 1536 < with_h11, (plain, with_h11)
+        _log_is_clean(rk)
+    finally:
+        rk.stop()
