@@ -181,12 +181,12 @@ class _Refused(Exception):
 
 
 def _serve_connection(conn: _socket.socket, api: Api) -> None:
-    kind = "API: plain"  # or h11's, which imports h11 and json (util.idle)
+    kinds: set[str] = set()  # of the requests served: each method's route runs code of its own, h11 imports h11
     try:
         conn.settimeout(IDLE_SECONDS)
-        rest = _serve_plain(conn, api)
+        rest = _serve_plain(conn, api, kinds)
         if rest is not None:
-            kind = "API: h11"
+            kinds.add("h11")
             _Connection(conn, rest).serve(api)
     except OSError:
         pass  # the client went away, or stayed idle too long
@@ -198,7 +198,7 @@ def _serve_connection(conn: _socket.socket, api: Api) -> None:
             pass
     finally:
         conn.close()
-        first_of_its_kind_over(kind)
+        first_of_its_kind_over(*(f"API: {kind}" for kind in kinds))
 
 
 # bytes of a header name (RFC 9110 token), and of a header value as _plain_request accepts it
@@ -208,10 +208,10 @@ _MAX_PLAIN_HEAD = 8192
 _PLAIN_METHODS = (b"GET", b"DELETE", b"POST")
 
 
-def _serve_plain(conn: _socket.socket, api: Api) -> bytes | None:
-    """Answer the plain requests at the start of the connection; returns what h11 must read from
-    there on (None: the connection is done). A body not received whole with its head goes to h11
-    too, which waits for the rest as it waits for any request."""
+def _serve_plain(conn: _socket.socket, api: Api, methods: set[str]) -> bytes | None:
+    """Answer the plain requests at the start of the connection, adding their methods to `methods`;
+    returns what h11 must read from there on (None: the connection is done). A body not received
+    whole with its head goes to h11 too, which waits for the rest as it waits for any request."""
     data = b""
     while True:
         if not data:
@@ -230,6 +230,7 @@ def _serve_plain(conn: _socket.socket, api: Api) -> bytes | None:
             _internal_error(f"{method} {target}", e)
             response = error_response(500, "internal error")
         conn.sendall(_response_head(response, keep_alive) + response.body)
+        methods.add(method)
         if not keep_alive:
             return None
 

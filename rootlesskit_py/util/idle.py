@@ -34,11 +34,12 @@ def start_up_over() -> None:
     _start_up_is_over = True
 
 
-def first_of_its_kind_over(kind: str) -> None:
-    """Called after each request of `kind`: after the first once start-up is over, the pages go back
-    (those served during start-up are start_up_over's)."""
-    if not _start_up_is_over or kind in _kinds_done:
+def first_of_its_kind_over(*kinds: str) -> None:
+    """Called after each request of one of `kinds`: after the first of a kind once start-up is over,
+    the pages go back (those served during start-up are start_up_over's)."""
+    new = set(kinds) - _kinds_done
+    if not _start_up_is_over or not new:
         return
-    _kinds_done.add(kind)
+    _kinds_done.update(new)
     gc.freeze()
     native.release_start_up_pages()
