@@ -1,8 +1,9 @@
 """A client of the API on `$STATE/api.sock`, for rootlessctl and rootlesskit-docker-proxy.
 
-HTTP/1.1 over a unix socket with the stdlib `socket` module, one connection per request
-(`Connection: close`), as the calls are few. Not http.client (~10 ms of imports) and not h11 (whose
-import costs more than the rest of a `rootlessctl list-ports` run: BENCHMARKS.md); the response is
+HTTP/1.1 over a unix socket with `_socket`, one connection per request (`Connection: close`), as
+the calls are few. Not http.client (~10 ms of imports), not h11 (whose import costs more than the
+rest of a `rootlessctl list-ports` run: BENCHMARKS.md), and neither `socket` nor `re`, which load
+`enum` and `selectors` for nothing this client uses (a few ms of every rootlessctl run); the response is
 read as strictly as the server reads requests: a well-formed status line, Content-Length digits
 only, hex chunk sizes with their CRLFs, bounded sizes, linear time. Errors read as Go's client words
 them, since scripts see them on stderr.
@@ -10,20 +11,16 @@ them, since scripts see them on stderr.
 
 from __future__ import annotations
 
+import _socket
 import os
-import re
-import socket
 
 from rootlesskit_py.api import schema
+from rootlesskit_py.api.wire import HTTP_TOKEN, STATUS_TEXT
 from rootlesskit_py.util.gocompat import go_quote, path_error, strerror
 
 MAX_HEAD = 1 << 20
 MAX_BODY = 64 << 20  # a list of every port a user could have is far smaller
-_STATUS_LINE = re.compile(rb"HTTP/[0-9]\.[0-9] (.*?)(?: .*)?")
 _BROKEN = "net/http: HTTP/1.x transport connection broken: "
-_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
-_STATUS_TEXT = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-                500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 class ApiError(Exception):
@@ -63,7 +60,8 @@ class Client:
         if body is not None:
             request += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         shown_method = method.capitalize()
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
             try:
                 sock.connect(self.socket_path)
             except OSError as e:
@@ -77,6 +75,8 @@ class Client:
                 raise ApiError(str(e)) from None
             except (OSError, ValueError) as e:
                 raise ApiError(f'{shown_method} "{url}": {e}') from None
+        finally:
+            sock.close()
         if status // 100 != 2:
             raise ApiError(_status_error(status, payload))
         if not payload and not expect:
@@ -97,13 +97,13 @@ def _status_error(status: int, payload: bytes) -> str:
             return message
     except (ValueError, AttributeError):
         pass
-    return f"unexpected HTTP status {_STATUS_TEXT.get(status, str(status))}, body={go_quote(text)}"
+    return f"unexpected HTTP status {STATUS_TEXT.get(status, str(status))}, body={go_quote(text)}"
 
 
 class _Reader:
     """Lines and counted bytes from the socket; one growing buffer, consumed by an offset."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock, self.buffer, self.offset = sock, bytearray(), 0
 
     def _fill(self, limit: int) -> None:
@@ -145,10 +145,9 @@ def _read_response(reader: _Reader) -> tuple[int, bytes]:
     a bad head, _BodyError for a bad body, EOFError if the server closed before saying anything."""
     while True:
         line = reader.line()
-        match = _STATUS_LINE.fullmatch(line)
-        if match is None:
+        if not _is_status_line(line):
             raise ValueError(_BROKEN + "malformed HTTP response " + go_quote(line.decode("latin-1")))
-        code = match.group(1)
+        code = line[9:].partition(b" ")[0]
         if len(code) != 3 or not code.isdigit():
             raise ValueError(_BROKEN + "malformed HTTP status code " + go_quote(code.decode("latin-1")))
         try:
@@ -176,13 +175,19 @@ def _read_response(reader: _Reader) -> tuple[int, bytes]:
         raise _BodyError(str(e)) from None
 
 
+def _is_status_line(line: bytes) -> bool:
+    """`HTTP/d.d ` and then no line feed (what Go's client takes for a status line)."""
+    return (len(line) >= 9 and line.startswith(b"HTTP/") and line[5:6].isdigit() and line[6:7] == b"."
+            and line[7:8].isdigit() and line[8:9] == b" " and b"\n" not in line)
+
+
 def _read_headers(reader: _Reader) -> dict[bytes, bytes]:
     headers: dict[bytes, bytes] = {}
     while line := reader.line():
         name, colon, value = line.partition(b":")
         if not colon:
             raise ValueError(_BROKEN + "malformed MIME header: missing colon: " + go_quote(line.decode("latin-1")))
-        if _TOKEN.fullmatch(name) is None:
+        if not name or not HTTP_TOKEN.issuperset(name):
             raise ValueError(_BROKEN + "malformed MIME header line: " + go_quote(line.decode("latin-1")))
         name, value = name.lower(), value.strip(b" \t")
         if name in (b"content-length", b"transfer-encoding") and headers.get(name, value) != value:

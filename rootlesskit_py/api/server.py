@@ -29,6 +29,7 @@ import os
 import time
 
 from rootlesskit_py.api import schema
+from rootlesskit_py.api.wire import HTTP_TOKEN, STATUS_TEXT
 from rootlesskit_py.errors import RootlessKitError
 from rootlesskit_py.util import log
 from rootlesskit_py.util.gocompat import go_atoi
@@ -43,10 +44,6 @@ IDLE_SECONDS = 120
 MAX_HEADER = 1 << 20  # request line and headers: 431 once more has come without their end (Go: the same 1 MiB)
 MAX_BODY = 1 << 20
 _RECV = 1 << 16
-_REASONS = {100: "Continue", 200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found",
-            405: "Method Not Allowed", 408: "Request Timeout", 413: "Request Entity Too Large",
-            431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
-            505: "HTTP Version Not Supported"}
 _TEXT = "text/plain; charset=utf-8"
 # Go's ValidHostHeader: the bytes a Host header may hold
 _HOST_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!$%&'()*+,-.:;=[]_~")
@@ -201,8 +198,7 @@ def _serve_connection(conn: _socket.socket, api: Api) -> None:
         first_of_its_kind_over(*(f"API: {kind}" for kind in kinds))
 
 
-# bytes of a header name (RFC 9110 token), and of a header value as _plain_request accepts it
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# bytes of a header value as _plain_request accepts it
 _PLAIN_VALUE = frozenset(range(0x20, 0x7F)) | {0x09}
 _MAX_PLAIN_HEAD = 8192
 _PLAIN_METHODS = (b"GET", b"DELETE", b"POST")
@@ -251,7 +247,7 @@ def _plain_request(head: bytes) -> tuple[str, str, int, bool] | None:
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
         value = value.strip(b" \t")
-        if not colon or not name or not _TOKEN.issuperset(name) or not _PLAIN_VALUE.issuperset(value):
+        if not colon or not name or not HTTP_TOKEN.issuperset(name) or not _PLAIN_VALUE.issuperset(value):
             return None
         name = name.lower()
         if name == b"host":
@@ -278,7 +274,7 @@ def _plain_request(head: bytes) -> tuple[str, str, int, bool] | None:
 
 def _response_head(response: Response, keep_alive: bool) -> bytes:
     """The status line and headers of `response`, as h11 writes them for _Connection._send."""
-    head = f"HTTP/1.1 {response.status} {_REASONS.get(response.status, '')}\r\n"
+    head = f"HTTP/1.1 {response.status} {STATUS_TEXT.get(response.status, '')}\r\n"
     for name, value in _response_headers(response):
         head += f"{name}: {value}\r\n"
     if not keep_alive:
@@ -374,14 +370,14 @@ class _Connection:
         """The response; to HEAD without its body (h11 refuses one), Content-Length still says its size."""
         h11 = self.h11
         data = self.state.send(h11.Response(status_code=response.status, headers=_response_headers(response),
-                                            reason=_REASONS.get(response.status, "")))
+                                            reason=STATUS_TEXT.get(response.status, "")))
         if response.body and not head:
             data += self.state.send(h11.Data(data=response.body))
         self.sock.sendall(data + self.state.send(h11.EndOfMessage()))
 
     def _refuse(self, refusal: _Refused) -> None:
         """Go's net/http answer to a request it cannot read, with the reason in the body."""
-        reason = _REASONS.get(refusal.status, "")
+        reason = STATUS_TEXT.get(refusal.status, "")
         if refusal.status == 431:
             text = f"{refusal.status} {reason}"  # h11's "Receive buffer too long" says less than this
         elif refusal.status == 501:
@@ -398,7 +394,7 @@ class _Connection:
 def _send_plain(sock: _socket.socket, status: int, text: str) -> None:
     """A plain-text answer written without h11 (its state machine may be what broke), then close."""
     body = text.encode()
-    sock.sendall(f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nContent-Type: {_TEXT}\r\nConnection: close\r\n"
+    sock.sendall(f"HTTP/1.1 {status} {STATUS_TEXT.get(status, '')}\r\nContent-Type: {_TEXT}\r\nConnection: close\r\n"
                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
 
 
