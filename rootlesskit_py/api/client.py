@@ -176,9 +176,9 @@ def _read_response(reader: _Reader) -> tuple[int, bytes]:
 
 
 def _is_status_line(line: bytes) -> bool:
-    """`HTTP/d.d ` and then no line feed (what Go's client takes for a status line)."""
-    return (len(line) >= 9 and line.startswith(b"HTTP/") and line[5:6].isdigit() and line[6:7] == b"."
-            and line[7:8].isdigit() and line[8:9] == b" " and b"\n" not in line)
+    """`HTTP/d.d ` and then anything (what Go's client takes for a status line)."""
+    return line[:5] == b"HTTP/" and line[5:6].isdigit() and line[6:7] == b"." and line[7:8].isdigit() \
+        and line[8:9] == b" "
 
 
 def _read_headers(reader: _Reader) -> dict[bytes, bytes]:
