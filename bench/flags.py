@@ -10,7 +10,8 @@ and --propagation, and a Docker daemon idles for days, so those are the rows a D
     load on the machine hit all alike; the figure is ours over the faster of the two Go versions.
   * Idle memory is read once the command runs (child_pid exists) and has had IDLE_SECONDS to
     settle, again after the API call Docker makes as it starts, and again after the one a
-    `docker run -p` makes (the daemon then idles, with a container published, for days): summed Pss (shared pages split between the processes sharing them) and summed VmRSS of
+    `docker run -p` makes (the daemon then idles, with a container published, for days): summed
+    Pss (shared pages split between the processes sharing them) and summed VmRSS of
     rootlesskit's own processes, slirp4netns and the command excluded. Pss is the fair figure for
     two processes of one executable; RSS counts their shared pages twice.
 Same harness as startup.py (posix_spawn, waitpid); stdlib only; refuses root for the same reason.
