@@ -210,6 +210,11 @@ _engine_outcomes: dict[str, dict[str, str]] = {}  # engine version -> test id ->
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
+    if report.failed:
+        from dockerutil import RootlessDocker  # it imports this module
+        for name, value in getattr(item, "funcargs", {}).items():
+            if isinstance(value, RootlessDocker):
+                report.sections.append((f"rootless Docker daemon of fixture {name!r}", value.post_mortem()))
     marker = item.get_closest_marker("engine")
     if marker is not None and (report.failed or report.when == "call"):
         outcomes = _engine_outcomes.setdefault(marker.args[0], {})

@@ -155,13 +155,22 @@ class RootlessDocker:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 log = self.log_text()
                 self.stop()
-                pytest.fail(f"rootless dockerd ({self.engine}) did not start:\n{log[-4000:]}")
+                pytest.fail(f"rootless dockerd (Docker {self.engine.name}) did not start:\n{log[-4000:]}")
             time.sleep(0.1)
         return time.monotonic() - self.started
 
     def log_text(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")
+
+    def post_mortem(self, lines: int = 60) -> str:
+        """Whether the daemon still runs, and its log's last `lines`: what a failed test's report
+        carries, since the log itself goes with the test machine."""
+        code = self.proc.poll()
+        state = "still running" if code is None else f"exited with {code}"
+        tail = "\n".join(self.log_text().splitlines()[-lines:])
+        return f"Docker {self.engine.name}: dockerd-rootless.sh (pid {self.proc.pid}): {state}; its log's end:\n{tail}"
 
     def docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return run([self.engine.docker, *args], env=self.env, timeout=timeout)
