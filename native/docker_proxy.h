@@ -42,11 +42,14 @@ extern char **environ;
 #define RKPY_PROXY_READY_FD 3
 #define RKPY_PROXY_REPLY_MAX 65536  /* an info or port document is far smaller; a larger one: interpreter */
 
-static int rootlesskit_py_api_connect(void) {
+/* A connection to the API socket at `socket_path`, or, for NULL, at $ROOTLESSKIT_STATE_DIR/api.sock. */
+static int rootlesskit_py_api_connect(char const *socket_path) {
     char const *dir = getenv(RKPY_ENV_STATE_DIR);
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (dir == NULL || *dir == '\0' ||
-            snprintf(addr.sun_path, sizeof addr.sun_path, "%s/%s", dir, RKPY_STATE_API_SOCK) >= (int)sizeof addr.sun_path) {
+    int size = socket_path != NULL ? snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path)
+               : dir != NULL && *dir != '\0'
+               ? snprintf(addr.sun_path, sizeof addr.sun_path, "%s/%s", dir, RKPY_STATE_API_SOCK) : -1;
+    if (size <= 0 || size >= (int)sizeof addr.sun_path) {
         return -1;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -86,11 +89,44 @@ static int rootlesskit_py_reply_complete(char const *reply, size_t got) {
     return 0;
 }
 
-/* One request on its own connection (`Connection: close`, as the Python client); the reply read to
- * its end, or to the end its Content-Length gives, into `reply`. Returns the length of a 2xx reply's body, which starts at *body; -1 for
- * anything else (no server, another status, chunked or oversized, a short body). */
-static long rootlesskit_py_api_call(char const *method, char const *path, char const *json, char *reply,
-                                    char **body) {
+/* The header lines of a response head (NUL-terminated where its blank line was), if every one is
+ * as plain as the interpreter's client reads it alike: `token:value`, lines split by CRLF alone, no
+ * Transfer-Encoding, at most one Content-Length of 1 to 18 digits. Returns the Content-Length, -1
+ * if there is none, -2 for anything else: the interpreter decides then. */
+static long rootlesskit_py_plain_head(char const *head) {
+    long declared = -1;
+    size_t status = strcspn(head, "\r\n");
+    if (head[status] == '\n' || (head[status] == '\r' && head[status + 1] != '\n')) {
+        return -2;
+    }
+    for (char const *line = strstr(head, "\r\n"); line != NULL; line = strstr(line, "\r\n")) {
+        line += 2;
+        size_t name = strspn(line, RKPY_HTTP_TOKEN), size = strcspn(line, "\r\n");
+        if (name == 0 || line[name] != ':' || line[size] == '\n' || (line[size] == '\r' && line[size + 1] != '\n')) {
+            return -2;
+        }
+        if (name == 17 && strncasecmp(line, "transfer-encoding", name) == 0) {
+            return -2;
+        }
+        if (name == 14 && strncasecmp(line, "content-length", name) == 0) {
+            char const *value = line + name + 1 + strspn(line + name + 1, " \t");
+            size_t digits = strspn(value, "0123456789");
+            if (declared != -1 || digits == 0 || digits > 18 ||
+                    value + digits + strspn(value + digits, " \t") != line + size) {
+                return -2;
+            }
+            declared = strtol(value, NULL, 10);
+        }
+    }
+    return declared;
+}
+
+/* One request on its own connection (`Connection: close`, as the Python client) to the API socket
+ * at `socket_path` (NULL: the state directory's); the reply read to its end, or to the end its
+ * Content-Length gives, into `reply`. Returns the length of a 2xx reply's body, which starts at
+ * *body; -1 for anything else (no server, another status, chunked or oversized, a short body). */
+static long rootlesskit_py_api_call(char const *socket_path, char const *method, char const *path, char const *json,
+                                    char *reply, char **body) {
     char request[1024];
     int size = snprintf(request, sizeof request, "%s %s HTTP/1.1\r\nHost: rootlesskit\r\nConnection: close\r\n",
                         method, path);
@@ -103,7 +139,7 @@ static long rootlesskit_py_api_call(char const *method, char const *path, char c
     } else {
         size += snprintf(request + size, sizeof request - (size_t)size, "\r\n");
     }
-    int fd = rootlesskit_py_api_connect();
+    int fd = rootlesskit_py_api_connect(socket_path);
     if (fd < 0 || size >= (int)sizeof request || rootlesskit_py_write_all(fd, request, (size_t)size) < 0) {
         if (fd >= 0) {
             close(fd);
@@ -142,24 +178,11 @@ static long rootlesskit_py_api_call(char const *method, char const *path, char c
     }
     *end = '\0';
     *body = end + 4;
-    long length = (long)(got - (size_t)(*body - reply));
-    for (char *line = strstr(reply, "\r\n"); line != NULL; line = strstr(line + 2, "\r\n")) {
-        if (strncasecmp(line + 2, "transfer-encoding:", 18) == 0) {
-            return -1;
-        }
-        if (strncasecmp(line + 2, "content-length:", 15) == 0) {
-            char *digits = line + 17, *stop;
-            while (*digits == ' ' || *digits == '\t') {
-                digits++;
-            }
-            long declared = strtol(digits, &stop, 10);
-            if (!isdigit((unsigned char)*digits) || (*stop != '\0' && *stop != '\r' && *stop != ' ') ||
-                    declared > length) {
-                return -1;
-            }
-            length = declared;
-        }
+    long length = (long)(got - (size_t)(*body - reply)), declared = rootlesskit_py_plain_head(reply);
+    if (declared < -1 || declared > length) {
+        return -1;
     }
+    length = declared == -1 ? length : declared;
     (*body)[length] = '\0';
     return length;
 }
@@ -392,7 +415,7 @@ static long rootlesskit_py_status_id(char const *body) {
 static int rootlesskit_py_remove_port(long id) {
     char path[48], *reply = malloc(RKPY_PROXY_REPLY_MAX), *body;
     snprintf(path, sizeof path, "/v1/ports/%ld", id);
-    int ok = reply != NULL && rootlesskit_py_api_call("DELETE", path, NULL, reply, &body) >= 0;
+    int ok = reply != NULL && rootlesskit_py_api_call(NULL, "DELETE", path, NULL, reply, &body) >= 0;
     free(reply);
     return ok ? 0 : -1;
 }
@@ -538,7 +561,7 @@ static void rootlesskit_py_proxy_start(int argc, char **argv) {
              proto[last] == '4' || proto[last] == '6' ? "" : ipv6 ? "6" : "4");
     snprintf(child_ip, sizeof child_ip, "%s", ipv6 ? "::1" : "127.0.0.1");
     if (reply == NULL || strlen(proto) > 32 || rootlesskit_py_look_path(RKPY_REAL_PROXY, real, sizeof real) == NULL ||
-            rootlesskit_py_api_call("GET", "/v1/info", NULL, reply, &body) < 0 ||
+            rootlesskit_py_api_call(NULL, "GET", "/v1/info", NULL, reply, &body) < 0 ||
             rootlesskit_py_info_allows(body, api_proto) < 0) {
         free(reply);
         return;
@@ -558,7 +581,7 @@ static void rootlesskit_py_proxy_start(int argc, char **argv) {
                                at ? "," : "{", rkpy_port_spec[i].key, text);
     }
     snprintf(spec + at, sizeof spec - at, "%s}", at ? "" : "{");
-    long id = rootlesskit_py_api_call("POST", "/v1/ports", spec, reply, &body) < 0 ? -1 : rootlesskit_py_status_id(body);
+    long id = rootlesskit_py_api_call(NULL, "POST", "/v1/ports", spec, reply, &body) < 0 ? -1 : rootlesskit_py_status_id(body);
     free(reply);
     if (id < 0) {
         return;  /* refused (the interpreter asks again and reports the message) or not understood */

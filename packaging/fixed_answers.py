@@ -101,6 +101,8 @@ def header(python: pathlib.Path, root: pathlib.Path) -> str:
     # for native/docker_proxy.h: the names it shares with the Python side, and the keys of the
     # `POST /v1/ports` body in their order (every field of PortSpec is omitempty)
     names = runpy.run_path(str(root / "rootlesskit_py" / "names.py"))
+    http_token = bytes(sorted(runpy.run_path(str(root / "rootlesskit_py" / "api" / "wire.py"))["HTTP_TOKEN"]))
+    lines.append(f"#define RKPY_HTTP_TOKEN {_c_string(http_token.decode())}")
     lines += [f"#define RKPY_{name} {_c_string(names[name])}"
               for name in ("ENV_PROXY_PHASE", "ENV_STATE_DIR", "STATE_API_SOCK")]
     (proxy,) = variants[0]["proxy"]
