@@ -1,5 +1,6 @@
 /* `--version` and `--help` answered before the interpreter starts, and rootlesskit-docker-proxy's
- * start and wait done without it (native/docker_proxy.h, which build.py puts in front of this file).
+ * start and wait and `rootlessctl list-ports` done without it (native/docker_proxy.h and
+ * native/rootlessctl.h, which build.py puts in front of this file).
  *
  * Why: scripts call these (the setup tool, installers, package scripts) and each call would pay a
  * whole interpreter start, about 10 ms against Go's 3 ms. The texts are not written here: build.py
@@ -42,6 +43,9 @@ static void rootlesskit_py_answer(int argc, char **argv) {
     if (strcmp(program, RKPY_PROXY_PROGRAM) == 0 && getenv(RKPY_ENV_PROXY_PHASE) == NULL) {
         rootlesskit_py_proxy_start(argc, argv);  /* returns for what the interpreter must do */
         return;
+    }
+    if (strcmp(program, RKPY_CTL_PROGRAM) == 0) {
+        rootlesskit_py_list_ports(argc, argv);  /* returns for what the interpreter must do */
     }
     if (argc != 2) {
         return;

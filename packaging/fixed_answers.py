@@ -28,12 +28,16 @@ variant = json.loads(sys.argv[1])  # an index into BINARY_PATHS, or -1: none of 
 lxc_user_nic.default_binary = lambda: lxc_user_nic.BINARY_PATHS[variant] if variant >= 0 else ""
 from rootlesskit_py import cli
 from rootlesskit_py.api.schema import PortSpec
-from rootlesskit_py.cli import docker_proxy
+from rootlesskit_py.cli import docker_proxy, rootlessctl
 out = {"paths": list(lxc_user_nic.BINARY_PATHS), "texts": [],
        "drop": {name: cli.PROGRAMS[name] != cli.ROOTLESSKIT for name in cli.PROGRAMS},
        "proxy": [name for name, module in cli.PROGRAMS.items() if module == docker_proxy.__name__],
        "real_proxy": docker_proxy.REAL_PROXY,
-       "port_spec": [[key, attr, kind is int] for key, attr, kind in PortSpec.FIELDS]}
+       "port_spec": [[key, attr, kind is int] for key, attr, kind in PortSpec.FIELDS],
+       "ctl": [name for name, module in cli.PROGRAMS.items() if module == rootlessctl.__name__],
+       "port_table": [[heading, key, in_spec, isinstance(missing, int)]
+                      for heading, key, in_spec, missing in rootlessctl.PORT_TABLE],
+       "port_table_layout": [rootlessctl.PORT_TABLE_MINWIDTH, rootlessctl.PORT_TABLE_PADDING]}
 for name, arg in json.loads(sys.argv[2]):
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -111,4 +115,14 @@ def header(python: pathlib.Path, root: pathlib.Path) -> str:
               "static struct { char const *key, *attr; int is_int; } const rkpy_port_spec[] = {",
               *[f"    {{{_c_string(key)}, {_c_string(attr)}, {int(is_int)}}},"
                 for key, attr, is_int in variants[0]["port_spec"]], "};"]
-    return "\n".join([*lines, *((root / "native" / name).read_text() for name in ("docker_proxy.h", "fixed_answers.h"))])
+    # for native/rootlessctl.h: list-ports' table as rootlesskit_py/cli/rootlessctl.py defines it
+    (ctl,) = variants[0]["ctl"]
+    minwidth, padding = variants[0]["port_table_layout"]
+    lines += [f"#define RKPY_CTL_PROGRAM {_c_string(ctl)}",
+              f"#define RKPY_PORT_TABLE_MINWIDTH {minwidth}",
+              f"#define RKPY_PORT_TABLE_PADDING {padding}",
+              "static struct { char const *heading, *key; int in_spec, is_int; } const rkpy_port_table[] = {",
+              *[f"    {{{_c_string(heading)}, {_c_string(key)}, {int(in_spec)}, {int(is_int)}}},"
+                for heading, key, in_spec, is_int in variants[0]["port_table"]], "};"]
+    sources = ("docker_proxy.h", "rootlessctl.h", "fixed_answers.h")
+    return "\n".join([*lines, *((root / "native" / name).read_text() for name in sources)])

@@ -55,12 +55,13 @@ def exchange(socket_path: str, *parts: bytes, timeout: float = 10) -> Answer:
 
 class CannedServer:
     """A unix-socket server that answers every request with the same bytes, then closes: a broken or
-    hostile API server for the clients' tests."""
+    hostile API server for the clients' tests. `connections` counts the connections it accepted."""
 
     def __init__(self, path: str, response: bytes) -> None:
         import threading
 
         self.path, self.response = path, response
+        self.connections = 0
         self.listener = socket.socket(socket.AF_UNIX)
         self.listener.bind(path)
         self.listener.listen(8)
@@ -72,6 +73,7 @@ class CannedServer:
                 conn, _ = self.listener.accept()
             except OSError:
                 return  # closed
+            self.connections += 1
             with conn:
                 conn.settimeout(10)
                 data = b""

@@ -28,6 +28,14 @@ GLOBAL_FLAGS = [
     help_flag(),
     version_flag(),
 ]
+# list-ports' table, upstream's: (heading, JSON key, whether the key is the spec's rather than the
+# port.Status's own, the value shown when the key is missing), through Go's tabwriter with these
+# minwidth and padding. native/rootlessctl.h prints the same table without the interpreter, from
+# these (build.py hands them over).
+PORT_TABLE = (("ID", "id", False, 0), ("PROTO", "proto", True, ""), ("PARENTIP", "parentIP", True, ""),
+              ("PARENTPORT", "parentPort", True, 0), ("CHILDIP", "childIP", True, ""),
+              ("CHILDPORT", "childPort", True, 0))
+PORT_TABLE_MINWIDTH = PORT_TABLE_PADDING = 4
 APP = App("rootlessctl", "RootlessKit API client", version=VERSION, flags=GLOBAL_FLAGS,
           commands=COMMANDS + [help_command()])
 
@@ -110,14 +118,14 @@ def list_ports(socket_path: str, as_json: bool, _args: list[str]) -> None:
     if as_json:
         sys.stdout.write("".join(schema.go_json(schema.reencode_port_status(s)) + "\n" for s in statuses))
         return
-    rows = ["ID\tPROTO\tPARENTIP\tPARENTPORT\tCHILDIP\tCHILDPORT\t"]
+    rows = ["".join(f"{heading}\t" for heading, *_ in PORT_TABLE)]
     for status in statuses:
         spec = status.get("spec") or {}
-        rows.append(f"{status.get('id', 0)}\t{spec.get('proto', '')}\t{spec.get('parentIP', '')}\t"
-                    f"{spec.get('parentPort', 0)}\t{spec.get('childIP', '')}\t{spec.get('childPort', 0)}\t")
+        cells = ((spec if in_spec else status).get(key, missing) for _, key, in_spec, missing in PORT_TABLE)
+        rows.append("".join(f"{cell}\t" for cell in cells))
     from rootlesskit_py.util.tabwriter import tabwrite
 
-    sys.stdout.write(tabwrite("\n".join(rows) + "\n", minwidth=4, padding=4))
+    sys.stdout.write(tabwrite("\n".join(rows) + "\n", minwidth=PORT_TABLE_MINWIDTH, padding=PORT_TABLE_PADDING))
 
 
 def add_ports(socket_path: str, as_json: bool, args: list[str]) -> None:
