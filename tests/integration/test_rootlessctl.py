@@ -135,6 +135,22 @@ def _canned_list(body: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
+def _list_ports_both_ways(tmp_path, response: bytes, answered_without_interpreter: bool) -> list[tuple]:
+    """(exit code, stdout, stderr) of `list-ports` from the executable, then from the Python program,
+    each against a server answering `response`. The executable runs where no interpreter could start
+    if it is to answer alone; otherwise it must have asked twice."""
+    results = []
+    for impl in (Impl("binary"), Impl("python")):
+        sock = str(tmp_path / f"{impl.kind}.sock")
+        env = {**os.environ, **NO_INTERPRETER} if impl.kind == "binary" and answered_without_interpreter else None
+        with CannedServer(sock, response) as server:
+            result = run(impl.argv("rootlessctl") + ["--socket", sock, "list-ports"], env=env)
+        results.append((result.returncode, result.stdout, result.stderr))
+        if impl.kind == "binary":
+            assert server.connections == (1 if answered_without_interpreter else 2)
+    return results
+
+
 @pytest.mark.parametrize("body, answered_without_interpreter", [row[1:] for row in LISTED],
                          ids=[row[0] for row in LISTED])
 def test_list_ports_without_the_interpreter_prints_what_the_interpreter_prints(tmp_path, body,
@@ -142,17 +158,9 @@ def test_list_ports_without_the_interpreter_prints_what_the_interpreter_prints(t
     """The executable's table, or error, is the Python program's, byte for byte. Bodies read plainly
     are answered where no interpreter could start; the others take two requests (the C side's, then
     the interpreter's)."""
-    results = {}
-    for impl in (Impl("binary"), Impl("python")):
-        sock = str(tmp_path / f"{impl.kind}.sock")
-        env = {**os.environ, **NO_INTERPRETER} if impl.kind == "binary" and answered_without_interpreter else None
-        with CannedServer(sock, _canned_list(body)) as server:
-            result = run(impl.argv("rootlessctl") + ["--socket", sock, "list-ports"], env=env)
-        results[impl.kind] = (result.returncode, result.stdout, result.stderr)
-        if impl.kind == "binary":
-            assert server.connections == (1 if answered_without_interpreter else 2)
-    assert results["binary"] == results["python"]
-    assert "Traceback" not in results["binary"][2]
+    ours, python = _list_ports_both_ways(tmp_path, _canned_list(body), answered_without_interpreter)
+    assert ours == python
+    assert "Traceback" not in ours[2]
 
 
 def test_list_ports_socket_forms_print_the_same_table(tmp_path):
@@ -227,13 +235,5 @@ HEADS = [
 def test_list_ports_reads_response_heads_as_the_interpreter_does(tmp_path, head, answered_without_interpreter):
     """Heads the C side reads are read as the interpreter's client reads them; any other sends the
     interpreter, which asks again and answers as always."""
-    results = {}
-    for impl in (Impl("binary"), Impl("python")):
-        sock = str(tmp_path / f"{impl.kind}.sock")
-        env = {**os.environ, **NO_INTERPRETER} if impl.kind == "binary" and answered_without_interpreter else None
-        with CannedServer(sock, head + b"[]") as server:
-            result = run(impl.argv("rootlessctl") + ["--socket", sock, "list-ports"], env=env)
-        results[impl.kind] = (result.returncode, result.stdout, result.stderr)
-        if impl.kind == "binary":
-            assert server.connections == (1 if answered_without_interpreter else 2)
-    assert results["binary"] == results["python"]
+    ours, python = _list_ports_both_ways(tmp_path, head + b"[]", answered_without_interpreter)
+    assert ours == python
