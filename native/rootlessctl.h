@@ -4,15 +4,16 @@
  * (11 ms against 3 ms, BENCHMARKS.md), nearly all of it before the first byte was sent.
  *
  * How: included by native/fixed_answers.h after native/docker_proxy.h, whose HTTP client and JSON
- * reader it uses. The columns (heading, key, where the key is, whether it is an integer) and the
- * tabwriter's minwidth and padding are rootlesskit_py/cli/rootlessctl.py's PORT_TABLE, which
- * build.py puts in front of these files, so the table is defined once. Only the plain case is
- * answered here: `list-ports` with no flag of its own and at most `--socket PATH` or
- * `--socket=PATH` before it, a 2xx answer with a Content-Length, and a body that is a JSON array of
- * objects holding only the table's keys, with integers written plainly (no sign, fraction or
- * exponent) and strings of printable ASCII without escapes: there, what Python's json reads is the
- * text itself, and a cell's width is its length. Anything else goes on to the interpreter, which
- * asks again (a GET changes nothing) and answers, or words the error, as it always does. */
+ * reader it uses. The columns (heading, key, where the key is, whether it is an integer, what a
+ * missing key shows) and the tabwriter's minwidth and padding are rootlesskit_py/cli/rootlessctl.py's
+ * PORT_TABLE, which build.py puts in front of these files, so the table is defined once.
+ * Only the plain case is answered here: `list-ports` with no flag of its own and at most
+ * `--socket PATH` or `--socket=PATH` before it (else $ROOTLESSKIT_STATE_DIR/api.sock), a 2xx answer
+ * whose head the client reads plainly, and a body that is a JSON array of objects holding only the
+ * table's keys, with integers written plainly (no sign, fraction or exponent) and strings of
+ * printable ASCII without escapes: there, what Python's json reads is the text itself, and a cell's
+ * width is its length. Anything else goes on to the interpreter, which asks again (a GET changes
+ * nothing) and answers, or words the error, as it always does. */
 
 #define RKPY_PORT_COLUMNS (sizeof rkpy_port_table / sizeof rkpy_port_table[0])
 
@@ -51,7 +52,7 @@ static int rootlesskit_py_json_plain_text(struct rootlesskit_py_json *j, struct 
 static void rootlesskit_py_port_defaults(struct rootlesskit_py_cell *row, int in_spec) {
     for (size_t c = 0; c < RKPY_PORT_COLUMNS; c++) {
         if (rkpy_port_table[c].in_spec == in_spec) {
-            row[c] = (struct rootlesskit_py_cell){ rkpy_port_table[c].is_int ? "0" : "", rkpy_port_table[c].is_int };
+            row[c] = (struct rootlesskit_py_cell){ rkpy_port_table[c].missing, strlen(rkpy_port_table[c].missing) };
         }
     }
 }

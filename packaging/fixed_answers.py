@@ -35,7 +35,7 @@ out = {"paths": list(lxc_user_nic.BINARY_PATHS), "texts": [],
        "real_proxy": docker_proxy.REAL_PROXY,
        "port_spec": [[key, attr, kind is int] for key, attr, kind in PortSpec.FIELDS],
        "ctl": [name for name, module in cli.PROGRAMS.items() if module == rootlessctl.__name__],
-       "port_table": [[heading, key, in_spec, isinstance(missing, int)]
+       "port_table": [[heading, key, in_spec, isinstance(missing, int), str(missing)]
                       for heading, key, in_spec, missing in rootlessctl.PORT_TABLE],
        "port_table_layout": [rootlessctl.PORT_TABLE_MINWIDTH, rootlessctl.PORT_TABLE_PADDING]}
 for name, arg in json.loads(sys.argv[2]):
@@ -121,8 +121,9 @@ def header(python: pathlib.Path, root: pathlib.Path) -> str:
     lines += [f"#define RKPY_CTL_PROGRAM {_c_string(ctl)}",
               f"#define RKPY_PORT_TABLE_MINWIDTH {minwidth}",
               f"#define RKPY_PORT_TABLE_PADDING {padding}",
-              "static struct { char const *heading, *key; int in_spec, is_int; } const rkpy_port_table[] = {",
-              *[f"    {{{_c_string(heading)}, {_c_string(key)}, {int(in_spec)}, {int(is_int)}}},"
-                for heading, key, in_spec, is_int in variants[0]["port_table"]], "};"]
+              "static struct { char const *heading, *key; int in_spec, is_int; char const *missing; } "
+              "const rkpy_port_table[] = {",
+              *[f"    {{{_c_string(heading)}, {_c_string(key)}, {int(in_spec)}, {int(is_int)}, {_c_string(missing)}}},"
+                for heading, key, in_spec, is_int, missing in variants[0]["port_table"]], "};"]
     sources = ("docker_proxy.h", "rootlessctl.h", "fixed_answers.h")
     return "\n".join([*lines, *((root / "native" / name).read_text() for name in sources)])
