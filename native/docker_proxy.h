@@ -192,6 +192,7 @@ static long rootlesskit_py_api_call(char const *socket_path, char const *method,
 struct rootlesskit_py_json {
     char const *at;
     int depth;
+    int first_member;  /* rootlesskit_py_json_open was the last step: no comma before the next key */
 };
 
 static void rootlesskit_py_json_space(struct rootlesskit_py_json *j) {
@@ -283,27 +284,35 @@ static int rootlesskit_py_json_skip(struct rootlesskit_py_json *j) {
 }
 
 /* Steps into the object at j->at: 0, or -1 if it is not one. Then each rootlesskit_py_json_member
- * call gives the next key (1), or 0 at the object's end, -1 on bad JSON or a key with escapes. */
+ * call gives the next key (1), or 0 at the object's end, -1 on bad JSON (a missing or stray comma
+ * too) or a key with escapes. */
 static int rootlesskit_py_json_open(struct rootlesskit_py_json *j) {
     rootlesskit_py_json_space(j);
     if (*j->at != '{') {
         return -1;
     }
     j->at++;
+    j->first_member = 1;
     rootlesskit_py_json_space(j);
     return 0;
 }
 
+/* (An object opened inside a member's value sets first_member again, and its first member or its
+ * end clears it: the outer object's was clear already, so one flag serves every depth.) */
 static int rootlesskit_py_json_member(struct rootlesskit_py_json *j, char const **key, size_t *size) {
     rootlesskit_py_json_space(j);
     if (*j->at == '}') {
         j->at++;
+        j->first_member = 0;
         return 0;
     }
-    if (*j->at == ',') {
-        j->at++;
+    if (!j->first_member) {  /* a comma between members, and only there */
+        if (*j->at++ != ',') {
+            return -1;
+        }
         rootlesskit_py_json_space(j);
     }
+    j->first_member = 0;
     if (rootlesskit_py_json_string(j, key, size) != 0) {
         return -1;
     }
@@ -322,7 +331,7 @@ static int rootlesskit_py_json_is(char const *key, size_t size, char const *name
 /* What the proxy needs of `GET /v1/info`: 0 if the port driver publishes `proto` with a loopback
  * child IP, -1 for anything else (or anything unexpected): the interpreter decides then. */
 static int rootlesskit_py_info_allows(char const *body, char const *proto) {
-    struct rootlesskit_py_json j = { body, 0 };
+    struct rootlesskit_py_json j = { .at = body };
     char const *key, *text;
     size_t size, text_size;
     int member, driver_ok = 0, proto_ok = 0, loopback_ok = 1;
@@ -388,7 +397,7 @@ static int rootlesskit_py_info_allows(char const *body, char const *proto) {
 
 /* The `id` of the port.Status that `POST /v1/ports` answered, or -1. */
 static long rootlesskit_py_status_id(char const *body) {
-    struct rootlesskit_py_json j = { body, 0 };
+    struct rootlesskit_py_json j = { .at = body };
     char const *key;
     size_t size;
     int member;

@@ -80,15 +80,11 @@ static int rootlesskit_py_port_cells(struct rootlesskit_py_json *j, int in_spec,
     char const *key;
     size_t size;
     int member;
-    if (rootlesskit_py_json_open(j) < 0 || *j->at == ',') {  /* the member reader would pass `{,` */
+    if (rootlesskit_py_json_open(j) < 0) {
         return -1;
     }
     while ((member = rootlesskit_py_json_member(j, &key, &size)) == 1) {
         if (rootlesskit_py_port_member(j, key, size, in_spec, row) < 0) {
-            return -1;
-        }
-        rootlesskit_py_json_space(j);
-        if (*j->at != ',' && *j->at != '}') {
             return -1;
         }
     }
@@ -99,7 +95,7 @@ static int rootlesskit_py_port_cells(struct rootlesskit_py_json *j, int in_spec,
  * (room for 1 + length / 2 rows: each status takes at least `{}`). Returns the number of rows, or
  * -1 for anything not read as plainly as the header comment says. */
 static long rootlesskit_py_port_rows(char const *body, long length, struct rootlesskit_py_cell *cells) {
-    struct rootlesskit_py_json j = { body, 0 };
+    struct rootlesskit_py_json j = { .at = body };
     long rows = 1;
     for (size_t c = 0; c < RKPY_PORT_COLUMNS; c++) {
         cells[c] = (struct rootlesskit_py_cell){ rkpy_port_table[c].heading, strlen(rkpy_port_table[c].heading) };
