@@ -16,7 +16,6 @@
  * Python dispatcher does, with the same C function (native/rootlesskit_native.c, linked in with the
  * _native module). Not a cffi function itself: it runs from main(), before there is any Python.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -59,17 +58,9 @@ static void rootlesskit_py_answer(int argc, char **argv) {
             return; /* the interpreter tries again and says why it failed */
         }
         struct rkpy_text const *text = &answer->by_lxc_path[answer->lxc_dependent ? rootlesskit_py_lxc_variant() : 0];
-        size_t done = 0;
-        while (done < text->size) {
-            ssize_t n = write(STDOUT_FILENO, text->bytes + done, text->size - done);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                return;
-            }
-            done += (size_t)n;
+        if (rootlesskit_py_write_all(STDOUT_FILENO, text->bytes, text->size) == 0) {
+            _exit(0);
         }
-        _exit(0);
+        return;
     }
 }

@@ -176,26 +176,13 @@ static void rootlesskit_py_list_ports(int argc, char **argv) {
     struct rootlesskit_py_cell *cells = length < 0 ? NULL : calloc((size_t)(2 + length / 2) * RKPY_PORT_COLUMNS,
                                                                     sizeof *cells);
     long rows = cells == NULL ? -1 : rootlesskit_py_port_rows(body, length, cells);
-    size_t size = 0, done = 0;
+    size_t size = 0;
     if (rows > 0) {
         table = rootlesskit_py_tabwrite(cells, rows, &size);
     }
-    while (table != NULL && done < size) {
-        ssize_t n = write(STDOUT_FILENO, table + done, size - done);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            if (done == 0) {
-                break;  /* nothing written: the interpreter tries and reports the failure */
-            }
-            _exit(1);
-        }
-        done += (size_t)n;
-    }
-    if (table != NULL && done == size) {
+    if (table != NULL && rootlesskit_py_write_all(STDOUT_FILENO, table, size) == 0) {
         _exit(0);
-    }
+    }  /* a write that failed: the interpreter tries, and reports the failure, as after a fixed answer */
     free(table);
     free(cells);
     free(reply);
